@@ -1,0 +1,1 @@
+"""Tessera shared core: settings, database, tokens, revocation, errors, health, metrics, logging, CLI."""

@@ -1,0 +1,92 @@
+"""Account rules shared by the auth service and the CLI: username and email shape,
+and idempotent admin creation (``create-admin`` and the bootstrap settings)."""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tessera_core.db import make_engine, make_session_factory, session_scope
+from tessera_core.models import User
+from tessera_core.passwords import PasswordHasher, password_problems
+from tessera_core.settings import Settings
+
+USERNAME_PATTERN = re.compile(r"^[\w.@+-]{3,150}$", re.ASCII)
+
+
+def check_username(username: str) -> str:
+    """Return the username if it is 3–150 letters, digits and ``@.+-_``; else ValueError."""
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise ValueError("must be 3-150 characters of letters, digits and @.+-_")
+    return username
+
+
+def check_email(email: str) -> str:
+    """Return the email as given (trimmed) if valid; else ValueError."""
+    email = email.strip()
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    return email
+
+
+class AdminCreation(enum.Enum):
+    CREATED = "created"
+    PROMOTED = "promoted"
+    UNCHANGED = "unchanged"
+
+
+async def ensure_admin_in(
+    db: AsyncSession, hasher: PasswordHasher, *, username: str, email: str, password: str
+) -> AdminCreation:
+    """Create the admin, or promote an existing user of that username; never reset a password."""
+    check_username(username)
+    check_email(email)
+    existing = await db.scalar(
+        select(User).where(
+            or_(func.lower(User.username) == username.lower(), func.lower(User.email) == email.lower())
+        )
+    )
+    if existing is not None:
+        if existing.username.lower() != username.lower():
+            raise ValueError(f"the email {email} belongs to another user")
+        if existing.is_admin and existing.is_active:
+            return AdminCreation.UNCHANGED
+        existing.is_admin = True
+        existing.is_active = True
+        return AdminCreation.PROMOTED
+    problems = password_problems(password, username=username, email=email)
+    if problems:
+        raise ValueError(" ".join(problems))
+    db.add(
+        User(
+            username=username,
+            email=email,
+            password_hash=await hasher.hash(password),
+            is_admin=True,
+        )
+    )
+    await db.flush()
+    return AdminCreation.CREATED
+
+
+async def ensure_admin(
+    settings: Settings, *, username: str, email: str, password: str
+) -> AdminCreation:
+    """``ensure_admin_in`` with its own engine: for the CLI."""
+    engine = make_engine(settings)
+    hasher = PasswordHasher(threads=1)
+    try:
+        async for db in session_scope(make_session_factory(engine)):
+            return await ensure_admin_in(
+                db, hasher, username=username, email=email, password=password
+            )
+    finally:
+        hasher.close()
+        await engine.dispose()
+    raise AssertionError("unreachable")

@@ -1,0 +1,77 @@
+"""Database engine, the per-request session dependency and the one metadata."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from tessera_core.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Normalise ``postgres://``/``postgresql://`` URLs to the psycopg 3 async driver.
+
+    Example:
+        >>> sqlalchemy_url("postgres://u:p@db/tessera")
+        'postgresql+psycopg://u:p@db/tessera'
+    """
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    """Build the async engine; connections are checked before use so a restarted
+    PostgreSQL is picked up again without a process restart."""
+    return create_async_engine(
+        sqlalchemy_url(settings.database_url.get_secret_value()),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def session_scope(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """Yield a session that commits once at the end, or rolls back on any error.
+
+    Example:
+        >>> async for session in session_scope(factory):  # doctest: +SKIP
+        ...     session.add(obj)
+    """
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()

@@ -1,0 +1,292 @@
+"""Errors and their one rendering.
+
+Exception tree::
+
+    TesseraError                  problem+json (RFC 9457) with a stable ``code``
+    ├── NotFound                  404 not_found
+    ├── Unauthorized              401, WWW-Authenticate: Bearer
+    │   ├── NotAuthenticated      401 not_authenticated
+    │   ├── InvalidToken          401 invalid_token
+    │   └── TokenRevoked          401 token_revoked
+    ├── Forbidden                 403 forbidden
+    ├── Conflict                  409
+    ├── ServiceUnavailable        503 (a dependency is down; fail closed)
+    │   └── RevocationUnavailable 503 revocation_unavailable
+    └── ...                       each domain's ``errors.py``
+    OAuthError                    RFC 6749 §5.2 body, for /token and /revoke only
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidToken",
+    "NotAuthenticated",
+    "NotFound",
+    "OAuthError",
+    "PayloadTooLarge",
+    "RevocationUnavailable",
+    "ServiceUnavailable",
+    "TesseraError",
+    "TokenRevoked",
+    "Unauthorized",
+    "install_error_handlers",
+    "problem_responses",
+]
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("tessera.errors")
+
+
+class TesseraError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": f"https://tessera.dev/problems/{self.code.replace('_', '-')}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+
+
+class NotFound(TesseraError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Unauthorized(TesseraError):
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+    token_presented: ClassVar[bool] = True
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(detail, headers=headers)
+        # RFC 6750 §3: error="invalid_token" only where a token was presented.
+        challenge = (
+            f'Bearer error="invalid_token", error_description="{self.code}"'
+            if self.token_presented
+            else "Bearer"
+        )
+        self.headers.setdefault("WWW-Authenticate", challenge)
+
+
+class NotAuthenticated(Unauthorized):
+    code = "not_authenticated"
+    title = "Authentication required"
+    token_presented = False
+
+
+class InvalidToken(Unauthorized):
+    code = "invalid_token"
+    title = "Invalid token"
+
+
+class TokenRevoked(Unauthorized):
+    code = "token_revoked"
+    title = "Token revoked"
+
+
+class Forbidden(TesseraError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(TesseraError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(TesseraError):
+    status = 413
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+class ServiceUnavailable(TesseraError):
+    status = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(detail, headers=headers)
+        self.headers.setdefault("Retry-After", "5")
+
+
+class RevocationUnavailable(ServiceUnavailable):
+    code = "revocation_unavailable"
+    title = "Token revocation store unavailable"
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error: ``{"error", "error_description"}``, never problem+json."""
+
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+        self.headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+
+
+def problem_responses(*errors: type[TesseraError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route that may raise these errors.
+
+    Example:
+        >>> sorted(problem_responses(NotFound, TokenRevoked))
+        [401, 404]
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        entry = responses.setdefault(
+            error.status,
+            {"description": "", "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+        )
+        codes = [c for c in entry["description"].split(", ") if c]
+        entry["description"] = ", ".join([*codes, f"`{error.code}`"])
+    return responses
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"https://tessera.dev/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field"
+    message = str(error.get("msg", "invalid value"))
+    # Pydantic's ValueError messages start with "Value error, "; the client needs only the reason.
+    return message.removeprefix("Value error, ")
+
+
+async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TesseraError)
+    response = JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON)
+    response.headers.update(exc.headers)
+    return response
+
+
+async def _oauth_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OAuthError)
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=exc.status,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_path(tuple(e.get("loc", ()))), "message": _validation_message(e)}
+        for e in exc.errors()
+    ]
+    if request.url.path.endswith(("/auth/token", "/auth/revoke")):
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "; ".join(
+                f"{e['field']}: {e['message']}" for e in errors
+            )},
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
+        )
+    return problem(422, "validation_failed", "Validation failed", "The request is invalid.", errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    code = codes.get(exc.status_code, "http_error")
+    response = problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the log, never to the client.
+    log.error("unhandled_error", exc_info=exc)
+    return problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error of ``app`` as problem+json (or RFC 6749 for ``OAuthError``)."""
+    app.add_exception_handler(TesseraError, _tessera_error)
+    app.add_exception_handler(OAuthError, _oauth_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 for bodies over ``max_bytes``, declared or streamed, before the app reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                exc = PayloadTooLarge(f"The body exceeds {self.max_bytes} bytes.")
+                response = JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON)
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # An HTTPException passes through FastAPI's body parsing untouched
+                    # and reaches the one handler, which renders it as problem+json.
+                    raise StarletteHTTPException(413, "Request body too large")
+            return message
+
+        await self.app(scope, limited_receive, send)

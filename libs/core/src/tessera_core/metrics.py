@@ -1,0 +1,62 @@
+"""Prometheus metrics, labelled by route template (bounded cardinality).
+
+With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory)
+before the processes start: every worker then writes its samples there and ``/metrics``
+adds them up, whichever worker answers the scrape.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+TOKEN_VERIFICATIONS = Counter(
+    "token_verifications_total", "Access-token verifications, by result.", ["result"]
+)
+AUTH_LOGINS = Counter("auth_logins_total", "Login attempts, by result.", ["result"])
+AUTH_TOKENS_ISSUED = Counter("auth_tokens_issued_total", "Tokens issued, by kind.", ["kind"])
+AUTH_TOKENS_REVOKED = Counter(
+    "auth_tokens_revoked_total", "Sessions and access tokens revoked."
+)
+AUTH_REFRESH_REUSE = Counter(
+    "auth_refresh_reuse_detected_total", "Spent refresh tokens presented again."
+)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The exposition text of this process, or of all workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def metrics_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = render_metrics()
+        return Response(body, media_type=content_type)
+
+    return router

@@ -1,0 +1,103 @@
+"""ORM models of the one Tessera database, shared by both services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import INET, UUID
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tessera_core.db import Base
+
+
+class User(Base):
+    __tablename__ = "user"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(150))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(Text)
+    nickname: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    first_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    date_joined: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Access tokens issued before this instant are dead (logout-all, deactivation).
+    tokens_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", lazy="raise")
+
+    __table_args__ = (
+        Index("uq_user_username_lower", func.lower(username), unique=True),
+        Index("uq_user_email_lower", func.lower(email), unique=True),
+        Index("ix_user_date_joined_id", "date_joined", "id"),
+        Index("ix_user_tokens_not_before", "tokens_not_before"),
+    )
+
+    @property
+    def roles(self) -> list[str]:
+        return ["admin"] if self.is_admin else []
+
+
+class LoginSession(Base):
+    """One login: every refresh and access token descended from it shares its ``sid``."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(50))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    ip: Mapped[str | None] = mapped_column(INET)
+
+    user: Mapped[User] = relationship(back_populates="sessions", lazy="raise")
+
+
+class RefreshToken(Base):
+    """A refresh token, stored only as its SHA-256: the database never holds a usable token."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("login_session.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    spent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RevokedAccessToken(Base):
+    """Source of truth for single revoked access tokens, kept until they expire anyway."""
+
+    __tablename__ = "revoked_access_token"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,0 +1,168 @@
+"""What a service holds while it runs, built in its lifespan and kept in ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tessera_core.db import make_engine, make_session_factory
+from tessera_core.errors import BodySizeLimitMiddleware, install_error_handlers
+from tessera_core.health import ReadinessCheck, health_router
+from tessera_core.logging import RequestContextMiddleware, configure_logging
+from tessera_core.metrics import metrics_router
+from tessera_core.redis_client import make_redis
+from tessera_core.revocation import RevocationStore
+from tessera_core.settings import Settings
+from tessera_core.tokens import JWKSCache, TokenVerifier
+from tessera_core.tokens.jwks import JWKSSource
+
+
+@dataclass
+class CoreState:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Redis
+    revocation: RevocationStore
+    jwks: JWKSCache
+    verifier: TokenVerifier
+    http: httpx.AsyncClient
+
+    async def database_ready(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except (SQLAlchemyError, OSError):
+            return False
+
+    async def jwks_ready(self) -> bool:
+        return await self.jwks.wait_ready()
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        return {
+            "database": self.database_ready,
+            "redis": self.revocation.ping,
+        }
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def core_state(
+    settings: Settings, jwks_source: Callable[[httpx.AsyncClient], JWKSSource]
+) -> AsyncIterator[CoreState]:
+    """Build the shared resources; close them on exit.
+
+    Example:
+        >>> async with core_state(settings, lambda http: FileJWKSSource(path)) as core:  # doctest: +SKIP
+        ...     await core.verifier.verify(token)
+    """
+    engine = make_engine(settings)
+    session_factory = make_session_factory(engine)
+    redis = make_redis(settings)
+    http = httpx.AsyncClient(timeout=5.0)
+    revocation = RevocationStore(
+        redis,
+        session_factory,
+        window_seconds=settings.access_token_ttl_seconds + settings.leeway_seconds,
+    )
+    jwks = JWKSCache(
+        jwks_source(http),
+        max_age=settings.jwks_cache_seconds,
+        min_refetch_interval=settings.jwks_refetch_min_interval_seconds,
+    )
+    verifier = TokenVerifier(
+        jwks=jwks,
+        revocation=revocation,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        algorithms=list(settings.allowed_algorithms),
+        leeway=settings.leeway_seconds,
+    )
+    state = CoreState(settings, engine, session_factory, redis, revocation, jwks, verifier, http)
+    try:
+        yield state
+    finally:
+        await state.aclose()
+
+
+def create_service_app(
+    settings: Settings,
+    *,
+    service: str,
+    title: str,
+    docs_prefix: str,
+    lifespan: Callable[[FastAPI], Any],
+    readiness: Callable[[Request], Mapping[str, ReadinessCheck]],
+    description: str = "",
+) -> FastAPI:
+    """The FastAPI app every service starts from: errors, request context, body limit,
+    probes and metrics. Docs live under the service's own prefix so the gateway can route
+    them without rewriting."""
+    configure_logging(settings)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=f"{docs_prefix}/docs",
+        redoc_url=None,
+        openapi_url=f"{docs_prefix}/openapi.json",
+        swagger_ui_oauth2_redirect_url=f"{docs_prefix}/docs/oauth2-redirect",
+    )
+    app.state.settings = settings
+    app.state.draining = False
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=service)
+    app.include_router(health_router(readiness))
+    app.include_router(metrics_router())
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+            "required": ["type", "title", "status", "detail", "code"],
+        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,172 @@
+"""Settings for every Tessera process, read from ``TESSERA_*`` environment variables.
+
+Every setting may also come from a file: ``TESSERA_<NAME>_FILE=/run/secrets/x`` reads
+the value from that file (Docker and Kubernetes secrets), trailing newline stripped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "TESSERA_"
+DEV_ONLY_URL_MARKERS = ("fakeredis", "embedded", "/.dev/")
+DEFAULT_DEV_DATABASE_URL = "postgresql+psycopg://tessera:tessera@localhost:5432/tessera"
+DEFAULT_DEV_REDIS_URL = "redis://localhost:6379/0"
+
+SigningAlgorithm = Literal["RS256", "ES256", "EdDSA"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe for the environment; the message says what to set."""
+
+
+class _FileEnvSource(PydanticBaseSettingsSource):
+    """Reads ``TESSERA_<NAME>_FILE`` for any field, so secrets never sit in the environment."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        path = os.environ.get(f"{ENV_PREFIX}{field_name.upper()}_FILE")
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text().rstrip("\r\n"), field_name, False
+        except OSError as exc:
+            raise SettingsError(
+                f"{ENV_PREFIX}{field_name.upper()}_FILE={path} cannot be read: {exc.strerror}"
+            ) from exc
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class Settings(BaseSettings):
+    """All settings of both services; each service reads the ones it needs.
+
+    Example:
+        >>> Settings(env="dev").access_token_ttl_seconds
+        900
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    env: Literal["dev", "test", "production"] = "production"
+    service_name: str = "tessera"
+
+    database_url: SecretStr = SecretStr(DEFAULT_DEV_DATABASE_URL)
+    database_pool_size: int = Field(10, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
+    redis_url: SecretStr = SecretStr(DEFAULT_DEV_REDIS_URL)
+    redis_timeout_seconds: float = Field(1.0, gt=0)
+
+    issuer: str = "http://localhost:8000"
+    audience: str = "tessera"
+    public_url: str | None = None
+    allowed_algorithms: list[SigningAlgorithm] = ["RS256", "ES256", "EdDSA"]
+    leeway_seconds: int = Field(30, ge=0, le=300)
+
+    access_token_ttl_seconds: int = Field(900, ge=30)
+    refresh_token_ttl_seconds: int = Field(7 * 86400, ge=60)
+    session_max_age_seconds: int = Field(30 * 86400, ge=60)
+    refresh_reuse_grace_seconds: int = Field(0, ge=0, le=300)
+    default_client_id: str = "tessera"
+
+    keys_dir: Path | None = None
+    active_kid: str | None = None
+    signing_algorithm: SigningAlgorithm = "RS256"
+
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    jwks_cache_seconds: int = Field(300, ge=1)
+    jwks_refetch_min_interval_seconds: float = Field(30.0, ge=0)
+
+    login_max_failures_per_account: int = Field(5, ge=1)
+    login_max_failures_per_client: int = Field(100, ge=1)
+    login_failure_window_seconds: int = Field(900, ge=1)
+    password_hash_threads: int = Field(2, ge=1)
+    common_passwords_file: Path | None = None
+
+    bootstrap_admin_username: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+    bootstrap_admin_email: str | None = None
+
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    cors_origins: list[str] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert isinstance(env_settings, EnvSettingsSource)
+        return (init_settings, _FileEnvSource(settings_cls), env_settings)
+
+    @model_validator(mode="after")
+    def _lifetimes_are_ordered(self) -> Settings:
+        if self.refresh_token_ttl_seconds > self.session_max_age_seconds:
+            raise ValueError(
+                "TESSERA_REFRESH_TOKEN_TTL_SECONDS must not exceed TESSERA_SESSION_MAX_AGE_SECONDS"
+            )
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach the platform; defaults to the issuer."""
+        return (self.public_url or self.issuer).rstrip("/")
+
+    def require_production_safe(self, *, needs_signing_keys: bool = False) -> None:
+        """Refuse dev backends and default secrets outside ``TESSERA_ENV=dev``.
+
+        Raises:
+            SettingsError: naming the variable to set.
+        """
+        if self.is_dev:
+            return
+        problems: list[str] = []
+        db_url = self.database_url.get_secret_value()
+        redis_url = self.redis_url.get_secret_value()
+        if db_url == DEFAULT_DEV_DATABASE_URL:
+            problems.append("TESSERA_DATABASE_URL is the built-in development default")
+        if redis_url == DEFAULT_DEV_REDIS_URL:
+            problems.append("TESSERA_REDIS_URL is the built-in development default")
+        for name, url in (("TESSERA_DATABASE_URL", db_url), ("TESSERA_REDIS_URL", redis_url)):
+            if any(marker in url for marker in DEV_ONLY_URL_MARKERS):
+                problems.append(f"{name} points at a development-only backend")
+        if self.bootstrap_admin_password and self.bootstrap_admin_password.get_secret_value() in {
+            "admin",
+            "password",
+            "changeme",
+        }:
+            problems.append("TESSERA_BOOTSTRAP_ADMIN_PASSWORD is a well-known default")
+        if needs_signing_keys and self.keys_dir is None:
+            problems.append("TESSERA_KEYS_DIR is not set (generate keys with `tessera keys`)")
+        if problems:
+            raise SettingsError(
+                f"refusing to start with TESSERA_ENV={self.env}: "
+                + "; ".join(problems)
+                + ". Set them, or set TESSERA_ENV=dev for a development machine."
+            )

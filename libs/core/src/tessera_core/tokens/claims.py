@@ -1,0 +1,42 @@
+"""The claims of a verified RFC 9068 access token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    sub: str
+    sid: str
+    jti: str
+    iss: str
+    exp: int
+    iat: int
+    client_id: str
+    preferred_username: str
+    roles: list[str] = field(default_factory=list)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> AccessClaims:
+        """Build from a verified payload; ``KeyError``/``TypeError``/``ValueError`` if malformed."""
+        roles = payload.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise ValueError("roles must be a list of strings")
+        values = {
+            name: payload[name]
+            for name in ("sub", "sid", "jti", "iss", "client_id", "preferred_username")
+        }
+        if not all(isinstance(v, str) and v for v in values.values()):
+            raise ValueError("string claims must be non-empty strings")
+        exp, iat = payload["exp"], payload["iat"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat)):
+            raise ValueError("exp and iat must be integers")
+        return cls(exp=exp, iat=iat, roles=roles, **values)
