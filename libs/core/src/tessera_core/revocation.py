@@ -138,6 +138,14 @@ class RevocationStore:
         await self._write([(sid_key(sid), "1", self.window_seconds) for sid in ids])
         return revoked
 
+    async def revoke_sessions_now(self, session_ids: Iterable[uuid.UUID], *, reason: str) -> None:
+        """``revoke_sessions`` in a transaction of its own, committed at once.
+
+        For revocations that must stand although the request fails (a reused refresh
+        token answers 401, and the request's own transaction rolls back)."""
+        async with self.session_factory() as db, db.begin():
+            await self.revoke_sessions(db, session_ids, reason=reason)
+
     async def revoke_user(self, db: AsyncSession, user_id: uuid.UUID, *, reason: str) -> int:
         """Revoke every session of a user and every access token issued to them until now."""
         now = datetime.now(UTC)

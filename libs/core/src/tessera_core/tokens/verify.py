@@ -80,8 +80,10 @@ class TokenVerifier:
         self.clock = clock
 
     async def verify(self, token: str) -> AccessClaims:
+        """Every check, revocation included; raises ``InvalidToken``, ``TokenRevoked`` or
+        ``RevocationUnavailable``."""
         try:
-            claims = await self._verify_signed(token)
+            claims = await self.verify_signed(token)
             await self.revocation.check(
                 claims.iss, jti=claims.jti, sid=claims.sid, user_id=claims.sub, issued_at=claims.iat
             )
@@ -91,7 +93,8 @@ class TokenVerifier:
         TOKEN_VERIFICATIONS.labels(result="valid").inc()
         return claims
 
-    async def _verify_signed(self, token: str) -> AccessClaims:
+    async def verify_signed(self, token: str) -> AccessClaims:
+        """Every check but revocation (for revoking a token, which may already be revoked)."""
         header = unverified_header(token)
         alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
         if not isinstance(alg, str) or alg not in self.algorithms:

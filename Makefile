@@ -1,0 +1,54 @@
+# Tessera: every target runs inside the uv workspace (.venv), created on first use.
+UV ?= uv
+RUN = $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: dev test test-unit test-integration test-e2e test-chart lint fmt typecheck migrate keys bench up down sync
+
+sync:
+	$(UV) sync --frozen --all-packages --all-groups
+
+dev: sync ## the whole platform on embedded backends: gateway :8000, auth :8001, users :8002
+	$(RUN) tessera dev
+
+test: sync ## every test layer: unit, integration, e2e, chart
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test-unit: sync
+	$(RUN) pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: sync
+	$(RUN) pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: sync
+	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+
+test-chart: sync
+	$(RUN) pytest tests/chart $(PYTEST_ARGS)
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+typecheck: sync
+	$(RUN) mypy
+
+fmt: sync
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+migrate: sync ## apply migrations to TESSERA_DATABASE_URL
+	$(RUN) tessera migrate
+
+keys: sync ## generate a signing key into TESSERA_KEYS_DIR (default .dev/keys)
+	$(RUN) tessera keys --dir $${TESSERA_KEYS_DIR:-.dev/keys}
+
+bench: sync ## speed and memory, as ratios against a baseline measured in the same run
+	$(RUN) python -m bench
+
+up: ## docker compose stack (needs a Docker engine)
+	docker compose up -d --wait
+
+down:
+	docker compose down

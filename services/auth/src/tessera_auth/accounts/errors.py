@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Any
+
+from tessera_core.errors import Conflict, TesseraError, Unauthorized
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    title = "Username already taken"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "Email already registered"
+
+
+class WeakPassword(TesseraError):
+    status = 422
+    code = "weak_password"
+    title = "Password too weak"
+
+    def __init__(self, problems: list[str], field: str = "password") -> None:
+        super().__init__(" ".join(problems))
+        self.errors = [{"field": field, "message": p} for p in problems]
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "errors": self.errors}
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    title = "Invalid credentials"
+    token_presented = False
+
+
+class InvalidCurrentPassword(TesseraError):
+    status = 400
+    code = "invalid_current_password"
+    title = "Current password is incorrect"
+
+
+class TooManyAttempts(TesseraError):
+    status = 429
+    code = "too_many_attempts"
+    title = "Too many failed attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed login attempts; try again in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after

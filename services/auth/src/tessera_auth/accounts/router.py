@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from tessera_auth.accounts import service
+from tessera_auth.accounts.errors import (
+    EmailTaken,
+    InvalidCurrentPassword,
+    UsernameTaken,
+    WeakPassword,
+)
+from tessera_auth.accounts.schemas import PasswordChange, UserCreate
+from tessera_auth.deps import AuthDep, SessionsDep, UsersDep
+from tessera_auth.sessions import service as sessions_service
+from tessera_core.deps import CoreDep, CurrentClaims
+from tessera_core.errors import (
+    InvalidToken,
+    NotAuthenticated,
+    RevocationUnavailable,
+    TokenRevoked,
+    problem_responses,
+)
+from tessera_core.schemas import UserRead
+
+router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
+
+
+@router.post(
+    "/register",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(UsernameTaken, EmailTaken, WeakPassword),
+)
+async def register(data: UserCreate, users: UsersDep, auth: AuthDep) -> UserRead:
+    """Create an account."""
+    user = await service.register(users, auth.hasher, data)
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(
+        InvalidCurrentPassword, WeakPassword, NotAuthenticated, InvalidToken, TokenRevoked,
+        RevocationUnavailable,
+    ),
+)
+async def change_password(
+    data: PasswordChange,
+    claims: CurrentClaims,
+    users: UsersDep,
+    sessions: SessionsDep,
+    auth: AuthDep,
+    core: CoreDep,
+) -> None:
+    """Change the caller's password; every other session of theirs is revoked."""
+    user = await users.get(uuid.UUID(claims.sub))
+    if user is None or not user.is_active:
+        raise TokenRevoked("The account behind this token no longer exists or is inactive.")
+    await service.change_password(
+        user, auth.hasher, current_password=data.current_password, new_password=data.new_password
+    )
+    await sessions_service.end_others(sessions, core.revocation, user.id, keep=claims.sid)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tessera_core.accounts import check_email, check_username
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=3, max_length=150, examples=["alice"])
+    email: str = Field(max_length=254, examples=["alice@example.com"])
+    password: str = Field(max_length=1024, examples=["correct-horse-battery-staple"])
+    nickname: str = Field("", max_length=150)
+    first_name: str = Field("", max_length=150)
+    last_name: str = Field("", max_length=150)
+
+    _username = field_validator("username")(check_username)
+    _email = field_validator("email")(check_email)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)

@@ -1,0 +1,83 @@
+"""Registration, authentication and password changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tessera_auth.accounts.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidCurrentPassword,
+    UsernameTaken,
+    WeakPassword,
+)
+from tessera_auth.accounts.repository import UserRepository
+from tessera_auth.accounts.schemas import UserCreate
+from tessera_auth.accounts.throttle import LoginThrottle
+from tessera_core.metrics import AUTH_LOGINS
+from tessera_core.models import User
+from tessera_core.passwords import PasswordHasher, password_problems
+
+
+async def register(users: UserRepository, hasher: PasswordHasher, data: UserCreate) -> User:
+    problems = password_problems(data.password, username=data.username, email=data.email)
+    if problems:
+        raise WeakPassword(problems)
+    if await users.username_exists(data.username):
+        raise UsernameTaken("A user with this username already exists.")
+    if await users.email_exists(data.email):
+        raise EmailTaken("A user with this email already exists.")
+    user = User(
+        username=data.username,
+        email=data.email,
+        password_hash=await hasher.hash(data.password),
+        nickname=data.nickname,
+        first_name=data.first_name,
+        last_name=data.last_name,
+    )
+    return await users.add(user)
+
+
+async def authenticate(
+    users: UserRepository,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    *,
+    login: str,
+    password: str,
+    client: str | None,
+) -> User:
+    """The active user these credentials belong to, or ``InvalidCredentials``.
+
+    Unknown users are verified against a dummy hash, so the answer takes about the same
+    time whether the account exists or not, and the body is the same either way.
+    """
+    user = await users.get_by_login(login)
+    account = str(user.id) if user else login
+    try:
+        await throttle.check(account=account, client=client)
+    except Exception:
+        AUTH_LOGINS.labels(result="throttled").inc()
+        raise
+    valid = await hasher.verify(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        await throttle.record_failure(account=account, client=client)
+        AUTH_LOGINS.labels(result="failure").inc()
+        raise InvalidCredentials("The username or password is incorrect.")
+    await throttle.reset(account=account)
+    if hasher.needs_rehash(user.password_hash):
+        user.password_hash = await hasher.hash(password)
+    await users.record_login(user, datetime.now(UTC))
+    AUTH_LOGINS.labels(result="success").inc()
+    return user
+
+
+async def change_password(
+    user: User, hasher: PasswordHasher, *, current_password: str, new_password: str
+) -> None:
+    if not await hasher.verify(user.password_hash, current_password):
+        raise InvalidCurrentPassword("The current password is incorrect.")
+    problems = password_problems(new_password, username=user.username, email=user.email)
+    if problems:
+        raise WeakPassword(problems, field="new_password")
+    user.password_hash = await hasher.hash(new_password)

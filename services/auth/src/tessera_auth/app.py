@@ -1,0 +1,125 @@
+"""The auth service: ``create_app(settings)`` builds it; nothing is built at import."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from sqlalchemy.exc import SQLAlchemyError
+
+from tessera_auth.accounts.router import router as accounts_router
+from tessera_auth.accounts.throttle import LoginThrottle
+from tessera_auth.deps import AuthState
+from tessera_auth.keys.keystore import KeyStore
+from tessera_auth.keys.metadata import authorization_server_metadata
+from tessera_auth.keys.router import router as keys_router
+from tessera_auth.sessions.router import router as sessions_router
+from tessera_auth.tokens.issuer import AccessTokenIssuer
+from tessera_auth.tokens.router import router as tokens_router
+from tessera_core.accounts import ensure_admin_in
+from tessera_core.db import session_scope
+from tessera_core.health import ReadinessCheck
+from tessera_core.keygen import write_private_key
+from tessera_core.passwords import PasswordHasher
+from tessera_core.runtime import CoreState, core_state, create_service_app
+from tessera_core.settings import Settings, SettingsError
+from tessera_core.tokens import StaticJWKSSource
+
+log = structlog.get_logger("tessera.auth")
+BOOTSTRAP_RETRY_SECONDS = 5.0
+
+
+def load_keys(settings: Settings) -> KeyStore:
+    if settings.keys_dir is None:
+        raise SettingsError("TESSERA_KEYS_DIR is not set (generate keys with `tessera keys`)")
+    if settings.is_dev and not any(settings.keys_dir.glob("*.pem")):
+        path = write_private_key(settings.keys_dir, settings.signing_algorithm)
+        log.warning("dev_signing_key_generated", path=str(path))
+    return KeyStore(settings.keys_dir, active_kid=settings.active_kid)
+
+
+async def bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
+    """Create the configured admin once the database answers (idempotent, retried)."""
+    settings = core.settings
+    if not (settings.bootstrap_admin_username and settings.bootstrap_admin_password):
+        return
+    email = settings.bootstrap_admin_email or f"{settings.bootstrap_admin_username}@localhost"
+    while True:
+        try:
+            async for db in session_scope(core.session_factory):
+                outcome = await ensure_admin_in(
+                    db,
+                    hasher,
+                    username=settings.bootstrap_admin_username,
+                    email=email,
+                    password=settings.bootstrap_admin_password.get_secret_value(),
+                )
+            log.info("bootstrap_admin", username=settings.bootstrap_admin_username, outcome=outcome.value)
+            return
+        except ValueError as exc:
+            log.error("bootstrap_admin_rejected", reason=str(exc))
+            return
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("bootstrap_admin_waiting_for_database", error=type(exc).__name__)
+            await asyncio.sleep(BOOTSTRAP_RETRY_SECONDS)
+
+
+def _readiness(request: Request) -> dict[str, ReadinessCheck]:
+    core: CoreState = request.app.state.core
+    auth: AuthState = request.app.state.auth
+
+    async def signing_keys() -> bool:
+        auth.keys.maybe_reload()
+        return auth.keys.ready
+
+    return {**core.readiness_checks(), "signing_keys": signing_keys}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings(service_name="auth")
+    settings.require_production_safe(needs_signing_keys=True)
+    keys = load_keys(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        hasher = PasswordHasher(threads=settings.password_hash_threads)
+        async with core_state(settings, lambda _http: StaticJWKSSource(keys.jwks)) as core:
+            app.state.core = core
+            app.state.auth = AuthState(
+                keys=keys,
+                hasher=hasher,
+                throttle=LoginThrottle(
+                    core.redis,
+                    per_account=settings.login_max_failures_per_account,
+                    per_client=settings.login_max_failures_per_client,
+                    window=settings.login_failure_window_seconds,
+                ),
+                issuer=AccessTokenIssuer(keys, settings),
+            )
+            await core.jwks.refresh(force=True)
+            bootstrap = asyncio.create_task(bootstrap_admin(core, hasher))
+            try:
+                yield {}
+            finally:
+                bootstrap.cancel()
+                with suppress(asyncio.CancelledError):
+                    await bootstrap
+                hasher.close()
+
+    app = create_service_app(
+        settings,
+        service="auth",
+        title="Tessera auth",
+        description="Registration, login, tokens, sessions and signing keys.",
+        docs_prefix="/api/v1/auth",
+        lifespan=lifespan,
+        readiness=_readiness,
+    )
+    app.state.oauth_metadata = authorization_server_metadata(settings)
+    for router in (accounts_router, tokens_router, sessions_router, keys_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from tessera_auth.deps import AuthDep
+
+router = APIRouter(tags=["keys"])
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(auth: AuthDep) -> Response:
+    """The public signing keys (RFC 7517): every key that may still have live tokens."""
+    return JSONResponse(
+        auth.keys.jwks(),
+        headers={"Cache-Control": "public, max-age=300"},
+        media_type="application/jwk-set+json",
+    )
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def metadata(request: Request) -> dict[str, Any]:
+    """Authorization server metadata (RFC 8414)."""
+    document: dict[str, Any] = request.app.state.oauth_metadata
+    return document

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from tessera_auth.deps import OptionalClaims, SessionsDep
+from tessera_auth.sessions import service
+from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound
+from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
+from tessera_core.deps import CoreDep, CurrentClaims
+from tessera_core.errors import (
+    InvalidToken,
+    NotAuthenticated,
+    RevocationUnavailable,
+    TokenRevoked,
+    problem_responses,
+)
+
+router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
+BEARER_ERRORS = (NotAuthenticated, InvalidToken, TokenRevoked, RevocationUnavailable)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(InvalidRefreshToken, RevocationUnavailable),
+)
+async def logout(
+    data: RefreshRequest, sessions: SessionsDep, core: CoreDep, claims: OptionalClaims
+) -> None:
+    """End the refresh token's session; its access tokens stop working at once."""
+    await service.end(sessions, core.revocation, data.refresh_token, claims)
+
+
+@router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(*BEARER_ERRORS),
+)
+async def logout_all(claims: CurrentClaims, sessions: SessionsDep, core: CoreDep) -> None:
+    """End every session of the caller."""
+    await service.end_all(core.revocation, sessions, uuid.UUID(claims.sub))
+
+
+@router.get(
+    "/sessions",
+    response_model=list[SessionRead],
+    responses=problem_responses(*BEARER_ERRORS),
+)
+async def list_sessions(claims: CurrentClaims, sessions: SessionsDep) -> list[SessionRead]:
+    """The caller's active sessions."""
+    active = await service.list_active(sessions, uuid.UUID(claims.sub))
+    return [
+        SessionRead.model_validate(s).model_copy(update={"current": str(s.id) == claims.sid})
+        for s in active
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(SessionNotFound, *BEARER_ERRORS),
+)
+async def delete_session(
+    session_id: uuid.UUID, claims: CurrentClaims, sessions: SessionsDep, core: CoreDep
+) -> None:
+    """Revoke one of the caller's sessions."""
+    await service.end_one(sessions, core.revocation, uuid.UUID(claims.sub), session_id)

@@ -1,0 +1,152 @@
+"""Login sessions: start, rotate, list and revoke."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tessera_auth.accounts.repository import UserRepository
+from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused, SessionNotFound
+from tessera_auth.sessions.repository import SessionRepository
+from tessera_auth.tokens.issuer import AccessTokenIssuer, hash_refresh_token, new_refresh_token
+from tessera_auth.tokens.schemas import TokenPair
+from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED, AUTH_TOKENS_REVOKED
+from tessera_core.models import LoginSession, User
+from tessera_core.revocation import RevocationStore
+from tessera_core.settings import Settings
+from tessera_core.tokens import AccessClaims
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None
+    user_agent: str | None
+    client_id: str
+
+
+async def _issue_pair(
+    sessions: SessionRepository,
+    issuer: AccessTokenIssuer,
+    settings: Settings,
+    user: User,
+    login: LoginSession,
+    now: datetime,
+) -> TokenPair:
+    refresh, refresh_hash = new_refresh_token()
+    refresh_expires = min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), login.expires_at)
+    await sessions.add_refresh_token(login, refresh_hash, refresh_expires)
+    access = issuer.issue(user, login, now)
+    AUTH_TOKENS_ISSUED.labels(kind="access").inc()
+    AUTH_TOKENS_ISSUED.labels(kind="refresh").inc()
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=settings.access_token_ttl_seconds,
+        refresh_expires_in=int((refresh_expires - now).total_seconds()),
+    )
+
+
+async def start(
+    sessions: SessionRepository,
+    issuer: AccessTokenIssuer,
+    settings: Settings,
+    user: User,
+    client: ClientInfo,
+) -> TokenPair:
+    now = datetime.now(UTC)
+    login = await sessions.create(
+        user_id=user.id,
+        client_id=client.client_id,
+        expires_at=now + timedelta(seconds=settings.session_max_age_seconds),
+        user_agent=client.user_agent,
+        ip=client.ip,
+    )
+    return await _issue_pair(sessions, issuer, settings, user, login, now)
+
+
+async def rotate(
+    sessions: SessionRepository,
+    users: UserRepository,
+    issuer: AccessTokenIssuer,
+    revocation: RevocationStore,
+    settings: Settings,
+    refresh_token: str,
+) -> TokenPair:
+    """Spend a refresh token for a new pair. A spent token presented again revokes its
+    whole session (RFC 9700 §4.14.2): whoever holds the copy, thief or owner, is cut off."""
+    found = await sessions.refresh_token_for_update(hash_refresh_token(refresh_token))
+    if found is None:
+        raise InvalidRefreshToken("The refresh token is not valid.")
+    token, login = found
+    now = datetime.now(UTC)
+    if login.revoked_at is not None:
+        raise InvalidRefreshToken("The session of this refresh token has been revoked.")
+    if token.spent_at is not None:
+        within_grace = (now - token.spent_at).total_seconds() <= settings.refresh_reuse_grace_seconds
+        if not within_grace:
+            AUTH_REFRESH_REUSE.inc()
+            AUTH_TOKENS_REVOKED.inc()
+            await revocation.revoke_sessions_now([login.id], reason="refresh_token_reused")
+            raise RefreshTokenReused(
+                "This refresh token was already used; its session has been revoked."
+            )
+    if token.expires_at <= now or login.expires_at <= now:
+        raise InvalidRefreshToken("The refresh token has expired.")
+    user = await users.get(login.user_id)
+    if user is None or not user.is_active:
+        raise InvalidRefreshToken("The refresh token is not valid.")
+    token.spent_at = token.spent_at or now
+    login.last_used_at = now
+    return await _issue_pair(sessions, issuer, settings, user, login, now)
+
+
+async def end(
+    sessions: SessionRepository,
+    revocation: RevocationStore,
+    refresh_token: str,
+    access_claims: AccessClaims | None,
+) -> None:
+    """Logout: revoke the refresh token's session, and the presented access token too."""
+    found = await sessions.refresh_token_for_update(hash_refresh_token(refresh_token))
+    if found is None:
+        raise InvalidRefreshToken("The refresh token is not valid.")
+    _, login = found
+    if await revocation.revoke_sessions(sessions.session, [login.id], reason="logout"):
+        AUTH_TOKENS_REVOKED.inc()
+    if access_claims is not None and access_claims.sub == str(login.user_id):
+        await revocation.revoke_access_token(
+            sessions.session, access_claims.iss, access_claims.jti, access_claims.exp
+        )
+
+
+async def end_all(revocation: RevocationStore, sessions: SessionRepository, user_id: uuid.UUID) -> None:
+    revoked = await revocation.revoke_user(sessions.session, user_id, reason="logout_all")
+    AUTH_TOKENS_REVOKED.inc(revoked)
+
+
+async def end_others(
+    sessions: SessionRepository, revocation: RevocationStore, user_id: uuid.UUID, keep: str
+) -> None:
+    now = datetime.now(UTC)
+    others = [s.id for s in await sessions.active_for_user(user_id, now) if str(s.id) != keep]
+    revoked = await revocation.revoke_sessions(sessions.session, others, reason="password_changed")
+    AUTH_TOKENS_REVOKED.inc(len(revoked))
+
+
+async def list_active(sessions: SessionRepository, user_id: uuid.UUID) -> Sequence[LoginSession]:
+    return await sessions.active_for_user(user_id, datetime.now(UTC))
+
+
+async def end_one(
+    sessions: SessionRepository,
+    revocation: RevocationStore,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> None:
+    login = await sessions.get_for_user(session_id, user_id)
+    if login is None or login.revoked_at is not None:
+        raise SessionNotFound("No active session of yours has this id.")
+    await revocation.revoke_sessions(sessions.session, [login.id], reason="revoked_by_user")
+    AUTH_TOKENS_REVOKED.inc()
