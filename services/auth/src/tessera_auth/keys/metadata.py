@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from tessera_core.settings import Settings
+from tessera_core.settings import Settings, SettingsError
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
@@ -25,10 +28,20 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
             "service_documentation": f"{base}/api/v1/auth/docs",
         }
     )
-    document.validate_issuer()
-    document.validate_token_endpoint()
-    document.validate_jwks_uri()
-    document.validate_grant_types_supported()
-    document.validate_revocation_endpoint()
-    document.validate_token_endpoint_auth_methods_supported()
+    try:
+        if not _is_local(settings.issuer) or not _is_local(base):
+            # RFC 8414 §2: https everywhere; plain http only on loopback and in tests.
+            document.validate_issuer()
+            document.validate_token_endpoint()
+            document.validate_jwks_uri()
+            document.validate_revocation_endpoint()
+        document.validate_grant_types_supported()
+        document.validate_token_endpoint_auth_methods_supported()
+    except ValueError as exc:
+        raise SettingsError(f"TESSERA_ISSUER / TESSERA_PUBLIC_URL: {exc}") from exc
     return dict(document)
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in LOOPBACK_HOSTS or host.endswith((".localhost", ".test"))
