@@ -1,1 +1,1 @@
-"""Tessera shared core: settings, database, tokens, revocation, errors, health, metrics, logging, CLI."""
+"""Tessera shared core: settings, database, tokens, revocation, errors, probes, metrics, CLI."""

@@ -19,7 +19,7 @@ USERNAME_PATTERN = re.compile(r"^[\w.@+-]{3,150}$", re.ASCII)
 
 
 def check_username(username: str) -> str:
-    """Return the username if it is 3–150 letters, digits and ``@.+-_``; else ValueError."""
+    """Return the username if it is 3-150 letters, digits and ``@.+-_``; else ValueError."""
     if not USERNAME_PATTERN.fullmatch(username):
         raise ValueError("must be 3-150 characters of letters, digits and @.+-_")
     return username
@@ -49,7 +49,10 @@ async def ensure_admin_in(
     check_email(email)
     existing = await db.scalar(
         select(User).where(
-            or_(func.lower(User.username) == username.lower(), func.lower(User.email) == email.lower())
+            or_(
+                func.lower(User.username) == username.lower(),
+                func.lower(User.email) == email.lower(),
+            )
         )
     )
     if existing is not None:
@@ -82,11 +85,10 @@ async def ensure_admin(
     engine = make_engine(settings)
     hasher = PasswordHasher(threads=1)
     try:
-        async for db in session_scope(make_session_factory(engine)):
+        async with session_scope(make_session_factory(engine)) as db:
             return await ensure_admin_in(
                 db, hasher, username=username, email=email, password=password
             )
     finally:
         hasher.close()
         await engine.dispose()
-    raise AssertionError("unreachable")

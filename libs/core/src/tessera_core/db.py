@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
@@ -58,13 +59,14 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+@asynccontextmanager
 async def session_scope(
     factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """Yield a session that commits once at the end, or rolls back on any error.
 
     Example:
-        >>> async for session in session_scope(factory):  # doctest: +SKIP
+        >>> async with session_scope(factory) as session:  # doctest: +SKIP
         ...     session.add(obj)
     """
     async with factory() as session:

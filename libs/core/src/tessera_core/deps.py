@@ -31,9 +31,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_db_session(core: Annotated[CoreState, Depends(get_core)]) -> AsyncIterator[AsyncSession]:
+async def get_db_session(
+    core: Annotated[CoreState, Depends(get_core)],
+) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back on error."""
-    async for session in session_scope(core.session_factory):
+    async with session_scope(core.session_factory) as session:
         yield session
 
 

@@ -11,6 +11,7 @@ Exception tree::
     ├── Forbidden                 403 forbidden
     ├── Conflict                  409
     ├── ServiceUnavailable        503 (a dependency is down; fail closed)
+    │   ├── DatabaseUnavailable   503 database_unavailable
     │   └── RevocationUnavailable 503 revocation_unavailable
     └── ...                       each domain's ``errors.py``
     OAuthError                    RFC 6749 §5.2 body, for /token and /revoke only
@@ -24,11 +25,14 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "Conflict",
+    "DatabaseUnavailable",
     "Forbidden",
     "InvalidToken",
     "NotAuthenticated",
@@ -135,6 +139,11 @@ class ServiceUnavailable(TesseraError):
         self.headers.setdefault("Retry-After", "5")
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    title = "Database unavailable"
+
+
 class RevocationUnavailable(ServiceUnavailable):
     code = "revocation_unavailable"
     title = "Token revocation store unavailable"
@@ -169,7 +178,10 @@ def problem_responses(*errors: type[TesseraError]) -> dict[int | str, dict[str, 
     for error in errors:
         entry = responses.setdefault(
             error.status,
-            {"description": "", "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+            {
+                "description": "",
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            },
         )
         codes = [c for c in entry["description"].split(", ") if c]
         entry["description"] = ", ".join([*codes, f"`{error.code}`"])
@@ -225,13 +237,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     if request.url.path.endswith(("/auth/token", "/auth/revoke")):
         return JSONResponse(
-            {"error": "invalid_request", "error_description": "; ".join(
-                f"{e['field']}: {e['message']}" for e in errors
-            )},
+            {
+                "error": "invalid_request",
+                "error_description": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            },
             status_code=400,
             headers={"Cache-Control": "no-store"},
         )
-    return problem(422, "validation_failed", "Validation failed", "The request is invalid.", errors=errors)
+    return problem(
+        422, "validation_failed", "Validation failed", "The request is invalid.", errors=errors
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -242,6 +257,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    # Connection-level failures only (refused, dropped, pool exhausted): the client may
+    # retry; the details (host, user, SQL) stay in the log.
+    log.warning("database_unavailable", error=type(exc).__name__)
+    return await _tessera_error(request, DatabaseUnavailable("The database cannot be reached."))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -256,6 +278,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for connection_error in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(connection_error, _database_unreachable)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

@@ -105,9 +105,13 @@ def password_problems(
     """
     problems: list[str] = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"This password is too short. It must contain at least {MIN_LENGTH} characters.")
+        problems.append(
+            f"This password is too short. It must contain at least {MIN_LENGTH} characters."
+        )
     if len(password) > MAX_LENGTH:
-        problems.append(f"This password is too long. It may contain at most {MAX_LENGTH} characters.")
+        problems.append(
+            f"This password is too long. It may contain at most {MAX_LENGTH} characters."
+        )
     if password.strip().lower() in (common if common is not None else common_passwords()):
         problems.append("This password is too common.")
     if password.isdigit():

@@ -53,7 +53,7 @@ class RevocationStore:
 
     Example:
         >>> store = RevocationStore(redis, factory, window_seconds=930)  # doctest: +SKIP
-        >>> await store.check(issuer, jti=..., sid=..., user_id=..., issued_at=...)  # doctest: +SKIP
+        >>> await store.check(iss, jti=j, sid=s, user_id=u, issued_at=iat)  # doctest: +SKIP
     """
 
     def __init__(
@@ -68,9 +68,7 @@ class RevocationStore:
         self.window_seconds = window_seconds
         self._rebuild_lock = asyncio.Lock()
 
-    async def check(
-        self, issuer: str, *, jti: str, sid: str, user_id: str, issued_at: int
-    ) -> None:
+    async def check(self, issuer: str, *, jti: str, sid: str, user_id: str, issued_at: int) -> None:
         """Raise ``TokenRevoked`` if the token, its session or its user's older tokens are
         revoked; ``RevocationUnavailable`` if that cannot be known. One Redis round trip."""
         keys = (jti_key(issuer, jti), sid_key(sid), not_before_key(user_id), EPOCH_MARKER)
@@ -160,7 +158,9 @@ class RevocationStore:
         revoked = await self.revoke_sessions(db, session_ids, reason=reason)
         # Whole seconds: a token minted later in this same second has a new sid and stays
         # valid; those minted earlier in it are caught by their revoked sid.
-        await self._write([(not_before_key(user_id), str(int(now.timestamp())), self.window_seconds)])
+        await self._write(
+            [(not_before_key(user_id), str(int(now.timestamp())), self.window_seconds)]
+        )
         return len(revoked)
 
     async def _write(self, entries: list[tuple[str, str, int]]) -> None:
@@ -170,7 +170,7 @@ class RevocationStore:
                     pipe.set(key, value, ex=ttl)
                 await pipe.execute()
         except RedisError as exc:
-            # The caller's transaction rolls back: a revocation is recorded in both stores or in neither.
+            # The caller's transaction rolls back: a revocation lands in both stores or neither.
             raise RevocationUnavailable("The revocation store cannot be reached.") from exc
 
     async def rebuild(self) -> None:
@@ -197,18 +197,21 @@ class RevocationStore:
 
         entries: list[tuple[str, str, int]] = []
         async with self.session_factory() as db:
-            for sid, revoked_at in await db.execute(
+            revoked_sessions = await db.execute(
                 select(LoginSession.id, LoginSession.revoked_at).where(
                     LoginSession.revoked_at >= since
                 )
-            ):
-                entries.append((sid_key(sid), "1", remaining(revoked_at)))
-            for user_id, not_before in await db.execute(
+            )
+            for sid, revoked_at in revoked_sessions:
+                if revoked_at is not None:
+                    entries.append((sid_key(sid), "1", remaining(revoked_at)))
+            not_befores = await db.execute(
                 select(User.id, User.tokens_not_before).where(User.tokens_not_before >= since)
-            ):
-                entries.append(
-                    (not_before_key(user_id), str(int(not_before.timestamp())), remaining(not_before))
-                )
+            )
+            for user_id, not_before in not_befores:
+                if not_before is not None:
+                    value = str(int(not_before.timestamp()))
+                    entries.append((not_before_key(user_id), value, remaining(not_before)))
             for issuer, jti, expires_at in await db.execute(
                 select(
                     RevokedAccessToken.issuer, RevokedAccessToken.jti, RevokedAccessToken.expires_at

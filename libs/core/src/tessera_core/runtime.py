@@ -67,7 +67,7 @@ async def core_state(
     """Build the shared resources; close them on exit.
 
     Example:
-        >>> async with core_state(settings, lambda http: FileJWKSSource(path)) as core:  # doctest: +SKIP
+        >>> async with core_state(settings, lambda _: FileJWKSSource(p)) as core:  # doctest: +SKIP
         ...     await core.verifier.verify(token)
     """
     engine = make_engine(settings)

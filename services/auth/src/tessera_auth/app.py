@@ -50,7 +50,7 @@ async def bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
     email = settings.bootstrap_admin_email or f"{settings.bootstrap_admin_username}@localhost"
     while True:
         try:
-            async for db in session_scope(core.session_factory):
+            async with session_scope(core.session_factory) as db:
                 outcome = await ensure_admin_in(
                     db,
                     hasher,
@@ -58,7 +58,9 @@ async def bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
                     email=email,
                     password=settings.bootstrap_admin_password.get_secret_value(),
                 )
-            log.info("bootstrap_admin", username=settings.bootstrap_admin_username, outcome=outcome.value)
+            log.info(
+                "bootstrap_admin", username=settings.bootstrap_admin_username, outcome=outcome.value
+            )
             return
         except ValueError as exc:
             log.error("bootstrap_admin_rejected", reason=str(exc))

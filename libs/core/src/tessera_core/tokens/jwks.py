@@ -141,7 +141,11 @@ class JWKSCache:
                 since = now - self._attempted_at
                 if since < self.min_refetch_interval:
                     return False
-                if not force and self._fetched_at is not None and now - self._fetched_at <= self.max_age:
+                if (
+                    not force
+                    and self._fetched_at is not None
+                    and now - self._fetched_at <= self.max_age
+                ):
                     return False
             self._attempted_at = now
             self.fetch_count += 1

@@ -43,7 +43,11 @@ async def register(data: UserCreate, users: UsersDep, auth: AuthDep) -> UserRead
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(
-        InvalidCurrentPassword, WeakPassword, NotAuthenticated, InvalidToken, TokenRevoked,
+        InvalidCurrentPassword,
+        WeakPassword,
+        NotAuthenticated,
+        InvalidToken,
+        TokenRevoked,
         RevocationUnavailable,
     ),
 )

@@ -20,7 +20,7 @@ class LoginThrottle:
     """Counts failures in a fixed window that starts at the first failure.
 
     Example:
-        >>> throttle = LoginThrottle(redis, per_account=5, per_client=100, window=900)  # doctest: +SKIP
+        >>> throttle = LoginThrottle(r, per_account=5, per_client=100, window=900)  # doctest: +SKIP
         >>> await throttle.check(account="alice", client="10.0.0.1")  # doctest: +SKIP
     """
 
@@ -44,7 +44,9 @@ class LoginThrottle:
                     pipe.ttl(key)
                 results = await pipe.execute()
         except RedisError as exc:
-            raise ThrottleUnavailable("Logins are paused: the rate limiter cannot be reached.") from exc
+            raise ThrottleUnavailable(
+                "Logins are paused: the rate limiter cannot be reached."
+            ) from exc
         for index, kind in enumerate(keys):
             count, ttl = results[2 * index], results[2 * index + 1]
             if count is not None and int(count) >= self.limits[kind]:
@@ -58,7 +60,9 @@ class LoginThrottle:
                     pipe.expire(key, self.window, nx=True)
                 await pipe.execute()
         except RedisError as exc:
-            raise ThrottleUnavailable("Logins are paused: the rate limiter cannot be reached.") from exc
+            raise ThrottleUnavailable(
+                "Logins are paused: the rate limiter cannot be reached."
+            ) from exc
 
     async def reset(self, *, account: str) -> None:
         # Only the account's counter: resetting the client's would let an attacker who owns
@@ -66,4 +70,6 @@ class LoginThrottle:
         try:
             await self.redis.delete(self._keys(account, None)["account"])
         except RedisError as exc:
-            raise ThrottleUnavailable("Logins are paused: the rate limiter cannot be reached.") from exc
+            raise ThrottleUnavailable(
+                "Logins are paused: the rate limiter cannot be reached."
+            ) from exc

@@ -47,7 +47,9 @@ def _load_pem(path: Path) -> SigningKey:
         if private.key_size < 2048:
             raise SettingsError(f"{path}: RSA keys must have at least 2048 bits")
         alg, key = "RS256", RSAKey.import_key(pem, {**params, "alg": "RS256"})
-    elif isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(private.curve, ec.SECP256R1):
+    elif isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(
+        private.curve, ec.SECP256R1
+    ):
         alg, key = "ES256", ECKey.import_key(pem, {**params, "alg": "ES256"})
     elif isinstance(private, ed25519.Ed25519PrivateKey):
         alg, key = "EdDSA", OKPKey.import_key(pem, {**params, "alg": "EdDSA"})
@@ -84,10 +86,13 @@ class KeyStore:
         keys = {k.kid: k for k in (_load_pem(p) for p in sorted(self.directory.glob("*.pem")))}
         if not keys:
             raise SettingsError(
-                f"no signing keys in {self.directory}: generate one with `tessera keys --dir {self.directory}`"
+                f"no signing keys in {self.directory}: "
+                f"generate one with `tessera keys --dir {self.directory}`"
             )
         if self.pinned_kid and self.pinned_kid not in keys:
-            raise SettingsError(f"TESSERA_ACTIVE_KID={self.pinned_kid} is not a key in {self.directory}")
+            raise SettingsError(
+                f"TESSERA_ACTIVE_KID={self.pinned_kid} is not a key in {self.directory}"
+            )
         self._keys = keys
         self._fingerprint = fingerprint
         self._jwks = {"keys": [k.public_jwk() for k in keys.values()]}

@@ -35,7 +35,9 @@ async def _issue_pair(
     now: datetime,
 ) -> TokenPair:
     refresh, refresh_hash = new_refresh_token()
-    refresh_expires = min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), login.expires_at)
+    refresh_expires = min(
+        now + timedelta(seconds=settings.refresh_token_ttl_seconds), login.expires_at
+    )
     await sessions.add_refresh_token(login, refresh_hash, refresh_expires)
     access = issuer.issue(user, login, now)
     AUTH_TOKENS_ISSUED.labels(kind="access").inc()
@@ -84,7 +86,9 @@ async def rotate(
     if login.revoked_at is not None:
         raise InvalidRefreshToken("The session of this refresh token has been revoked.")
     if token.spent_at is not None:
-        within_grace = (now - token.spent_at).total_seconds() <= settings.refresh_reuse_grace_seconds
+        within_grace = (
+            now - token.spent_at
+        ).total_seconds() <= settings.refresh_reuse_grace_seconds
         if not within_grace:
             AUTH_REFRESH_REUSE.inc()
             AUTH_TOKENS_REVOKED.inc()
@@ -121,7 +125,9 @@ async def end(
         )
 
 
-async def end_all(revocation: RevocationStore, sessions: SessionRepository, user_id: uuid.UUID) -> None:
+async def end_all(
+    revocation: RevocationStore, sessions: SessionRepository, user_id: uuid.UUID
+) -> None:
     revoked = await revocation.revoke_user(sessions.session, user_id, reason="logout_all")
     AUTH_TOKENS_REVOKED.inc(revoked)
 

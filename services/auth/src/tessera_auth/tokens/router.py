@@ -43,7 +43,11 @@ async def login(
     """Exchange a username (or email) and password for a token pair."""
     response.headers.update(NO_STORE)
     user = await accounts.authenticate(
-        users, auth.hasher, auth.throttle, login=data.username, password=data.password,
+        users,
+        auth.hasher,
+        auth.throttle,
+        login=data.username,
+        password=data.password,
         client=client.ip,
     )
     return await sessions_service.start(sessions, auth.issuer, settings, user, client)
@@ -117,7 +121,9 @@ async def revoke(
 @router.get(
     "/verify",
     status_code=status.HTTP_200_OK,
-    responses=problem_responses(NotAuthenticated, InvalidToken, TokenRevoked, RevocationUnavailable),
+    responses=problem_responses(
+        NotAuthenticated, InvalidToken, TokenRevoked, RevocationUnavailable
+    ),
     tags=["gateway"],
 )
 async def verify(claims: CurrentClaims) -> Response:

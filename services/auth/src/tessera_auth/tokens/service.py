@@ -38,7 +38,11 @@ async def token_endpoint(
             if not username or not password:
                 raise OAuthError("invalid_request", "username and password are required")
             user = await accounts.authenticate(
-                users, auth.hasher, auth.throttle, login=username, password=password,
+                users,
+                auth.hasher,
+                auth.throttle,
+                login=username,
+                password=password,
                 client=client.ip,
             )
             return await sessions_service.start(sessions, auth.issuer, settings, user, client)
@@ -52,11 +56,15 @@ async def token_endpoint(
         raise invalid_grant(exc.detail) from exc
     except TooManyAttempts as exc:
         raise OAuthError(
-            "too_many_attempts", exc.detail, status=429,
+            "too_many_attempts",
+            exc.detail,
+            status=429,
             headers={"Retry-After": str(exc.retry_after)},
         ) from exc
     except ServiceUnavailable as exc:
-        raise OAuthError("temporarily_unavailable", exc.detail, status=503, headers=exc.headers) from exc
+        raise OAuthError(
+            "temporarily_unavailable", exc.detail, status=503, headers=exc.headers
+        ) from exc
     raise unsupported_grant_type(grant_type)
 
 
@@ -67,15 +75,21 @@ async def revoke_any(
     try:
         await _revoke(sessions, core, token, hint)
     except ServiceUnavailable as exc:
-        raise OAuthError("temporarily_unavailable", exc.detail, status=503, headers=exc.headers) from exc
+        raise OAuthError(
+            "temporarily_unavailable", exc.detail, status=503, headers=exc.headers
+        ) from exc
 
 
-async def _revoke(sessions: SessionRepository, core: CoreState, token: str, hint: str | None) -> None:
+async def _revoke(
+    sessions: SessionRepository, core: CoreState, token: str, hint: str | None
+) -> None:
     if hint != "access_token":
         found = await sessions.refresh_token_for_update(hash_refresh_token(token))
         if found is not None:
             _, login = found
-            if await core.revocation.revoke_sessions(sessions.session, [login.id], reason="revoked"):
+            if await core.revocation.revoke_sessions(
+                sessions.session, [login.id], reason="revoked"
+            ):
                 AUTH_TOKENS_REVOKED.inc()
             return
     if token.count(".") != 2:

@@ -1,0 +1,202 @@
+"""POST /register and POST /password."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.fixtures.apps import PASSWORD
+
+REGISTER = "/api/v1/auth/register"
+
+
+def body(username: str = "bob", **overrides: object) -> dict[str, object]:
+    return {
+        "username": username,
+        "email": f"{username}@example.com",
+        "password": PASSWORD,
+        **overrides,
+    }
+
+
+class TestRegister:
+    async def test_creates_the_user_without_exposing_the_password(
+        self, auth_client: httpx.AsyncClient
+    ):
+        response = await auth_client.post(REGISTER, json=body(nickname="Bobby", first_name="Bob"))
+        assert response.status_code == 201
+        user = response.json()
+        assert set(user) == {
+            "id",
+            "username",
+            "email",
+            "nickname",
+            "first_name",
+            "last_name",
+            "is_active",
+            "is_admin",
+            "date_joined",
+            "last_login",
+        }
+        assert (user["username"], user["nickname"], user["is_active"], user["is_admin"]) == (
+            "bob",
+            "Bobby",
+            True,
+            False,
+        )
+        assert user["last_login"] is None
+        assert PASSWORD not in response.text
+
+    async def test_username_taken_case_insensitively(self, auth_client: httpx.AsyncClient):
+        assert (await auth_client.post(REGISTER, json=body("carol"))).status_code == 201
+        response = await auth_client.post(REGISTER, json=body("CaRoL", email="other@example.com"))
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "username_taken"
+
+    async def test_email_taken_case_insensitively(self, auth_client: httpx.AsyncClient):
+        assert (await auth_client.post(REGISTER, json=body("dave"))).status_code == 201
+        response = await auth_client.post(REGISTER, json=body("dave2", email="DAVE@Example.com"))
+        assert response.status_code == 409
+        assert response.json()["code"] == "email_taken"
+
+    async def test_email_stored_as_given(self, auth_client: httpx.AsyncClient):
+        response = await auth_client.post(
+            REGISTER, json=body("erin", email="Erin.Mixed@Example.COM")
+        )
+        assert response.json()["email"] == "Erin.Mixed@Example.COM"
+
+    @pytest.mark.parametrize(
+        ("password", "message"),
+        [
+            ("short1!", "too short"),
+            ("password123", "too common"),
+            ("83920174652", "entirely numeric"),
+            ("Frank2024", "similar to the username"),
+            ("frank.example", "similar to the email"),
+        ],
+    )
+    async def test_weak_password_rejected(
+        self, auth_client: httpx.AsyncClient, password: str, message: str
+    ):
+        response = await auth_client.post(REGISTER, json=body("frank", password=password))
+        assert response.status_code == 422
+        problem = response.json()
+        assert problem["code"] == "weak_password"
+        assert any(message in e["message"] and e["field"] == "password" for e in problem["errors"])
+        assert password not in response.text
+
+    async def test_long_passphrase_accepted(self, auth_client: httpx.AsyncClient):
+        passphrase = "a sixty-four character passphrase with no composition rules!!..."
+        assert len(passphrase) == 64
+        response = await auth_client.post(REGISTER, json=body("gina", password=passphrase))
+        assert response.status_code == 201
+
+    async def test_unknown_fields_rejected(self, auth_client: httpx.AsyncClient):
+        response = await auth_client.post(REGISTER, json=body("hank", is_admin=True))
+        assert response.status_code == 422
+        problem = response.json()
+        assert problem["code"] == "validation_failed"
+        assert {"field": "is_admin", "message": "unknown field"} in problem["errors"]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("username", "ab"),
+            ("username", "has space"),
+            ("username", "x" * 151),
+            ("email", "not-an-email"),
+        ],
+    )
+    async def test_invalid_username_or_email(
+        self, auth_client: httpx.AsyncClient, field: str, value: str
+    ):
+        response = await auth_client.post(REGISTER, json={**body("ivan"), field: value})
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+
+    async def test_malformed_json_is_a_clear_422(self, auth_client: httpx.AsyncClient):
+        response = await auth_client.post(
+            REGISTER, content=b'{"username": ', headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["code"] == "validation_failed"
+
+    async def test_concurrent_registrations_give_one_201_and_409s(
+        self, auth_client: httpx.AsyncClient
+    ):
+        responses = await asyncio.gather(
+            *(
+                auth_client.post(REGISTER, json=body("racer", email=f"racer{i}@example.com"))
+                for i in range(6)
+            )
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [201, 409, 409, 409, 409, 409]
+        assert {r.json()["code"] for r in responses if r.status_code == 409} == {"username_taken"}
+
+    async def test_body_over_one_mebibyte_is_413(self, auth_client: httpx.AsyncClient):
+        response = await auth_client.post(
+            REGISTER, json=body("jack", nickname="x" * (1024 * 1024 + 10))
+        )
+        assert response.status_code == 413
+        assert response.json()["code"] == "payload_too_large"
+
+
+class TestChangePassword:
+    NEW = "new-passphrase-2026"
+
+    async def test_changes_password_and_revokes_other_sessions(
+        self, auth_client: httpx.AsyncClient, user, login
+    ):
+        other = await login(user["username"])
+        current = await login(user["username"])
+        headers = {"Authorization": f"Bearer {current['access_token']}"}
+        response = await auth_client.post(
+            "/api/v1/auth/password",
+            json={"current_password": PASSWORD, "new_password": self.NEW},
+            headers=headers,
+        )
+        assert response.status_code == 204
+        other_headers = {"Authorization": f"Bearer {other['access_token']}"}
+        rejected = await auth_client.get("/api/v1/auth/verify", headers=other_headers)
+        assert rejected.status_code == 401
+        assert rejected.json()["code"] == "token_revoked"
+        refresh = await auth_client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}
+        )
+        assert refresh.status_code == 401
+        assert (await auth_client.get("/api/v1/auth/verify", headers=headers)).status_code == 200
+        old = await auth_client.post(
+            "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}
+        )
+        assert old.status_code == 401
+        await login("alice", self.NEW)
+
+    async def test_wrong_current_password(self, auth_client: httpx.AsyncClient, auth_headers):
+        response = await auth_client.post(
+            "/api/v1/auth/password",
+            json={"current_password": "not-my-password", "new_password": self.NEW},
+            headers=auth_headers,
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_current_password"
+
+    async def test_weak_new_password(self, auth_client: httpx.AsyncClient, auth_headers):
+        response = await auth_client.post(
+            "/api/v1/auth/password",
+            json={"current_password": PASSWORD, "new_password": "qwerty123"},
+            headers=auth_headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "new_password"
+
+    async def test_requires_a_bearer_token(self, auth_client: httpx.AsyncClient):
+        response = await auth_client.post(
+            "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": self.NEW}
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_authenticated"
+        assert response.headers["www-authenticate"] == "Bearer"

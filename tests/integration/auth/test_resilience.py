@@ -1,0 +1,166 @@
+"""Failing closed and recovering: Redis down, Redis flushed, readiness, metrics."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.fixtures.apps import PASSWORD, running
+from tests.fixtures.servers import LocalRedis
+
+VERIFY = "/api/v1/auth/verify"
+LOGIN = "/api/v1/auth/login"
+
+
+@pytest.fixture
+def own_redis():
+    server = LocalRedis().start()
+    yield server
+    server.stop()
+
+
+class TestRedisDown:
+    async def test_fails_closed_then_recovers(self, make_settings, own_redis: LocalRedis):
+        from tessera_auth.app import create_app
+
+        app = create_app(make_settings(redis_url=own_redis.url()))
+        async with running(app) as client:
+            await client.post(
+                "/api/v1/auth/register",
+                json={"username": "rita", "email": "rita@example.com", "password": PASSWORD},
+            )
+            pair = (
+                await client.post(LOGIN, json={"username": "rita", "password": PASSWORD})
+            ).json()
+            headers = {"Authorization": f"Bearer {pair['access_token']}"}
+            assert (await client.get(VERIFY, headers=headers)).status_code == 200
+
+            own_redis.stop()
+            down = await client.get(VERIFY, headers=headers)
+            assert down.status_code == 503
+            assert down.json()["code"] == "revocation_unavailable"
+            assert "retry-after" in down.headers
+            login = await client.post(LOGIN, json={"username": "rita", "password": PASSWORD})
+            assert login.status_code == 503
+            logout = await client.post(
+                "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}
+            )
+            assert logout.status_code == 503
+            token = await client.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": "rita", "password": PASSWORD},
+            )
+            assert (token.status_code, token.json()["error"]) == (503, "temporarily_unavailable")
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["redis"] == "failing"
+            assert (await client.get("/healthz")).status_code == 200
+
+            own_redis.start()
+            assert (await client.get("/readyz")).status_code == 200
+            assert (await client.get(VERIFY, headers=headers)).status_code == 200
+            # The failed logout changed nothing: the session is still alive, nothing half-written.
+            assert (
+                await client.post(
+                    "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}
+                )
+            ).status_code == 204
+            assert (await client.get(VERIFY, headers=headers)).status_code == 401
+
+
+class TestRedisLosesItsData:
+    async def test_revoked_tokens_stay_revoked_after_a_flush(
+        self, auth_client: httpx.AsyncClient, user, login, redis_client
+    ):
+        revoked, alive = await login("alice"), await login("alice")
+        await auth_client.post(
+            "/api/v1/auth/logout", json={"refresh_token": revoked["refresh_token"]}
+        )
+        single = await login("alice")
+        await auth_client.post("/api/v1/auth/revoke", data={"token": single["access_token"]})
+        await redis_client.flushdb()
+        for pair in (revoked, single):
+            response = await auth_client.get(
+                VERIFY, headers={"Authorization": f"Bearer {pair['access_token']}"}
+            )
+            assert response.json()["code"] == "token_revoked"
+        response = await auth_client.get(
+            VERIFY, headers={"Authorization": f"Bearer {alive['access_token']}"}
+        )
+        assert response.status_code == 200
+
+    async def test_logout_all_survives_a_flush(
+        self, auth_client: httpx.AsyncClient, user, login, redis_client
+    ):
+        pair = await login("alice")
+        await auth_client.post(
+            "/api/v1/auth/logout-all", headers={"Authorization": f"Bearer {pair['access_token']}"}
+        )
+        await redis_client.flushdb()
+        response = await auth_client.get(
+            VERIFY, headers={"Authorization": f"Bearer {pair['access_token']}"}
+        )
+        assert response.json()["code"] == "token_revoked"
+
+
+class TestReadiness:
+    async def test_ready_with_every_dependency(self, auth_client: httpx.AsyncClient):
+        response = await auth_client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {
+            "status": "ready",
+            "checks": {"database": "ok", "redis": "ok", "signing_keys": "ok"},
+        }
+
+    async def test_database_down(self, make_settings):
+        from tessera_auth.app import create_app
+
+        app = create_app(make_settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+        async with running(app) as client:
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            assert response.json()["checks"]["database"] == "failing"
+            register = await client.post(
+                "/api/v1/auth/register",
+                json={"username": "zed", "email": "zed@example.com", "password": PASSWORD},
+            )
+            assert register.status_code == 503
+            assert register.json()["code"] == "database_unavailable"
+            assert "postgresql" not in register.text.lower()
+            assert "nobody" not in register.text
+
+
+class TestMetrics:
+    async def test_counters(self, auth_client: httpx.AsyncClient, user, user_tokens):
+        await auth_client.post(LOGIN, json={"username": "alice", "password": "wrong-password"})
+        await auth_client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": user_tokens["refresh_token"]}
+        )
+        await auth_client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": user_tokens["refresh_token"]}
+        )
+        text = (await auth_client.get("/metrics")).text
+        for sample in (
+            'auth_logins_total{result="success"}',
+            'auth_logins_total{result="failure"}',
+            'auth_tokens_issued_total{kind="access"}',
+            'auth_tokens_issued_total{kind="refresh"}',
+            "auth_tokens_revoked_total",
+            "auth_refresh_reuse_detected_total",
+            'token_verifications_total{result="valid"}',
+            'http_requests_total{method="POST",route="/api/v1/auth/login",service="auth",status="401"}',
+            'http_request_duration_seconds_bucket{le="0.5",method="POST",route="/api/v1/auth/login",service="auth"}',
+        ):
+            assert sample in text, sample
+
+    async def test_route_templates_not_raw_paths(self, auth_client: httpx.AsyncClient, user_tokens):
+        headers = {"Authorization": f"Bearer {user_tokens['access_token']}"}
+        await auth_client.delete(
+            "/api/v1/auth/sessions/00000000-0000-0000-0000-000000000001", headers=headers
+        )
+        await auth_client.get("/no/such/path/12345")
+        text = (await auth_client.get("/metrics")).text
+        assert 'route="/api/v1/auth/sessions/{session_id}"' in text
+        assert "00000000-0000-0000-0000-000000000001" not in text
+        assert "/no/such/path" not in text
+        assert 'route="unmatched"' in text

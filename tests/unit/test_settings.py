@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tessera_core.db import sqlalchemy_url
+from tessera_core.settings import Settings, SettingsError
+
+
+class TestSettingsSources:
+    def test_environment(self, monkeypatch: pytest.MonkeyPatch):
+        monkeypatch.setenv("TESSERA_ACCESS_TOKEN_TTL_SECONDS", "600")
+        assert Settings().access_token_ttl_seconds == 600
+
+    def test_file_variant_for_secrets(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+        secret = tmp_path / "db-url"
+        secret.write_text("postgresql://u:s3cret@db/tessera\n")
+        monkeypatch.setenv("TESSERA_DATABASE_URL_FILE", str(secret))
+        assert Settings().database_url.get_secret_value() == "postgresql://u:s3cret@db/tessera"
+
+    def test_unreadable_file_says_which(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+        monkeypatch.setenv("TESSERA_REDIS_URL_FILE", str(tmp_path / "missing"))
+        with pytest.raises(SettingsError, match="TESSERA_REDIS_URL_FILE"):
+            Settings()
+
+    def test_secrets_are_not_printed(self):
+        settings = Settings(database_url="postgresql://u:s3cret@db/x")
+        assert "s3cret" not in repr(settings)
+
+    def test_refresh_cannot_outlive_the_session(self):
+        with pytest.raises(ValueError, match="REFRESH_TOKEN_TTL"):
+            Settings(refresh_token_ttl_seconds=100_000, session_max_age_seconds=1000)
+
+
+class TestProductionSafety:
+    def test_refuses_dev_defaults_outside_dev(self):
+        with pytest.raises(SettingsError) as error:
+            Settings(env="production").require_production_safe(needs_signing_keys=True)
+        message = str(error.value)
+        for variable in (
+            "TESSERA_DATABASE_URL",
+            "TESSERA_REDIS_URL",
+            "TESSERA_KEYS_DIR",
+            "TESSERA_ENV=dev",
+        ):
+            assert variable in message
+
+    @pytest.mark.parametrize(
+        "url", ["redis://fakeredis:6379/0", "redis://localhost:1/0?embedded=1"]
+    )
+    def test_refuses_dev_backends(self, url: str):
+        settings = Settings(env="production", database_url="postgresql://db/x", redis_url=url)
+        with pytest.raises(SettingsError, match="development-only backend"):
+            settings.require_production_safe()
+
+    def test_accepts_real_backends(self, tmp_path: Path):
+        Settings(
+            env="production",
+            database_url="postgresql://db/x",
+            redis_url="rediss://:pw@cache:6380/0",
+            keys_dir=tmp_path,
+        ).require_production_safe(needs_signing_keys=True)
+
+    def test_dev_allows_everything(self):
+        Settings(env="dev").require_production_safe(needs_signing_keys=True)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+    ],
+)
+def test_database_urls_use_psycopg(given: str, expected: str):
+    assert sqlalchemy_url(given) == expected
