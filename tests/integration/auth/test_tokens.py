@@ -49,6 +49,18 @@ class TestLogin:
         )
         assert response.status_code == 200
 
+    async def test_username_match_wins_over_another_users_email(
+        self, auth_client: httpx.AsyncClient, register_user
+    ):
+        await register_user("owner", email="shared@example.com")
+        await register_user(
+            "shared@example.com", email="other@example.com", password="another-pass-77"
+        )
+        response = await auth_client.post(
+            LOGIN, json={"username": "shared@example.com", "password": "another-pass-77"}
+        )
+        assert response.status_code == 200
+
     async def test_unknown_user_and_wrong_password_look_the_same(
         self, auth_client: httpx.AsyncClient, user
     ):

@@ -24,7 +24,8 @@ class UserRepository:
         return await self.session.scalar(
             select(User)
             .where(or_(func.lower(User.username) == lowered, func.lower(User.email) == lowered))
-            .order_by(func.lower(User.username) == lowered)
+            # Usernames may look like emails: a username match wins over another's email.
+            .order_by((func.lower(User.username) == lowered).desc())
             .limit(1)
         )
 
