@@ -23,6 +23,7 @@ ENV_PREFIX = "TESSERA_"
 DEV_ONLY_URL_MARKERS = ("fakeredis", "embedded", "/.dev/")
 DEFAULT_DEV_DATABASE_URL = "postgresql+psycopg://tessera:tessera@localhost:5432/tessera"
 DEFAULT_DEV_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_DEV_CURSOR_SECRET = "tessera-dev-cursor-secret-change-me"
 
 SigningAlgorithm = Literal["RS256", "ES256", "EdDSA"]
 
@@ -94,6 +95,9 @@ class Settings(BaseSettings):
     jwks_cache_seconds: int = Field(300, ge=1)
     jwks_refetch_min_interval_seconds: float = Field(30.0, ge=0)
 
+    # Signs the users service's pagination cursors (HMAC-SHA256), so a client cannot forge one.
+    cursor_secret: SecretStr = SecretStr(DEFAULT_DEV_CURSOR_SECRET)
+
     login_max_failures_per_account: int = Field(5, ge=1)
     login_max_failures_per_client: int = Field(100, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
@@ -138,8 +142,15 @@ class Settings(BaseSettings):
         """Where clients reach the platform; defaults to the issuer."""
         return (self.public_url or self.issuer).rstrip("/")
 
-    def require_production_safe(self, *, needs_signing_keys: bool = False) -> None:
+    def require_production_safe(
+        self, *, needs_signing_keys: bool = False, needs_cursor_secret: bool = False
+    ) -> None:
         """Refuse dev backends and default secrets outside ``TESSERA_ENV=dev``.
+
+        Args:
+            needs_signing_keys: the caller signs tokens (auth): ``TESSERA_KEYS_DIR`` is required.
+            needs_cursor_secret: the caller signs cursors (users): ``TESSERA_CURSOR_SECRET``
+                must not be the built-in default and must hold at least 32 characters.
 
         Raises:
             SettingsError: naming the variable to set.
@@ -164,6 +175,11 @@ class Settings(BaseSettings):
             problems.append("TESSERA_BOOTSTRAP_ADMIN_PASSWORD is a well-known default")
         if needs_signing_keys and self.keys_dir is None:
             problems.append("TESSERA_KEYS_DIR is not set (generate keys with `tessera keys`)")
+        cursor_secret = self.cursor_secret.get_secret_value()
+        if needs_cursor_secret and cursor_secret == DEFAULT_DEV_CURSOR_SECRET:
+            problems.append("TESSERA_CURSOR_SECRET is the built-in development default")
+        elif needs_cursor_secret and len(cursor_secret) < 32:
+            problems.append("TESSERA_CURSOR_SECRET is shorter than 32 characters")
         if problems:
             raise SettingsError(
                 f"refusing to start with TESSERA_ENV={self.env}: "

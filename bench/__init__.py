@@ -1,0 +1,1 @@
+"""Tessera benchmarks (`make bench`): speed and memory as ratios within one run."""

@@ -1,0 +1,1 @@
+"""Administration: the keyset-paginated user listing and account deactivation."""

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from tessera_core.deps import CoreDep
+from tessera_core.errors import (
+    Forbidden,
+    InvalidToken,
+    NotAuthenticated,
+    RevocationUnavailable,
+    TokenRevoked,
+    problem_responses,
+)
+from tessera_users.admin import service
+from tessera_users.admin.errors import InvalidCursor
+from tessera_users.admin.repository import UserFilters
+from tessera_users.admin.schemas import Ordering, UserPage
+from tessera_users.deps import AdminDep, ListDep, UsersDep, UsersStateDep
+from tessera_users.profiles import service as profiles
+from tessera_users.profiles.errors import SelfLockout, UserNotFound
+
+router = APIRouter(prefix="/api/v1/users", tags=["admin"])
+ADMIN_ERRORS = (NotAuthenticated, InvalidToken, TokenRevoked, Forbidden, RevocationUnavailable)
+
+
+@router.get(
+    "",
+    response_model=UserPage,
+    response_model_exclude_unset=True,
+    responses=problem_responses(InvalidCursor, *ADMIN_ERRORS),
+)
+async def list_users(
+    admin: AdminDep,
+    repository: ListDep,
+    state: UsersStateDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="`next_cursor` of the previous page")
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(max_length=100, description="Substring of username, email or nickname, any case"),
+    ] = None,
+    is_active: bool | None = None,
+    is_admin: bool | None = None,
+    ordering: Annotated[
+        Ordering, Query(description="`username` sorts case-insensitively; ties cannot occur")
+    ] = "date_joined",
+    include_total: Annotated[
+        bool, Query(description="Also count the matching users (costs a count)")
+    ] = False,
+) -> UserPage:
+    """List users, a page at a time (keyset pagination)."""
+    query = service.UserListQuery(
+        ordering=ordering,
+        limit=limit,
+        cursor=cursor or None,
+        filters=UserFilters(
+            search=(search or "").strip() or None, is_active=is_active, is_admin=is_admin
+        ),
+        include_total=include_total,
+    )
+    return await service.list_users(repository, state.cursors, query)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(UserNotFound, SelfLockout, *ADMIN_ERRORS),
+)
+async def delete_user(user_id: uuid.UUID, admin: AdminDep, users: UsersDep, core: CoreDep) -> None:
+    """Deactivate an account and revoke every session of it."""
+    await profiles.deactivate(users, core.revocation, admin, user_id)

@@ -1,0 +1,1 @@
+"""Profiles: the caller's own profile, and one user by id (the user themselves, or an admin)."""

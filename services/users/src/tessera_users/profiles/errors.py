@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from tessera_core.errors import Conflict, Forbidden, NotFound
+
+
+class UserNotFound(NotFound):
+    """Also what a non-admin gets for another user's id: no hint that the id exists."""
+
+    code = "user_not_found"
+    title = "User not found"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "Email already registered"
+
+
+class ForbiddenField(Forbidden):
+    code = "forbidden_field"
+    title = "Field reserved for administrators"
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(f"Only an administrator may set: {', '.join(fields)}.")
+        self.errors = [
+            {"field": name, "message": "only an administrator may set this field"}
+            for name in fields
+        ]
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "errors": self.errors}
+
+
+class SelfLockout(Forbidden):
+    """An administrator deactivating, demoting or deleting their own account: refused, so the
+    last administrator cannot lock everyone out by accident."""
+
+    code = "self_lockout"
+    title = "Cannot deactivate or demote yourself"

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tessera_core.deps import CoreDep
+from tessera_core.errors import (
+    InvalidToken,
+    NotAuthenticated,
+    RevocationUnavailable,
+    TokenRevoked,
+    problem_responses,
+)
+from tessera_core.schemas import UserRead
+from tessera_users.deps import CallerDep, TargetUser, UsersDep
+from tessera_users.profiles import service
+from tessera_users.profiles.errors import EmailTaken, ForbiddenField, SelfLockout, UserNotFound
+from tessera_users.profiles.schemas import UserUpdate
+
+router = APIRouter(prefix="/api/v1/users", tags=["profiles"])
+BEARER_ERRORS = (NotAuthenticated, InvalidToken, TokenRevoked, RevocationUnavailable)
+UPDATE_ERRORS = (EmailTaken, ForbiddenField, SelfLockout)
+
+
+@router.get("/me", response_model=UserRead, responses=problem_responses(*BEARER_ERRORS))
+async def read_me(caller: CallerDep) -> UserRead:
+    """The caller's own profile."""
+    return UserRead.model_validate(caller.user)
+
+
+@router.patch(
+    "/me",
+    response_model=UserRead,
+    responses=problem_responses(*UPDATE_ERRORS, *BEARER_ERRORS),
+)
+async def update_me(
+    data: UserUpdate, caller: CallerDep, users: UsersDep, core: CoreDep
+) -> UserRead:
+    """Change the caller's own profile."""
+    user = await service.update(users, core.revocation, caller, caller.user, data)
+    return UserRead.model_validate(user)
+
+
+@router.get(
+    "/{user_id}",
+    response_model=UserRead,
+    responses=problem_responses(UserNotFound, *BEARER_ERRORS),
+)
+async def read_user(user: TargetUser) -> UserRead:
+    """One user: the caller themselves, or anyone for an admin."""
+    return UserRead.model_validate(user)
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    responses=problem_responses(UserNotFound, *UPDATE_ERRORS, *BEARER_ERRORS),
+)
+async def update_user(
+    data: UserUpdate, user: TargetUser, caller: CallerDep, users: UsersDep, core: CoreDep
+) -> UserRead:
+    """Change a user: the caller themselves, or anyone for an admin. Deactivating a user or
+    changing their admin flag revokes every session of theirs."""
+    updated = await service.update(users, core.revocation, caller, user, data)
+    return UserRead.model_validate(updated)

@@ -1,0 +1,93 @@
+"""Profile rules: who may read and change which user, and what a change sets off."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tessera_core.models import User
+from tessera_core.revocation import RevocationStore
+from tessera_core.tokens import AccessClaims
+from tessera_users.profiles.errors import EmailTaken, ForbiddenField, SelfLockout, UserNotFound
+from tessera_users.profiles.repository import UserRepository
+from tessera_users.profiles.schemas import UserUpdate
+
+ADMIN_ONLY_FIELDS = ("is_active", "is_admin")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: their verified token and their row as it is now."""
+
+    claims: AccessClaims
+    user: User
+
+    @property
+    def is_admin(self) -> bool:
+        # The token says admin AND the row still does: a demoted admin's token is revoked
+        # anyway, but the row is the truth if that ever lags.
+        return self.claims.is_admin and self.user.is_admin and self.user.is_active
+
+
+async def get_visible(users: UserRepository, caller: Caller, user_id: uuid.UUID) -> User:
+    """The user with this id, if the caller may see it; else ``UserNotFound``, the same
+    answer as for an id nobody has."""
+    if user_id == caller.user.id:
+        return caller.user
+    if not caller.is_admin:
+        raise UserNotFound("No user has this id.")
+    user = await users.get(user_id)
+    if user is None:
+        raise UserNotFound("No user has this id.")
+    return user
+
+
+async def update(
+    users: UserRepository,
+    revocation: RevocationStore,
+    caller: Caller,
+    user: User,
+    data: UserUpdate,
+) -> User:
+    """Apply a partial update. Deactivating a user or changing their admin flag revokes
+    every session of theirs at once: their tokens carry the old roles."""
+    changes = data.changes()
+    reserved = [name for name in ADMIN_ONLY_FIELDS if name in changes]
+    if reserved and not caller.is_admin:
+        raise ForbiddenField(reserved)
+    if user.id == caller.user.id and (
+        changes.get("is_active") is False or changes.get("is_admin") is False
+    ):
+        raise SelfLockout("Administrators cannot deactivate or demote their own account.")
+    email: str = changes.get("email", user.email)
+    if email != user.email and await users.email_taken(email, excluding=user.id):
+        raise EmailTaken("A user with this email already exists.")
+
+    was_active, was_admin = user.is_active, user.is_admin
+    _apply(user, changes)
+    await users.save(user)
+    if was_active and not user.is_active:
+        await revocation.revoke_user(users.session, user.id, reason="deactivated")
+    elif user.is_admin != was_admin:
+        await revocation.revoke_user(users.session, user.id, reason="roles_changed")
+    return user
+
+
+async def deactivate(
+    users: UserRepository, revocation: RevocationStore, caller: Caller, user_id: uuid.UUID
+) -> None:
+    """Deactivate an account (the admin's ``DELETE``) and revoke its sessions; idempotent.
+    Rows are kept: sessions, audit and foreign keys point at them."""
+    user = await get_visible(users, caller, user_id)
+    if user.id == caller.user.id:
+        raise SelfLockout("Administrators cannot delete their own account.")
+    if user.is_active:
+        user.is_active = False
+        await users.save(user)
+    await revocation.revoke_user(users.session, user.id, reason="deactivated")
+
+
+def _apply(user: User, changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        setattr(user, name, value)
