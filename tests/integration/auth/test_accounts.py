@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.fixtures.apps import PASSWORD
+from tests.fixtures.apps import PASSWORD, USER_FIELDS
 
 REGISTER = "/api/v1/auth/register"
 
@@ -28,18 +28,7 @@ class TestRegister:
         response = await auth_client.post(REGISTER, json=body(nickname="Bobby", first_name="Bob"))
         assert response.status_code == 201
         user = response.json()
-        assert set(user) == {
-            "id",
-            "username",
-            "email",
-            "nickname",
-            "first_name",
-            "last_name",
-            "is_active",
-            "is_admin",
-            "date_joined",
-            "last_login",
-        }
+        assert set(user) == USER_FIELDS
         assert (user["username"], user["nickname"], user["is_active"], user["is_admin"]) == (
             "bob",
             "Bobby",

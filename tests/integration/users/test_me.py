@@ -7,6 +7,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.apps import USER_FIELDS
 from tests.fixtures.users import FAKE_HASH
 
 ME = "/api/v1/users/me"
@@ -20,18 +21,7 @@ class TestReadMe:
         assert body["id"] == user["id"]
         assert body["username"] == "alice"
         assert body["nickname"] == "Al"
-        assert set(body) == {
-            "id",
-            "username",
-            "email",
-            "nickname",
-            "first_name",
-            "last_name",
-            "is_active",
-            "is_admin",
-            "date_joined",
-            "last_login",
-        }
+        assert set(body) == USER_FIELDS
 
     async def test_without_token_is_401_not_authenticated(self, users_client: httpx.AsyncClient):
         response = await users_client.get(ME)
