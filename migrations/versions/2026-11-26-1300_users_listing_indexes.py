@@ -13,7 +13,9 @@ The admin listing pages with keyset cursors, so every page is an index range sca
 - ``is_admin=true`` / ``is_active=false``: rare values, served by small partial indexes in
   both orderings, so a page does not walk the full ordering index looking for matches.
 
-pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
+pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it. Where
+the server does not ship it at all (the embedded PostgreSQL wheel of `make dev` has only
+plpgsql), the trigram index is skipped: search still answers, by scanning.
 
 Revision ID: 0002
 Revises: 0001
@@ -33,14 +35,22 @@ depends_on: str | Sequence[str] | None = None
 SEARCH_TEXT = "lower((((username::text || chr(31)) || email::text) || chr(31)) || nickname::text)"
 
 
-def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    op.create_index(
-        "ix_user_search_trgm",
-        "user",
-        [sa.literal_column(f"{SEARCH_TEXT} gin_trgm_ops")],
-        postgresql_using="gin",
+def _pg_trgm_available() -> bool:
+    available = op.get_bind().scalar(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
     )
+    return available is not None
+
+
+def upgrade() -> None:
+    if _pg_trgm_available():
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.create_index(
+            "ix_user_search_trgm",
+            "user",
+            [sa.literal_column(f"{SEARCH_TEXT} gin_trgm_ops")],
+            postgresql_using="gin",
+        )
     op.create_index(
         "ix_user_admin_date_joined_id",
         "user",
@@ -72,5 +82,5 @@ def downgrade() -> None:
     op.drop_index("ix_user_inactive_date_joined_id", table_name="user")
     op.drop_index("ix_user_admin_username_lower", table_name="user")
     op.drop_index("ix_user_admin_date_joined_id", table_name="user")
-    op.drop_index("ix_user_search_trgm", table_name="user")
+    op.drop_index("ix_user_search_trgm", table_name="user", if_exists=True)
     # The extension stays: other objects may use it, and it is harmless.

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
+from tessera_core.cli import CLI_ENVIRONMENT
 from tessera_core.settings import Settings
 from tests.chart.conftest import (
     ROOT,
@@ -36,16 +37,6 @@ PUBLIC_ROUTES = {
     ("exact", "/.well-known/jwks.json", "auth"),
     ("exact", "/.well-known/oauth-authorization-server", "auth"),
     ("prefix", "/api/v1/users", "users"),
-}
-# Read by the CLI (`tessera serve`, `tessera migrate`), not by Settings.
-CLI_VARIABLES = {
-    "TESSERA_PORT",
-    "TESSERA_WORKERS",
-    "TESSERA_HOST",
-    "TESSERA_SHUTDOWN_DELAY_SECONDS",
-    "TESSERA_GRACEFUL_TIMEOUT_SECONDS",
-    "TESSERA_FORWARDED_ALLOW_IPS",
-    "TESSERA_MIGRATIONS_DIR",
 }
 REQUIRED = {
     "auth": {"ENV", "DATABASE_URL", "REDIS_URL", "KEYS_DIR", "ISSUER", "AUDIENCE"},
@@ -262,7 +253,7 @@ class TestSettings:
         env = _all_env(manifests, _container(manifests, component))
         unknown = []
         for name in env:
-            if not name.startswith("TESSERA_") or name in CLI_VARIABLES:
+            if not name.startswith("TESSERA_") or name in CLI_ENVIRONMENT:
                 continue
             field = name.removeprefix("TESSERA_").removesuffix("_FILE")
             if field not in fields:

@@ -5,6 +5,7 @@ Example:
     $ tessera keys --dir .keys --alg ES256
     $ tessera create-admin --username admin --email admin@example.com
     $ tessera serve auth --port 8001 --workers 2
+    $ tessera dev
 """
 
 from __future__ import annotations
@@ -19,7 +20,22 @@ from pathlib import Path
 
 from tessera_core.settings import Settings, SettingsError
 
-SERVICES = {"auth": ("tessera_auth.app:create_app", 8001), "users": ("tessera_users.app:create_app", 8002)}
+SERVICES = {
+    "auth": ("tessera_auth.app:create_app", 8001),
+    "users": ("tessera_users.app:create_app", 8002),
+}
+# Process settings the CLI reads itself (`serve`, `migrate`), beside the Settings fields.
+CLI_ENVIRONMENT = frozenset(
+    {
+        "TESSERA_PORT",
+        "TESSERA_WORKERS",
+        "TESSERA_HOST",
+        "TESSERA_SHUTDOWN_DELAY_SECONDS",
+        "TESSERA_GRACEFUL_TIMEOUT_SECONDS",
+        "TESSERA_FORWARDED_ALLOW_IPS",
+        "TESSERA_MIGRATIONS_DIR",
+    }
+)
 
 
 def find_migrations_dir() -> Path:
@@ -42,9 +58,7 @@ def migrate(database_url: str | None = None, revision: str = "head") -> None:
 
     config = Config()
     config.set_main_option("script_location", str(find_migrations_dir()))
-    config.attributes["database_url"] = (
-        database_url or Settings().database_url.get_secret_value()
-    )
+    config.attributes["database_url"] = database_url or Settings().database_url.get_secret_value()
     command.upgrade(config, revision)
 
 
@@ -62,7 +76,9 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     if directory is None:
         raise SystemExit("name the key directory: --dir DIR or TESSERA_KEYS_DIR")
     path = write_private_key(directory, args.alg or settings.signing_algorithm, kid=args.kid)
-    print(f"wrote {path} (kid {path.stem}); it becomes active unless TESSERA_ACTIVE_KID pins another")
+    print(
+        f"wrote {path} (kid {path.stem}); it becomes active unless TESSERA_ACTIVE_KID pins another"
+    )
     return 0
 
 
@@ -113,6 +129,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from tessera_core.devstack import run_dev
+
+    return run_dev()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tessera", description="Tessera identity platform")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=int(os.environ.get("TESSERA_PORT", "0")) or None)
     p.add_argument("--workers", type=int, default=int(os.environ.get("TESSERA_WORKERS", "1")))
     p.set_defaults(handler=_cmd_serve)
+
+    p = commands.add_parser(
+        "dev",
+        help="the whole platform on embedded backends (gateway :8000, auth :8001, users :8002)",
+        description="Ports and the state directory come from TESSERA_DEV_* variables; "
+        "see tessera_core.devstack.",
+    )
+    p.set_defaults(handler=_cmd_dev)
     return parser
 
 

@@ -52,7 +52,9 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info if json_output else structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info
+            if json_output
+            else structlog.processors.StackInfoRenderer(),
             renderer,
         ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
@@ -65,9 +67,10 @@ def configure_logging(settings: Settings) -> None:
     # log is replaced by ours, which carries the request id and no query strings.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer
-        ], foreign_pre_chain=shared)
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=shared,
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -34,9 +34,7 @@ TOKEN_VERIFICATIONS = Counter(
 )
 AUTH_LOGINS = Counter("auth_logins_total", "Login attempts, by result.", ["result"])
 AUTH_TOKENS_ISSUED = Counter("auth_tokens_issued_total", "Tokens issued, by kind.", ["kind"])
-AUTH_TOKENS_REVOKED = Counter(
-    "auth_tokens_revoked_total", "Sessions and access tokens revoked."
-)
+AUTH_TOKENS_REVOKED = Counter("auth_tokens_revoked_total", "Sessions and access tokens revoked.")
 AUTH_REFRESH_REUSE = Counter(
     "auth_refresh_reuse_detected_total", "Spent refresh tokens presented again."
 )

@@ -1,33 +1,55 @@
 """Run a service under uvicorn, draining gracefully on SIGTERM.
 
-On SIGTERM readiness turns false at once (``app.state.draining``); the server then waits
-``TESSERA_SHUTDOWN_DELAY_SECONDS`` so load balancers stop sending new requests, and
-uvicorn finishes the requests in flight before the process exits.
+On SIGTERM (or the first SIGINT) readiness turns false at once (``app.state.draining``);
+the server keeps accepting connections for ``TESSERA_SHUTDOWN_DELAY_SECONDS`` so load
+balancers see ``/readyz`` fail and stop sending new requests, then uvicorn stops
+listening and finishes the requests in flight (up to ``TESSERA_GRACEFUL_TIMEOUT_SECONDS``)
+before the process exits. A second signal during the delay skips the rest of it.
+
+With several workers every worker process drains the same way, and the Prometheus samples
+of all of them are added up in ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory
+unless one is configured), so a scrape answered by any worker reports the whole process.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import threading
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _prepare_multiprocess_metrics(workers: int) -> None:
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tessera-metrics-")
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+def _prepare_multiprocess_metrics(workers: int) -> Path | None:
+    """Point every worker at one metrics directory; returns it if this call created it."""
+    created: Path | None = None
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        created = Path(tempfile.mkdtemp(prefix="tessera-metrics-"))
+        os.environ[MULTIPROC_ENV] = str(created)
+    directory = os.environ.get(MULTIPROC_ENV)
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
+        # Samples of a previous run would be added to this one's.
         for stale in Path(directory).glob("*.db"):
             stale.unlink()
+    return created
 
 
-def serve(factory: str, *, host: str, port: int, workers: int = 1) -> int:
-    """Run ``factory`` (``module:create_app``) with ``workers`` processes."""
-    _prepare_multiprocess_metrics(workers)
-    config = uvicorn.Config(
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default
+
+
+def build_config(factory: str, *, host: str, port: int, workers: int = 1) -> uvicorn.Config:
+    """The uvicorn configuration ``serve`` runs with (exposed for tests)."""
+    return uvicorn.Config(
         factory,
         factory=True,
         host=host,
@@ -37,35 +59,76 @@ def serve(factory: str, *, host: str, port: int, workers: int = 1) -> int:
         forwarded_allow_ips=os.environ.get("TESSERA_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         access_log=False,
         log_config=None,
-        timeout_graceful_shutdown=int(os.environ.get("TESSERA_GRACEFUL_TIMEOUT_SECONDS", "20")),
+        timeout_graceful_shutdown=int(_env_float("TESSERA_GRACEFUL_TIMEOUT_SECONDS", 20)),
         server_header=False,
     )
-    if workers > 1:
-        uvicorn.Multiprocess(config, target=DrainingServer(config).run, sockets=[config.bind_socket()]).run()
-    else:
-        DrainingServer(config).run()
+
+
+def serve(factory: str, *, host: str, port: int, workers: int = 1) -> int:
+    """Run ``factory`` (``module:create_app``) with ``workers`` processes until a signal.
+
+    Example:
+        >>> serve("tessera_auth.app:create_app", host="0.0.0.0", port=8001)  # doctest: +SKIP
+        0
+    """
+    created = _prepare_multiprocess_metrics(workers)
+    config = build_config(factory, host=host, port=port, workers=workers)
+    try:
+        if workers > 1:
+            # uvicorn's supervisor builds a plain ``Server`` in each worker; have it build ours
+            # so that every worker drains (uvicorn has no hook for the server class).
+            multiprocess.Process = _DrainingProcess  # type: ignore[misc]
+            multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            DrainingServer(config).run()
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
     return 0
 
 
 class DrainingServer(uvicorn.Server):
-    def handle_exit(self, sig: int, frame: object) -> None:
-        app = getattr(self.config, "loaded_app", None)
-        target = _innermost_app(app)
-        if target is not None and hasattr(target, "state"):
+    """A uvicorn server that reports "not ready" before it stops listening."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._drain_timer: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        target = _innermost_app(getattr(self.config, "loaded_app", None))
+        if target is not None:
             target.state.draining = True
-        delay = float(os.environ.get("TESSERA_SHUTDOWN_DELAY_SECONDS", "0"))
-        if delay > 0 and not self.should_exit:
-            import threading
-
-            threading.Timer(delay, super().handle_exit, args=(sig, frame)).start()
+        delay = _env_float("TESSERA_SHUTDOWN_DELAY_SECONDS", 0)
+        if delay > 0 and self._drain_timer is None and not self.should_exit:
+            self._drain_timer = threading.Timer(delay, super().handle_exit, args=(sig, frame))
+            self._drain_timer.daemon = True
+            self._drain_timer.start()
             return
-        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+        if self._drain_timer is not None:
+            # A second signal while draining: stop waiting for the load balancer.
+            self._drain_timer.cancel()
+        super().handle_exit(sig, frame)
 
 
-def _innermost_app(app: object) -> object | None:
-    # uvicorn wraps the app in middleware (proxy headers, lifespan); find the FastAPI app.
-    seen = 0
-    while app is not None and seen < 10 and not hasattr(app, "state"):
+class _DrainingProcess(multiprocess.Process):
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = DrainingServer(config=self.config)
+        return self._server
+
+
+class _HasState:
+    state: Any
+
+
+def _innermost_app(app: object) -> _HasState | None:
+    # uvicorn wraps the app in middleware (proxy headers, message logger); find the one
+    # with ``state`` (FastAPI/Starlette).
+    for _ in range(10):
+        if app is None:
+            return None
+        if hasattr(app, "state"):
+            return app  # type: ignore[return-value]
         app = getattr(app, "app", None)
-        seen += 1
-    return app
+    return None

@@ -1,0 +1,323 @@
+"""The e2e stack: both services as real ``tessera serve`` processes, Debian nginx rendered
+from ``deploy/gateway`` and Debian prometheus with ``deploy/prometheus``, all on 127.0.0.1.
+
+The commands come from ``docker-compose.yml`` wherever compose defines them (migrate,
+keys, healthchecks), so what compose runs is what these tests run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tessera_core.devstack import nginx_command, write_nginx_config
+from tests.fixtures.servers import IN_CI, free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+GATEWAY_TEMPLATE = ROOT / "deploy" / "gateway" / "default.conf.template"
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+BIN_DIR = Path(sys.executable).parent
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``; skip without it, but fail in CI (CI installs it)."""
+    import pytest
+
+    found = shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
+    )
+    if found:
+        return found
+    if IN_CI:
+        pytest.fail(f"CI=true and {name} is not installed (apt-get install {name})")
+    pytest.skip(f"{name} is not installed (apt-get install {name})")
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+def compose_command(service: str) -> list[str]:
+    """``entrypoint + command`` of a compose service, ``$$`` unescaped, ``tessera`` and
+    ``python`` resolved to this virtualenv."""
+    spec = compose()["services"][service]
+    entrypoint = spec.get("entrypoint", ["tessera"])
+    command = [*entrypoint, *spec.get("command", [])]
+    return [_resolve(part.replace("$$", "$")) for part in command]
+
+
+def _resolve(part: str) -> str:
+    if part == "tessera":
+        return str(BIN_DIR / "tessera")
+    if part == "python":
+        return sys.executable
+    return part
+
+
+def healthcheck_command(service: str) -> list[str]:
+    test = compose()["services"][service]["healthcheck"]["test"]
+    assert test[0] == "CMD", test
+    return [_resolve(part) for part in test[1:]]
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+@dataclass
+class Proc:
+    """A child process whose stdout and stderr go to one log file."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self, timeout: float = 15) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def wait_http(
+    url: str, *, proc: Proc | None = None, status: int = 200, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited:\n{proc.log()[-4000:]}")
+        try:
+            last = httpx.get(url, timeout=2).status_code
+            if last == status:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer {status} in {timeout}s (last: {last!r})")
+
+
+@dataclass
+class Backends:
+    database_url: str
+    redis_url: str
+    keys_dir: Path
+    postgres: Any
+    redis: Any
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    proc: Proc
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def service_env(name: str, backends: Backends, *, issuer: str, auth_port: int) -> dict[str, str]:
+    env = base_env()
+    env.update(
+        TESSERA_ENV="test",
+        TESSERA_SERVICE_NAME=name,
+        TESSERA_DATABASE_URL=backends.database_url,
+        TESSERA_REDIS_URL=backends.redis_url,
+        TESSERA_ISSUER=issuer,
+        TESSERA_LOG_FORMAT="json",
+        TESSERA_PASSWORD_HASH_THREADS="2",
+        TESSERA_CURSOR_SECRET=secrets.token_urlsafe(32),
+    )
+    if name == "auth":
+        env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
+    else:
+        env["TESSERA_JWKS_URL"] = f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"
+    return env
+
+
+def start_service(
+    name: str,
+    env: dict[str, str],
+    directory: Path,
+    *,
+    port: int | None = None,
+    workers: int = 1,
+    wait: bool = True,
+    suffix: str = "",
+) -> Service:
+    port = port or free_port()
+    command = [
+        str(BIN_DIR / "tessera"),
+        "serve",
+        name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    proc = Proc(f"{name}{suffix}", command, env, directory / f"{name}{suffix}.log").start()
+    service = Service(name, port, proc)
+    if wait:
+        wait_http(f"{service.url}/readyz", proc=proc)
+    return service
+
+
+@dataclass
+class Gateway:
+    port: int
+    proc: Proc
+    directory: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_gateway(directory: Path, *, auth_port: int, users_port: int) -> Gateway:
+    require_binary("nginx")
+    port = free_port()
+    main = write_nginx_config(
+        directory / "gateway",
+        template=GATEWAY_TEMPLATE,
+        listen=f"127.0.0.1:{port}",
+        auth=f"127.0.0.1:{auth_port}",
+        users=f"127.0.0.1:{users_port}",
+    )
+    proc = Proc("nginx", nginx_command(main), base_env(), directory / "nginx.log").start()
+    wait_for_port(port, timeout=20)
+    return Gateway(port, proc, directory / "gateway")
+
+
+@dataclass
+class Prometheus:
+    port: int
+    proc: Proc
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5)
+        response.raise_for_status()
+        body = response.json()
+        assert body["status"] == "success", body
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+
+def start_prometheus(directory: Path, targets: dict[str, int]) -> Prometheus:
+    """Prometheus with ``deploy/prometheus/prometheus.yml`` as is; only the file_sd
+    targets are ours (1s scrapes)."""
+    binary = require_binary("prometheus")
+    config_dir = directory / "prometheus"
+    (config_dir / "targets").mkdir(parents=True)
+    shutil.copy(PROMETHEUS_CONFIG, config_dir / "prometheus.yml")
+    for job, port in targets.items():
+        (config_dir / "targets" / f"{job}.yml").write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "targets": [f"127.0.0.1:{port}"],
+                        "labels": {"__scrape_interval__": "1s", "__scrape_timeout__": "1s"},
+                    }
+                ]
+            )
+        )
+    port = free_port()
+    proc = Proc(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={config_dir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        base_env(),
+        directory / "prometheus.log",
+    ).start()
+    wait_http(f"http://127.0.0.1:{port}/-/ready", proc=proc, timeout=60)
+    return Prometheus(port, proc)
+
+
+@dataclass
+class Stack:
+    backends: Backends
+    auth: Service
+    users: Service | None
+    gateway: Gateway
+    prometheus: Prometheus | None
+    directory: Path
+    extra: list[Proc] = field(default_factory=list)
+
+    def processes(self) -> list[Proc]:
+        procs = [self.auth.proc, self.gateway.proc]
+        if self.users:
+            procs.append(self.users.proc)
+        return procs + self.extra
+
+    def all_logs(self) -> str:
+        """Everything any process of the stack has logged (all log files of the run)."""
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.directory.rglob("*.log"))
+        )
