@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
+from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.db import make_engine, make_session_factory, session_scope
 from tessera_core.models import User
-from tessera_core.passwords import PasswordHasher, password_problems
+from tessera_core.passwords import PasswordHasher, common_passwords, password_problems
 from tessera_core.settings import Settings
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{3,150}$", re.ASCII)
@@ -42,7 +43,13 @@ class AdminCreation(enum.Enum):
 
 
 async def ensure_admin_in(
-    db: AsyncSession, hasher: PasswordHasher, *, username: str, email: str, password: str
+    db: AsyncSession,
+    hasher: PasswordHasher,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    common_file: Path | None = None,
 ) -> AdminCreation:
     """Create the admin, or promote an existing user of that username; never reset a password."""
     check_username(username)
@@ -63,7 +70,9 @@ async def ensure_admin_in(
         existing.is_admin = True
         existing.is_active = True
         return AdminCreation.PROMOTED
-    problems = password_problems(password, username=username, email=email)
+    problems = password_problems(
+        password, username=username, email=email, common=common_passwords(common_file)
+    )
     if problems:
         raise ValueError(" ".join(problems))
     db.add(
@@ -87,7 +96,12 @@ async def ensure_admin(
     try:
         async with session_scope(make_session_factory(engine)) as db:
             return await ensure_admin_in(
-                db, hasher, username=username, email=email, password=password
+                db,
+                hasher,
+                username=username,
+                email=email,
+                password=password,
+                common_file=settings.common_passwords_file,
             )
     finally:
         hasher.close()

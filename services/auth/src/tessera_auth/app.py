@@ -24,7 +24,7 @@ from tessera_core.accounts import ensure_admin_in
 from tessera_core.db import session_scope
 from tessera_core.health import ReadinessCheck
 from tessera_core.keygen import write_private_key
-from tessera_core.passwords import PasswordHasher
+from tessera_core.passwords import PasswordHasher, common_passwords
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
 from tessera_core.tokens import StaticJWKSSource
@@ -57,6 +57,7 @@ async def bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
                     username=settings.bootstrap_admin_username,
                     email=email,
                     password=settings.bootstrap_admin_password.get_secret_value(),
+                    common_file=settings.common_passwords_file,
                 )
             log.info(
                 "bootstrap_admin", username=settings.bootstrap_admin_username, outcome=outcome.value
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings(service_name="auth")
     settings.require_production_safe(needs_signing_keys=True)
     keys = load_keys(settings)
+    common = common_passwords(settings.common_passwords_file)  # fail at startup if unreadable
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     window=settings.login_failure_window_seconds,
                 ),
                 issuer=AccessTokenIssuer(keys, settings),
+                common_passwords=common,
             )
             await core.jwks.refresh(force=True)
             bootstrap = asyncio.create_task(bootstrap_admin(core, hasher))

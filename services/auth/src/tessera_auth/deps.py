@@ -25,6 +25,7 @@ class AuthState:
     hasher: PasswordHasher
     throttle: LoginThrottle
     issuer: AccessTokenIssuer
+    common_passwords: frozenset[str]
 
 
 def get_auth_state(request: Request) -> AuthState:

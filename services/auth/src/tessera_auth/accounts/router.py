@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
 )
 async def register(data: UserCreate, users: UsersDep, auth: AuthDep) -> UserRead:
     """Create an account."""
-    user = await service.register(users, auth.hasher, data)
+    user = await service.register(users, auth.hasher, auth.common_passwords, data)
     return UserRead.model_validate(user)
 
 
@@ -64,6 +64,10 @@ async def change_password(
     if user is None or not user.is_active:
         raise TokenRevoked("The account behind this token no longer exists or is inactive.")
     await service.change_password(
-        user, auth.hasher, current_password=data.current_password, new_password=data.new_password
+        user,
+        auth.hasher,
+        auth.common_passwords,
+        current_password=data.current_password,
+        new_password=data.new_password,
     )
     await sessions_service.end_others(sessions, core.revocation, user.id, keep=claims.sid)

@@ -19,8 +19,12 @@ from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher, password_problems
 
 
-async def register(users: UserRepository, hasher: PasswordHasher, data: UserCreate) -> User:
-    problems = password_problems(data.password, username=data.username, email=data.email)
+async def register(
+    users: UserRepository, hasher: PasswordHasher, common: frozenset[str], data: UserCreate
+) -> User:
+    problems = password_problems(
+        data.password, username=data.username, email=data.email, common=common
+    )
     if problems:
         raise WeakPassword(problems)
     if await users.username_exists(data.username):
@@ -73,11 +77,18 @@ async def authenticate(
 
 
 async def change_password(
-    user: User, hasher: PasswordHasher, *, current_password: str, new_password: str
+    user: User,
+    hasher: PasswordHasher,
+    common: frozenset[str],
+    *,
+    current_password: str,
+    new_password: str,
 ) -> None:
     if not await hasher.verify(user.password_hash, current_password):
         raise InvalidCurrentPassword("The current password is incorrect.")
-    problems = password_problems(new_password, username=user.username, email=user.email)
+    problems = password_problems(
+        new_password, username=user.username, email=user.email, common=common
+    )
     if problems:
         raise WeakPassword(problems, field="new_password")
     user.password_hash = await hasher.hash(new_password)
