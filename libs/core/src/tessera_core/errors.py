@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "BEARER_ERRORS",
     "Conflict",
     "DatabaseUnavailable",
     "Forbidden",
@@ -165,6 +166,15 @@ class OAuthError(Exception):
         self.description = description
         self.status = status
         self.headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+
+
+# What any route behind a Bearer token may answer besides its own errors.
+BEARER_ERRORS: tuple[type[TesseraError], ...] = (
+    NotAuthenticated,
+    InvalidToken,
+    TokenRevoked,
+    RevocationUnavailable,
+)
 
 
 def problem_responses(*errors: type[TesseraError]) -> dict[int | str, dict[str, Any]]:

@@ -16,9 +16,7 @@ from tessera_auth.deps import AuthDep, SessionsDep, UsersDep
 from tessera_auth.sessions import service as sessions_service
 from tessera_core.deps import CoreDep, CurrentClaims
 from tessera_core.errors import (
-    InvalidToken,
-    NotAuthenticated,
-    RevocationUnavailable,
+    BEARER_ERRORS,
     TokenRevoked,
     problem_responses,
 )
@@ -42,14 +40,7 @@ async def register(data: UserCreate, users: UsersDep, auth: AuthDep) -> UserRead
 @router.post(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(
-        InvalidCurrentPassword,
-        WeakPassword,
-        NotAuthenticated,
-        InvalidToken,
-        TokenRevoked,
-        RevocationUnavailable,
-    ),
+    responses=problem_responses(InvalidCurrentPassword, WeakPassword, *BEARER_ERRORS),
 )
 async def change_password(
     data: PasswordChange,

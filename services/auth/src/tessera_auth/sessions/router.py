@@ -10,15 +10,12 @@ from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
 from tessera_core.deps import CoreDep, CurrentClaims
 from tessera_core.errors import (
-    InvalidToken,
-    NotAuthenticated,
+    BEARER_ERRORS,
     RevocationUnavailable,
-    TokenRevoked,
     problem_responses,
 )
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
-BEARER_ERRORS = (NotAuthenticated, InvalidToken, TokenRevoked, RevocationUnavailable)
 
 
 @router.post(

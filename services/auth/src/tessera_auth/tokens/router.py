@@ -14,11 +14,9 @@ from tessera_auth.tokens import service
 from tessera_auth.tokens.schemas import LoginRequest, TokenPair
 from tessera_core.deps import CoreDep, CurrentClaims, SettingsDep
 from tessera_core.errors import (
-    InvalidToken,
-    NotAuthenticated,
+    BEARER_ERRORS,
     RevocationUnavailable,
     ServiceUnavailable,
-    TokenRevoked,
     problem_responses,
 )
 
@@ -121,9 +119,7 @@ async def revoke(
 @router.get(
     "/verify",
     status_code=status.HTTP_200_OK,
-    responses=problem_responses(
-        NotAuthenticated, InvalidToken, TokenRevoked, RevocationUnavailable
-    ),
+    responses=problem_responses(*BEARER_ERRORS),
     tags=["gateway"],
 )
 async def verify(claims: CurrentClaims) -> Response:

@@ -7,11 +7,8 @@ from fastapi import APIRouter, Query, status
 
 from tessera_core.deps import CoreDep
 from tessera_core.errors import (
+    BEARER_ERRORS,
     Forbidden,
-    InvalidToken,
-    NotAuthenticated,
-    RevocationUnavailable,
-    TokenRevoked,
     problem_responses,
 )
 from tessera_users.admin import service
@@ -23,7 +20,7 @@ from tessera_users.profiles import service as profiles
 from tessera_users.profiles.errors import SelfLockout, UserNotFound
 
 router = APIRouter(prefix="/api/v1/users", tags=["admin"])
-ADMIN_ERRORS = (NotAuthenticated, InvalidToken, TokenRevoked, Forbidden, RevocationUnavailable)
+ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 
 
 @router.get(

@@ -4,10 +4,7 @@ from fastapi import APIRouter
 
 from tessera_core.deps import CoreDep
 from tessera_core.errors import (
-    InvalidToken,
-    NotAuthenticated,
-    RevocationUnavailable,
-    TokenRevoked,
+    BEARER_ERRORS,
     problem_responses,
 )
 from tessera_core.schemas import UserRead
@@ -17,7 +14,6 @@ from tessera_users.profiles.errors import EmailTaken, ForbiddenField, SelfLockou
 from tessera_users.profiles.schemas import UserUpdate
 
 router = APIRouter(prefix="/api/v1/users", tags=["profiles"])
-BEARER_ERRORS = (NotAuthenticated, InvalidToken, TokenRevoked, RevocationUnavailable)
 UPDATE_ERRORS = (EmailTaken, ForbiddenField, SelfLockout)
 
 
