@@ -9,14 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tessera_core.accounts import UserRepository
 from tessera_core.deps import AdminClaims, CurrentClaims, SessionDep
-from tessera_core.errors import Forbidden, TokenRevoked
+from tessera_core.errors import Forbidden
 from tessera_core.models import User
 from tessera_core.tokens import AccessClaims
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.repository import UserListRepository
 from tessera_users.profiles import service as profiles
-from tessera_users.profiles.repository import UserRepository
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,7 @@ ListDep = Annotated[UserListRepository, Depends(get_list_repository)]
 
 
 async def _caller(claims: AccessClaims, users: UserRepository) -> profiles.Caller:
-    user = await users.get(uuid.UUID(claims.sub))
-    if user is None or not user.is_active:
-        # Deactivation revokes tokens already; this covers a row changed behind our back.
-        raise TokenRevoked("The account behind this token no longer exists or is inactive.")
-    return profiles.Caller(claims=claims, user=user)
+    return profiles.Caller(claims=claims, user=await users.get_token_user(claims.sub))
 
 
 async def get_caller(claims: CurrentClaims, users: UsersDep) -> profiles.Caller:

@@ -2,17 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera_core.errors import Conflict, TesseraError, Unauthorized
-
-
-class UsernameTaken(Conflict):
-    code = "username_taken"
-    title = "Username already taken"
-
-
-class EmailTaken(Conflict):
-    code = "email_taken"
-    title = "Email already registered"
+from tessera_core.errors import TesseraError, Unauthorized
 
 
 class WeakPassword(TesseraError):

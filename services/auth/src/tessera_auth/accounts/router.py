@@ -1,23 +1,16 @@
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, status
 
 from tessera_auth.accounts import service
-from tessera_auth.accounts.errors import (
-    EmailTaken,
-    InvalidCurrentPassword,
-    UsernameTaken,
-    WeakPassword,
-)
+from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
 from tessera_auth.deps import AuthDep, SessionsDep, UsersDep
 from tessera_auth.sessions import service as sessions_service
+from tessera_core.accounts import EmailTaken, UsernameTaken
 from tessera_core.deps import CoreDep, CurrentClaims
 from tessera_core.errors import (
     BEARER_ERRORS,
-    TokenRevoked,
     problem_responses,
 )
 from tessera_core.schemas import UserRead
@@ -51,9 +44,7 @@ async def change_password(
     core: CoreDep,
 ) -> None:
     """Change the caller's password; every other session of theirs is revoked."""
-    user = await users.get(uuid.UUID(claims.sub))
-    if user is None or not user.is_active:
-        raise TokenRevoked("The account behind this token no longer exists or is inactive.")
+    user = await users.get_token_user(claims.sub)
     await service.change_password(
         user,
         auth.hasher,

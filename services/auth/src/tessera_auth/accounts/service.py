@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tessera_auth.accounts.errors import (
-    EmailTaken,
-    InvalidCredentials,
-    InvalidCurrentPassword,
-    UsernameTaken,
-    WeakPassword,
-)
+from tessera_auth.accounts.errors import InvalidCredentials, InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.repository import UserRepository
 from tessera_auth.accounts.schemas import UserCreate
 from tessera_auth.accounts.throttle import LoginThrottle
+from tessera_core.accounts import EmailTaken, UsernameTaken
 from tessera_core.metrics import AUTH_LOGINS
 from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher, password_problems
@@ -27,9 +22,9 @@ async def register(
     )
     if problems:
         raise WeakPassword(problems)
-    if await users.username_exists(data.username):
+    if await users.username_taken(data.username):
         raise UsernameTaken("A user with this username already exists.")
-    if await users.email_exists(data.email):
+    if await users.email_taken(data.email):
         raise EmailTaken("A user with this email already exists.")
     user = User(
         username=data.username,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera_core.errors import Conflict, Forbidden, NotFound
+from tessera_core.errors import Forbidden, NotFound
 
 
 class UserNotFound(NotFound):
@@ -10,11 +10,6 @@ class UserNotFound(NotFound):
 
     code = "user_not_found"
     title = "User not found"
-
-
-class EmailTaken(Conflict):
-    code = "email_taken"
-    title = "Email already registered"
 
 
 class ForbiddenField(Forbidden):

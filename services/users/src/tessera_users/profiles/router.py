@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tessera_core.accounts import EmailTaken
 from tessera_core.deps import CoreDep
 from tessera_core.errors import (
     BEARER_ERRORS,
@@ -10,7 +11,7 @@ from tessera_core.errors import (
 from tessera_core.schemas import UserRead
 from tessera_users.deps import CallerDep, TargetUser, UsersDep
 from tessera_users.profiles import service
-from tessera_users.profiles.errors import EmailTaken, ForbiddenField, SelfLockout, UserNotFound
+from tessera_users.profiles.errors import ForbiddenField, SelfLockout, UserNotFound
 from tessera_users.profiles.schemas import UserUpdate
 
 router = APIRouter(prefix="/api/v1/users", tags=["profiles"])

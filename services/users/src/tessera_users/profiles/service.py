@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from tessera_core.accounts import EmailTaken, UserRepository
 from tessera_core.models import User
 from tessera_core.revocation import RevocationStore
 from tessera_core.tokens import AccessClaims
-from tessera_users.profiles.errors import EmailTaken, ForbiddenField, SelfLockout, UserNotFound
-from tessera_users.profiles.repository import UserRepository
+from tessera_users.profiles.errors import ForbiddenField, SelfLockout, UserNotFound
 from tessera_users.profiles.schemas import UserUpdate
 
 ADMIN_ONLY_FIELDS = ("is_active", "is_admin")
