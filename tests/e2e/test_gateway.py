@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.e2e.stack import Stack
+from tests.fixtures.apps import bearer
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "quartz-lantern-1987"
@@ -27,10 +28,6 @@ def register_and_login(client: httpx.Client, password: str = PASSWORD) -> tuple[
     login = client.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert login.status_code == 200, login.text
     return response.json(), login.json()
-
-
-def bearer(tokens: dict) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 class TestAccountLifecycle:

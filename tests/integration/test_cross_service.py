@@ -9,7 +9,6 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -18,14 +17,10 @@ from joserfc.jwk import RSAKey
 
 from tessera_core.keygen import write_private_key
 from tessera_core.tokens.verify import unverified_header
-from tests.fixtures.apps import ISSUER, PASSWORD, running
+from tests.fixtures.apps import ISSUER, PASSWORD, bearer, running
 from tests.fixtures.users import SwitchableTransport
 
 ME = "/api/v1/users/me"
-
-
-def bearer(tokens: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 def forge(kid: str, sub: str, key: RSAKey | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.fixtures.apps import PASSWORD, running
+from tests.fixtures.apps import PASSWORD, register_and_login, running
 from tests.fixtures.servers import LocalRedis
 
 VERIFY = "/api/v1/auth/verify"
@@ -25,13 +25,7 @@ class TestRedisDown:
 
         app = create_app(make_settings(redis_url=own_redis.url()))
         async with running(app) as client:
-            await client.post(
-                "/api/v1/auth/register",
-                json={"username": "rita", "email": "rita@example.com", "password": PASSWORD},
-            )
-            pair = (
-                await client.post(LOGIN, json={"username": "rita", "password": PASSWORD})
-            ).json()
+            pair = await register_and_login(client, "rita")
             headers = {"Authorization": f"Bearer {pair['access_token']}"}
             assert (await client.get(VERIFY, headers=headers)).status_code == 200
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from tests.fixtures.apps import bearer
 from tests.fixtures.jwt import unverified
 
 VERIFY = "/api/v1/auth/verify"
 REFRESH = "/api/v1/auth/refresh"
-
-
-def bearer(pair: dict) -> dict[str, str]:
-    return {"Authorization": f"Bearer {pair['access_token']}"}
 
 
 class TestLogout:

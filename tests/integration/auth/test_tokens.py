@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tessera_core.keygen import write_private_key
-from tests.fixtures.apps import ISSUER, PASSWORD, running
+from tests.fixtures.apps import ISSUER, PASSWORD, bearer, register_and_login, running
 from tests.fixtures.jwt import unverified
 
 LOGIN = "/api/v1/auth/login"
@@ -17,10 +17,6 @@ REFRESH = "/api/v1/auth/refresh"
 TOKEN = "/api/v1/auth/token"
 REVOKE = "/api/v1/auth/revoke"
 VERIFY = "/api/v1/auth/verify"
-
-
-def bearer(pair: dict) -> dict[str, str]:
-    return {"Authorization": f"Bearer {pair['access_token']}"}
 
 
 class TestLogin:
@@ -211,13 +207,7 @@ class TestRefresh:
 
         app = create_app(make_settings(refresh_reuse_grace_seconds=30))
         async with running(app) as client:
-            await client.post(
-                "/api/v1/auth/register",
-                json={"username": "tabby", "email": "tabby@example.com", "password": PASSWORD},
-            )
-            pair = (
-                await client.post(LOGIN, json={"username": "tabby", "password": PASSWORD})
-            ).json()
+            pair = await register_and_login(client, "tabby")
             first = await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
             second = await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
             assert (first.status_code, second.status_code) == (200, 200)
@@ -289,13 +279,7 @@ class TestTokenFormat:
         write_private_key(tmp_path, algorithm, kid=f"k-{algorithm.lower()}")
         app = create_app(make_settings(keys_dir=tmp_path))
         async with running(app) as client:
-            await client.post(
-                "/api/v1/auth/register",
-                json={"username": "eddie", "email": "eddie@example.com", "password": PASSWORD},
-            )
-            pair = (
-                await client.post(LOGIN, json={"username": "eddie", "password": PASSWORD})
-            ).json()
+            pair = await register_and_login(client, "eddie")
             header, _ = unverified(pair["access_token"])
             assert header["alg"] == algorithm
             assert (await client.get(VERIFY, headers=bearer(pair))).status_code == 200
