@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -161,10 +161,11 @@ class JWKSCache:
             self._fetched_at = now
             return True
 
-    async def wait_ready(self, fetch: Callable[[], Awaitable[bool]] | None = None) -> bool:
-        """Try one fetch now, ignoring the rate limit (startup and readiness probes)."""
+    async def wait_ready(self) -> bool:
+        """Until keys are held, try one fetch now, ignoring the rate limit (startup and
+        readiness probes: this is how a service that started while auth was down recovers)."""
         if self.ready:
             return True
         self._attempted_at = None
-        await (fetch or self.refresh)()
+        await self.refresh()
         return self.ready
