@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,8 @@ from typing import Any
 import httpx
 import yaml
 
-from tessera_core.devstack import nginx_command, write_nginx_config
+from tessera_core import devstack
+from tessera_core.devstack import DevStackError, nginx_command, write_nginx_config
 from tests.fixtures.servers import IN_CI, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,19 +138,13 @@ class Proc:
 def wait_http(
     url: str, *, proc: Proc | None = None, status: int = 200, timeout: float = 60
 ) -> None:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        if proc is not None and not proc.alive():
-            raise RuntimeError(f"{proc.name} exited:\n{proc.log()[-4000:]}")
-        try:
-            last = httpx.get(url, timeout=2).status_code
-            if last == status:
-                return
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer {status} in {timeout}s (last: {last!r})")
+    """``devstack.wait_http``, with the process's log in the failure."""
+    try:
+        alive = proc.alive if proc else (lambda: True)
+        devstack.wait_http(url, timeout=timeout, expect=status, alive=alive)
+    except DevStackError as exc:
+        log = f"\n{proc.name} log:\n{proc.log()[-4000:]}" if proc else ""
+        raise RuntimeError(f"{exc}{log}") from exc
 
 
 @dataclass
