@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from tessera_core.cli import migrate
+from tessera_core.migrations import migrate
 from tessera_core.models import User
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.repository import UserFilters, UserListRepository

@@ -4,7 +4,6 @@ API.md, settings names, where the private keys go, security contexts and the mig
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
 import shlex
 from pathlib import Path
@@ -80,15 +79,14 @@ def _status(app: FastAPI, path: str) -> int:
 def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, FastAPI]:
     """Both apps, built in dev mode; building one connects to nothing."""
     from tessera_auth.app import create_app as create_auth
+    from tessera_users.app import create_app as create_users
 
     keys = tmp_path_factory.mktemp("chart-keys")
-    built = {"auth": create_auth(Settings(env="dev", keys_dir=keys))}
-    if importlib.util.find_spec("tessera_users.app") is not None:
-        from tessera_users.app import create_app as create_users
-
-        settings = Settings(env="dev", jwks_url="http://auth:8001/.well-known/jwks.json")
-        built["users"] = create_users(settings)
-    return built
+    users_settings = Settings(env="dev", jwks_url="http://auth:8001/.well-known/jwks.json")
+    return {
+        "auth": create_auth(Settings(env="dev", keys_dir=keys)),
+        "users": create_users(users_settings),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,16 +20,6 @@ from tests.e2e.stack import (
     start_service,
 )
 from tests.fixtures.servers import IN_CI, LocalPostgres, LocalRedis, ServerUnavailable, free_port
-
-
-def users_available() -> bool:
-    """True once services/users provides ``create_app`` (it is served as a real process)."""
-    try:
-        module = importlib.import_module("tessera_users.app")
-    except ImportError as exc:
-        print(f"users service not importable: {exc}")
-        return False
-    return hasattr(module, "create_app")
 
 
 def _unavailable(reason: str) -> None:
@@ -85,35 +74,24 @@ def stack(backends: Backends, e2e_dir: Path) -> Iterator[Stack]:
         port=auth_port,
         wait=False,
     )
-    users = None
-    if users_available():
-        users = start_service(
-            "users",
-            service_env("users", backends, issuer=issuer, auth_port=auth_port),
-            e2e_dir,
-            port=users_port,
-            wait=False,
-        )
+    users = start_service(
+        "users",
+        service_env("users", backends, issuer=issuer, auth_port=auth_port),
+        e2e_dir,
+        port=users_port,
+        wait=False,
+    )
     prometheus = start_prometheus(e2e_dir, {"auth": auth_port, "users": users_port})
     built = Stack(backends, auth, users, gateway, prometheus, e2e_dir)
     try:
         from tests.e2e.stack import wait_http
 
         wait_http(f"{auth.url}/readyz", proc=auth.proc)
-        if users is not None:
-            wait_http(f"{users.url}/readyz", proc=users.proc)
+        wait_http(f"{users.url}/readyz", proc=users.proc)
         yield built
     finally:
         for proc in [*built.processes(), prometheus.proc]:
             proc.stop()
-
-
-@pytest.fixture(scope="session")
-def users_service(stack: Stack) -> Stack:
-    """The stack, for tests that need the users service (`tessera serve users`)."""
-    if stack.users is None:
-        _unavailable("the users service (tessera_users.app:create_app) is not built yet")
-    return stack
 
 
 @pytest.fixture

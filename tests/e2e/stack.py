@@ -298,17 +298,14 @@ def start_prometheus(directory: Path, targets: dict[str, int]) -> Prometheus:
 class Stack:
     backends: Backends
     auth: Service
-    users: Service | None
+    users: Service
     gateway: Gateway
     prometheus: Prometheus | None
     directory: Path
     extra: list[Proc] = field(default_factory=list)
 
     def processes(self) -> list[Proc]:
-        procs = [self.auth.proc, self.gateway.proc]
-        if self.users:
-            procs.append(self.users.proc)
-        return procs + self.extra
+        return [self.auth.proc, self.users.proc, self.gateway.proc, *self.extra]
 
     def all_logs(self) -> str:
         """Everything any process of the stack has logged (all log files of the run)."""

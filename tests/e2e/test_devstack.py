@@ -82,9 +82,7 @@ class TestMakeDev:
 
 
 class TestPythonDevRouter:
-    def test_routes_like_the_nginx_template(self, users_service: Stack, tmp_path: Path):
-        stack = users_service
-        assert stack.users is not None
+    def test_routes_like_the_nginx_template(self, stack: Stack, tmp_path: Path):
         port = free_port()
         router = Proc(
             "router",

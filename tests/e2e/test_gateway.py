@@ -31,9 +31,7 @@ def register_and_login(client: httpx.Client, password: str = PASSWORD) -> tuple[
 
 
 class TestAccountLifecycle:
-    def test_register_login_me_refresh_logout(
-        self, users_service: Stack, gateway_client: httpx.Client
-    ):
+    def test_register_login_me_refresh_logout(self, stack: Stack, gateway_client: httpx.Client):
         user, tokens = register_and_login(gateway_client)
 
         me = gateway_client.get("/api/v1/users/me", headers=bearer(tokens))
@@ -89,7 +87,7 @@ class TestRouting:
         assert 'href="/api/v1/auth/docs"' in page.text
         assert 'href="/api/v1/users/docs"' in page.text
 
-    def test_api_docs_are_reachable(self, users_service: Stack, gateway_client: httpx.Client):
+    def test_api_docs_are_reachable(self, stack: Stack, gateway_client: httpx.Client):
         for prefix in ("/api/v1/auth", "/api/v1/users"):
             assert gateway_client.get(f"{prefix}/docs").status_code == 200
             assert gateway_client.get(f"{prefix}/openapi.json").status_code == 200

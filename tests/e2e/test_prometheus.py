@@ -21,8 +21,8 @@ def eventually(check, timeout: float = 30.0):
 
 
 class TestPrometheus:
-    def test_both_jobs_are_up(self, users_service: Stack):
-        prometheus = users_service.prometheus
+    def test_both_jobs_are_up(self, stack: Stack):
+        prometheus = stack.prometheus
         assert prometheus is not None
 
         def up() -> dict[str, str]:

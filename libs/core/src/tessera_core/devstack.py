@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import secrets
@@ -398,8 +397,8 @@ class DevStack:
             self.stop()
 
     def start(self) -> None:
-        from tessera_core.cli import migrate
         from tessera_core.keygen import write_private_key
+        from tessera_core.migrations import migrate
 
         cfg = self.config
         database_url = self.start_postgres()
@@ -428,16 +427,12 @@ class DevStack:
         }
         auth_env.pop("TESSERA_BOOTSTRAP_ADMIN_PASSWORD_FILE", None)
         auth = self.start_service("auth", cfg.auth_port, auth_env)
-        users: subprocess.Popen[bytes] | None = None
-        if importlib.util.find_spec("tessera_users.app") is not None:
-            users_env = {
-                **env,
-                "TESSERA_SERVICE_NAME": "users",
-                "TESSERA_JWKS_URL": f"http://127.0.0.1:{cfg.auth_port}/.well-known/jwks.json",
-            }
-            users = self.start_service("users", cfg.users_port, users_env)
-        else:
-            self.out("users     not built yet (services/users/src/tessera_users/app.py); skipped")
+        users_env = {
+            **env,
+            "TESSERA_SERVICE_NAME": "users",
+            "TESSERA_JWKS_URL": f"http://127.0.0.1:{cfg.auth_port}/.well-known/jwks.json",
+        }
+        users = self.start_service("users", cfg.users_port, users_env)
         gateway_kind = self.start_gateway()
         wait_http(
             f"http://127.0.0.1:{cfg.auth_port}/readyz",
@@ -445,16 +440,12 @@ class DevStack:
             alive=lambda: auth.poll() is None and not self._stop.is_set(),
         )
         self.out(f"auth      http://127.0.0.1:{cfg.auth_port} (probes, metrics; logs/auth.log)")
-        if users is not None:
-            running_users = users
-            wait_http(
-                f"http://127.0.0.1:{cfg.users_port}/readyz",
-                timeout=READY_TIMEOUT_SECONDS,
-                alive=lambda: running_users.poll() is None and not self._stop.is_set(),
-            )
-            self.out(
-                f"users     http://127.0.0.1:{cfg.users_port} (probes, metrics; logs/users.log)"
-            )
+        wait_http(
+            f"http://127.0.0.1:{cfg.users_port}/readyz",
+            timeout=READY_TIMEOUT_SECONDS,
+            alive=lambda: users.poll() is None and not self._stop.is_set(),
+        )
+        self.out(f"users     http://127.0.0.1:{cfg.users_port} (probes, metrics; logs/users.log)")
         wait_http(f"http://127.0.0.1:{cfg.gateway_port}/", timeout=30)
         self.out(f"gateway   http://localhost:{cfg.gateway_port} ({gateway_kind})")
         self.out(f"docs      http://localhost:{cfg.gateway_port}/api/v1/auth/docs")
