@@ -100,7 +100,7 @@ class TestRouting:
             "/.well-known/jwks.json", headers={"X-Request-ID": request_id}
         )
         assert response.headers["x-request-id"] == request_id
-        assert request_id in stack.auth.proc.log()
+        assert request_id in stack.auth.proc.wait_for_log(request_id)
 
     def test_request_id_is_generated_when_absent(self, gateway_client: httpx.Client):
         first = gateway_client.get("/.well-known/jwks.json").headers["x-request-id"]

@@ -17,7 +17,14 @@ from joserfc.jwk import RSAKey
 
 from tessera_core.keygen import write_private_key
 from tessera_core.tokens.verify import unverified_header
-from tests.fixtures.apps import ISSUER, PASSWORD, bearer, running
+from tests.fixtures.apps import (
+    ISSUER,
+    PASSWORD,
+    bearer,
+    lifespan_state,
+    running,
+    with_lifespan_state,
+)
 from tests.fixtures.users import SwitchableTransport
 
 ME = "/api/v1/users/me"
@@ -52,7 +59,7 @@ class TestTokensAcrossServices:
         assert response.status_code == 200
         assert response.json()["username"] == "alice"
         assert jwks_transport.requests >= 1
-        assert users_app.state.core.jwks.kids == ["test-rs256"]
+        assert lifespan_state(users_app)["core"].jwks.kids == ["test-rs256"]
 
     async def test_logout_is_seen_on_the_next_request(
         self, users_client: httpx.AsyncClient, auth_client: httpx.AsyncClient, user_tokens
@@ -135,7 +142,7 @@ class TestTokensAcrossServices:
     ):
         assert (await users_client.get(ME, headers=auth_headers)).status_code == 200
         jwks_transport.down = True
-        assert await users_app.state.core.jwks.refresh(force=True) is False
+        assert await lifespan_state(users_app)["core"].jwks.refresh(force=True) is False
         assert (await users_client.get(ME, headers=auth_headers)).status_code == 200
         assert (await users_client.get("/readyz")).status_code == 200
 
@@ -151,7 +158,7 @@ class TestKeyRotation:
         old_pem = write_private_key(keys, "RS256", kid="2026-01-old")
         auth_app = create_auth_app(make_settings(keys_dir=keys))
         users_app = create_users_app(
-            make_users_settings(), http_transport=httpx.ASGITransport(auth_app)
+            make_users_settings(), http_transport=httpx.ASGITransport(with_lifespan_state(auth_app))
         )
         async with running(auth_app) as auth, running(users_app) as users:
             body = {"username": "carol", "email": "carol@example.com", "password": PASSWORD}
@@ -167,7 +174,7 @@ class TestKeyRotation:
             assert (await users.get(ME, headers=old_token)).status_code == 200
 
             write_private_key(keys, "ES256", kid="2026-02-new")
-            auth_app.state.auth.keys.reload()
+            lifespan_state(auth_app)["auth"].keys.reload()
             new_token = await login()
             assert unverified_header(new_token["Authorization"][7:])["kid"] == "2026-02-new"
             # An unknown kid makes the users service refetch the JWKS: both keys accepted.
@@ -175,9 +182,9 @@ class TestKeyRotation:
             assert (await users.get(ME, headers=old_token)).status_code == 200
 
             old_pem.unlink()
-            auth_app.state.auth.keys.reload()
-            assert await users_app.state.core.jwks.refresh(force=True) is True
-            assert users_app.state.core.jwks.kids == ["2026-02-new"]
+            lifespan_state(auth_app)["auth"].keys.reload()
+            assert await lifespan_state(users_app)["core"].jwks.refresh(force=True) is True
+            assert lifespan_state(users_app)["core"].jwks.kids == ["2026-02-new"]
             rejected = await users.get(ME, headers=old_token)
             assert rejected.status_code == 401
             assert rejected.json()["code"] == "invalid_token"
@@ -190,7 +197,7 @@ class TestForgedKidFlood:
     ):
         app = make_users_app(jwks_refetch_min_interval_seconds=1.0)
         async with running(app) as users:
-            jwks = app.state.core.jwks
+            jwks = lifespan_state(app)["core"].jwks
             await asyncio.sleep(1.1)
             before = jwks.fetch_count
             tokens = [forge(f"forged-{i}", user["id"]) for i in range(3)]

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tessera_core.settings import SettingsError
-from tests.fixtures.apps import running
+from tests.fixtures.apps import lifespan_state, running
 from tests.fixtures.users import SwitchableTransport
 
 
@@ -43,7 +43,7 @@ class TestCreateApp:
         from tessera_users.app import create_app
 
         jwks = tmp_path / "jwks.json"
-        jwks.write_text(json.dumps(auth_app.state.auth.keys.jwks()))
+        jwks.write_text(json.dumps(lifespan_state(auth_app)["auth"].keys.jwks()))
         app = create_app(make_users_settings(jwks_url=None, jwks_file=jwks))
         async with running(app) as client:
             assert (await client.get("/readyz")).status_code == 200

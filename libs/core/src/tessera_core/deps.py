@@ -1,4 +1,5 @@
-"""FastAPI dependencies both services use: the database session and the caller's token."""
+"""FastAPI dependencies both services use: the request's unit of work, its revocations and
+the caller's token. Each alias is named for what it yields."""
 
 from __future__ import annotations
 
@@ -8,51 +9,71 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.db import session_scope
 from tessera_core.errors import Forbidden, NotAuthenticated
+from tessera_core.revocation import Revocations
 from tessera_core.runtime import CoreState
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims
+
+__all__ = [
+    "AdminClaims",
+    "CoreStateDep",
+    "CurrentClaims",
+    "DbSessionDep",
+    "RevocationsDep",
+    "SettingsDep",
+    "bearer_scheme",
+    "get_admin_claims",
+    "get_claims",
+    "get_core_state",
+    "get_db_session",
+    "get_revocations",
+    "get_settings",
+]
 
 # tokenUrl is what Swagger UI's "Authorize" button posts to (form-encoded, RFC 6749).
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_core(request: Request) -> CoreState:
-    core: CoreState = request.app.state.core
+async def get_core_state(request: Request) -> CoreState:
+    core: CoreState = request.state.core
     return core
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 async def get_db_session(
-    core: Annotated[CoreState, Depends(get_core)],
+    core: Annotated[CoreState, Depends(get_core_state)],
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """The request's unit of work: one transaction, committed when the handler returns and
+    rolled back on error. Used with ``scope="function"`` (``DbSessionDep``), so the commit
+    runs before the response is sent: a 2xx is only sent for data that is committed, and a
+    commit that fails answers 503 instead."""
     async with session_scope(core.session_factory) as session:
         yield session
 
 
-def get_redis(core: Annotated[CoreState, Depends(get_core)]) -> Redis:
-    return core.redis
+DbSessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-async def get_bearer_token(token: Annotated[str | None, Depends(bearer_scheme)]) -> str:
-    if not token:
-        raise NotAuthenticated("A Bearer access token is required.")
-    return token
+async def get_revocations(
+    core: Annotated[CoreState, Depends(get_core_state)], db: DbSessionDep
+) -> Revocations:
+    return core.revocation.bind(db)
 
 
 async def get_claims(
-    token: Annotated[str, Depends(get_bearer_token)],
-    core: Annotated[CoreState, Depends(get_core)],
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    core: Annotated[CoreState, Depends(get_core_state)],
 ) -> AccessClaims:
+    if not token:
+        raise NotAuthenticated("A Bearer access token is required.")
     claims = await core.verifier.verify(token)
     structlog.contextvars.bind_contextvars(user_id=claims.sub)
     return claims
@@ -64,10 +85,8 @@ async def get_admin_claims(claims: Annotated[AccessClaims, Depends(get_claims)])
     return claims
 
 
-CoreDep = Annotated[CoreState, Depends(get_core)]
+CoreStateDep = Annotated[CoreState, Depends(get_core_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_db_session)]
-RedisDep = Annotated[Redis, Depends(get_redis)]
-BearerToken = Annotated[str, Depends(get_bearer_token)]
+RevocationsDep = Annotated[Revocations, Depends(get_revocations)]
 CurrentClaims = Annotated[AccessClaims, Depends(get_claims)]
 AdminClaims = Annotated[AccessClaims, Depends(get_admin_claims)]

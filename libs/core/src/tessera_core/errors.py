@@ -15,19 +15,24 @@ Exception tree::
     │   └── RevocationUnavailable 503 revocation_unavailable
     └── ...                       each domain's ``errors.py``
     OAuthError                    RFC 6749 §5.2 body, for /token and /revoke only
+
+Routes built with ``OAuthRoute`` (the OAuth endpoints) answer every error in RFC 6749 form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "OAuthError",
+    "OAuthRoute",
     "PayloadTooLarge",
     "RevocationUnavailable",
     "ServiceUnavailable",
@@ -239,21 +245,16 @@ async def _oauth_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
         {"field": _field_path(tuple(e.get("loc", ()))), "message": _validation_message(e)}
         for e in exc.errors()
     ]
-    if request.url.path.endswith(("/auth/token", "/auth/revoke")):
-        return JSONResponse(
-            {
-                "error": "invalid_request",
-                "error_description": "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-            },
-            status_code=400,
-            headers={"Cache-Control": "no-store"},
-        )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
     return problem(
         422, "validation_failed", "Validation failed", "The request is invalid.", errors=errors
     )
@@ -280,6 +281,42 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the log, never to the client.
     log.error("unhandled_error", exc_info=exc)
     return problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
+
+
+def as_oauth_error(exc: TesseraError | RequestValidationError) -> OAuthError:
+    """The RFC 6749 §5.2 form of an error raised on an OAuth endpoint.
+
+    Example:
+        >>> as_oauth_error(ServiceUnavailable("down")).error
+        'temporarily_unavailable'
+    """
+    if isinstance(exc, RequestValidationError):
+        described = "; ".join(f"{e['field']}: {e['message']}" for e in _field_errors(exc))
+        return OAuthError("invalid_request", described)
+    if isinstance(exc, ServiceUnavailable):
+        return OAuthError("temporarily_unavailable", exc.detail, status=503, headers=exc.headers)
+    if exc.status == 429:
+        return OAuthError("too_many_attempts", exc.detail, status=429, headers=exc.headers)
+    if isinstance(exc, Unauthorized):
+        # §5.2: credentials or a refresh token that are invalid, expired or revoked.
+        return OAuthError("invalid_grant", exc.detail)
+    return OAuthError("invalid_request", exc.detail)
+
+
+class OAuthRoute(APIRoute):
+    """A route that answers its errors in RFC 6749 form (``{"error", "error_description"}``)
+    instead of problem+json: ``APIRouter(route_class=OAuthRoute)``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def oauth_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (TesseraError, RequestValidationError) as exc:
+                raise as_oauth_error(exc) from exc
+
+        return oauth_handler
 
 
 def install_error_handlers(app: FastAPI) -> None:

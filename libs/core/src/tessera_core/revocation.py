@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -23,7 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_core.errors import RevocationUnavailable, TokenRevoked
+from tessera_core.metrics import AUTH_TOKENS_REVOKED
 from tessera_core.models import LoginSession, RevokedAccessToken, User
+from tessera_core.tokens import AccessClaims
+
+__all__ = ["RevocationStore", "Revocations", "Revoked"]
 
 PREFIX = "tessera:rv:"
 EPOCH_MARKER = f"{PREFIX}epoch"
@@ -97,73 +101,11 @@ class RevocationStore:
         except (RedisError, RevocationUnavailable):
             return False
 
-    async def revoke_access_token(
-        self, db: AsyncSession, issuer: str, jti: str, expires_at: int
-    ) -> None:
-        """Deny one access token until it expires anyway (database first, then Redis)."""
-        expires = datetime.fromtimestamp(expires_at, UTC)
-        if expires <= datetime.now(UTC):
-            return
-        existing = await db.get(RevokedAccessToken, (issuer, jti))
-        if existing is None:
-            db.add(RevokedAccessToken(issuer=issuer, jti=jti, expires_at=expires))
-            await db.flush()
-        ttl = max(1, math.ceil(expires_at - datetime.now(UTC).timestamp()))
-        await self._write([(jti_key(issuer, jti), "1", ttl)])
+    def bind(self, db: AsyncSession) -> Revocations:
+        """The revocations of one unit of work (a request's database session)."""
+        return Revocations(self, db)
 
-    async def revoke_sessions(
-        self,
-        db: AsyncSession,
-        session_ids: Iterable[uuid.UUID],
-        *,
-        reason: str,
-    ) -> list[uuid.UUID]:
-        """Mark these sessions revoked in PostgreSQL and Redis; returns those newly revoked."""
-        ids = list(session_ids)
-        if not ids:
-            return []
-        now = datetime.now(UTC)
-        revoked = list(
-            (
-                await db.scalars(
-                    update(LoginSession)
-                    .where(LoginSession.id.in_(ids), LoginSession.revoked_at.is_(None))
-                    .values(revoked_at=now, revoked_reason=reason)
-                    .returning(LoginSession.id)
-                )
-            ).all()
-        )
-        await self._write([(sid_key(sid), "1", self.window_seconds) for sid in ids])
-        return revoked
-
-    async def revoke_sessions_now(self, session_ids: Iterable[uuid.UUID], *, reason: str) -> None:
-        """``revoke_sessions`` in a transaction of its own, committed at once.
-
-        For revocations that must stand although the request fails (a reused refresh
-        token answers 401, and the request's own transaction rolls back)."""
-        async with self.session_factory() as db, db.begin():
-            await self.revoke_sessions(db, session_ids, reason=reason)
-
-    async def revoke_user(self, db: AsyncSession, user_id: uuid.UUID, *, reason: str) -> int:
-        """Revoke every session of a user and every access token issued to them until now."""
-        now = datetime.now(UTC)
-        await db.execute(update(User).where(User.id == user_id).values(tokens_not_before=now))
-        session_ids = (
-            await db.scalars(
-                select(LoginSession.id).where(
-                    LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
-                )
-            )
-        ).all()
-        revoked = await self.revoke_sessions(db, session_ids, reason=reason)
-        # Whole seconds: a token minted later in this same second has a new sid and stays
-        # valid; those minted earlier in it are caught by their revoked sid.
-        await self._write(
-            [(not_before_key(user_id), str(int(now.timestamp())), self.window_seconds)]
-        )
-        return len(revoked)
-
-    async def _write(self, entries: list[tuple[str, str, int]]) -> None:
+    async def write(self, entries: list[tuple[str, str, int]]) -> None:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, value, ttl in entries:
@@ -180,7 +122,7 @@ class RevocationStore:
                 if await self.redis.get(EPOCH_MARKER) is not None:
                     return
                 entries = await self._entries_from_database()
-                await self._write(entries)
+                await self.write(entries)
                 await self.redis.set(EPOCH_MARKER, datetime.now(UTC).isoformat())
             except SQLAlchemyError as exc:
                 raise RevocationUnavailable(
@@ -220,3 +162,110 @@ class RevocationStore:
                 ttl = max(1, math.ceil((expires_at - now).total_seconds()))
                 entries.append((jti_key(issuer, jti), "1", ttl))
         return entries
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What one revocation newly revoked; revoking something already revoked adds nothing."""
+
+    sessions: tuple[uuid.UUID, ...] = ()
+    access_tokens: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.sessions) + self.access_tokens
+
+
+class Revocations:
+    """Revocations made in one unit of work: written to PostgreSQL in its transaction and to
+    the Redis fast path, and counted in ``auth_tokens_revoked_total`` by what was newly
+    revoked. If Redis cannot be written, ``RevocationUnavailable`` rolls the unit back, so a
+    revocation is in both stores or in neither.
+
+    Example:
+        >>> revocations = store.bind(db)  # doctest: +SKIP
+        >>> (await revocations.revoke_session(sid, reason="logout")).count  # doctest: +SKIP
+        1
+    """
+
+    def __init__(self, store: RevocationStore, db: AsyncSession) -> None:
+        self.store = store
+        self.db = db
+
+    async def revoke_access_token(self, claims: AccessClaims) -> Revoked:
+        """Deny one access token until it expires anyway."""
+        expires = datetime.fromtimestamp(claims.exp, UTC)
+        if expires <= datetime.now(UTC):
+            return Revoked()
+        newly = await self.db.get(RevokedAccessToken, (claims.iss, claims.jti)) is None
+        if newly:
+            self.db.add(RevokedAccessToken(issuer=claims.iss, jti=claims.jti, expires_at=expires))
+            await self.db.flush()
+        ttl = max(1, math.ceil(claims.exp - datetime.now(UTC).timestamp()))
+        await self.store.write([(jti_key(claims.iss, claims.jti), "1", ttl)])
+        return self._counted(Revoked(access_tokens=int(newly)))
+
+    async def revoke_session(self, session_id: uuid.UUID, *, reason: str) -> Revoked:
+        """End one login session: its refresh token and every access token issued in it."""
+        return self._counted(await self._revoke_sessions([session_id], reason=reason))
+
+    async def revoke_other_sessions(
+        self, user_id: uuid.UUID, *, keep: uuid.UUID, reason: str
+    ) -> Revoked:
+        """End every live session of a user but ``keep`` (a password change keeps the
+        session that made it)."""
+        return self._counted(
+            await self._revoke_sessions(await self._live_sessions(user_id, keep), reason=reason)
+        )
+
+    async def revoke_user(self, user_id: uuid.UUID, *, reason: str) -> Revoked:
+        """End every session of a user and deny every access token issued to them until now."""
+        now = datetime.now(UTC)
+        await self.db.execute(update(User).where(User.id == user_id).values(tokens_not_before=now))
+        revoked = await self._revoke_sessions(await self._live_sessions(user_id), reason=reason)
+        # Whole seconds: a token minted later in this same second has a new sid and stays
+        # valid; those minted earlier in it are caught by their revoked sid.
+        await self.store.write(
+            [(not_before_key(user_id), str(int(now.timestamp())), self.store.window_seconds)]
+        )
+        return self._counted(revoked)
+
+    async def revoke_session_now(self, session_id: uuid.UUID, *, reason: str) -> Revoked:
+        """``revoke_session`` in a transaction of its own, committed at once: for a revocation
+        that must stand although the request fails (a reused refresh token answers 401, and
+        the request's own transaction rolls back)."""
+        async with self.store.session_factory() as db, db.begin():
+            revoked = await Revocations(self.store, db)._revoke_sessions(
+                [session_id], reason=reason
+            )
+        return self._counted(revoked)
+
+    async def _live_sessions(
+        self, user_id: uuid.UUID, keep: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
+        query = select(LoginSession.id).where(
+            LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
+        )
+        if keep is not None:
+            query = query.where(LoginSession.id != keep)
+        return list((await self.db.scalars(query)).all())
+
+    async def _revoke_sessions(self, ids: list[uuid.UUID], *, reason: str) -> Revoked:
+        if not ids:
+            return Revoked()
+        newly = (
+            await self.db.scalars(
+                update(LoginSession)
+                .where(LoginSession.id.in_(ids), LoginSession.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC), revoked_reason=reason)
+                .returning(LoginSession.id)
+            )
+        ).all()
+        await self.store.write([(sid_key(sid), "1", self.store.window_seconds) for sid in ids])
+        return Revoked(sessions=tuple(newly))
+
+    @staticmethod
+    def _counted(revoked: Revoked) -> Revoked:
+        if revoked.count:
+            AUTH_TOKENS_REVOKED.inc(revoked.count)
+        return revoked

@@ -1,11 +1,12 @@
-"""What a service holds while it runs, built in its lifespan and kept in ``app.state``."""
+"""What a service holds while it runs: built in its lifespan, which yields it as the typed
+lifespan state that every request sees as ``request.state``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 from fastapi import FastAPI, Request
@@ -23,8 +24,9 @@ from tessera_core.metrics import metrics_router
 from tessera_core.redis_client import make_redis
 from tessera_core.revocation import RevocationStore
 from tessera_core.settings import Settings
-from tessera_core.tokens import JWKSCache, TokenVerifier
-from tessera_core.tokens.jwks import JWKSSource
+from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
+
+__all__ = ["CoreLifespanState", "CoreState", "core_state", "create_service_app"]
 
 
 @dataclass
@@ -59,6 +61,12 @@ class CoreState:
         await self.http.aclose()
         await self.redis.aclose()
         await self.engine.dispose()
+
+
+class CoreLifespanState(TypedDict):
+    """The lifespan state every service yields; each service's own state extends it."""
+
+    core: CoreState
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -13,11 +12,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tessera_auth.accounts.router import router as accounts_router
 from tessera_auth.accounts.throttle import LoginThrottle
-from tessera_auth.deps import AuthState
+from tessera_auth.grants.router import oauth_router
+from tessera_auth.grants.router import router as grants_router
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.keys.metadata import authorization_server_metadata
 from tessera_auth.keys.router import router as keys_router
 from tessera_auth.sessions.router import router as sessions_router
+from tessera_auth.state import AuthLifespanState, AuthState
 from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_auth.tokens.router import router as tokens_router
 from tessera_core.accounts import ensure_admin_in
@@ -72,8 +73,8 @@ async def bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
 
 
 def _readiness(request: Request) -> dict[str, ReadinessCheck]:
-    core: CoreState = request.app.state.core
-    auth: AuthState = request.app.state.auth
+    core: CoreState = request.state.core
+    auth: AuthState = request.state.auth
 
     async def signing_keys() -> bool:
         auth.keys.maybe_reload()
@@ -87,13 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.require_production_safe(needs_signing_keys=True)
     keys = load_keys(settings)
     common = common_passwords(settings.common_passwords_file)  # fail at startup if unreadable
+    oauth_metadata = authorization_server_metadata(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[AuthLifespanState]:
         hasher = PasswordHasher(threads=settings.password_hash_threads)
         async with core_state(settings, lambda _http: StaticJWKSSource(keys.jwks)) as core:
-            app.state.core = core
-            app.state.auth = AuthState(
+            auth = AuthState(
                 keys=keys,
                 hasher=hasher,
                 throttle=LoginThrottle(
@@ -104,11 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 issuer=AccessTokenIssuer(keys, settings),
                 common_passwords=common,
+                oauth_metadata=oauth_metadata,
             )
             await core.jwks.refresh(force=True)
             bootstrap = asyncio.create_task(bootstrap_admin(core, hasher))
             try:
-                yield {}
+                yield {"core": core, "auth": auth}
             finally:
                 bootstrap.cancel()
                 with suppress(asyncio.CancelledError):
@@ -124,7 +126,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         readiness=_readiness,
     )
-    app.state.oauth_metadata = authorization_server_metadata(settings)
-    for router in (accounts_router, tokens_router, sessions_router, keys_router):
+    for router in (
+        accounts_router,
+        grants_router,
+        oauth_router,
+        sessions_router,
+        tokens_router,
+        keys_router,
+    ):
         app.include_router(router)
     return app

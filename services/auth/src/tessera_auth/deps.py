@@ -1,47 +1,48 @@
-"""Dependencies of the auth service's routes."""
+"""Dependencies of the auth service's routes; each alias is named for what it yields."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tessera_auth.accounts.repository import UserRepository
-from tessera_auth.accounts.throttle import LoginThrottle
-from tessera_auth.keys.keystore import KeyStore
-from tessera_auth.sessions.repository import SessionRepository
-from tessera_auth.sessions.service import ClientInfo
-from tessera_auth.tokens.issuer import AccessTokenIssuer
-from tessera_core.deps import CoreDep, SessionDep, SettingsDep, bearer_scheme
+from tessera_auth.accounts.repository import AccountRepository
+from tessera_auth.grants.service import TokenGrants
+from tessera_auth.sessions.repository import LoginSessionRepository
+from tessera_auth.sessions.schemas import ClientInfo
+from tessera_auth.state import AuthState
+from tessera_core.deps import (
+    CoreStateDep,
+    DbSessionDep,
+    RevocationsDep,
+    SettingsDep,
+    bearer_scheme,
+)
 from tessera_core.errors import InvalidToken, TokenRevoked
-from tessera_core.passwords import PasswordHasher
 from tessera_core.tokens import AccessClaims
 
 
-@dataclass
-class AuthState:
-    keys: KeyStore
-    hasher: PasswordHasher
-    throttle: LoginThrottle
-    issuer: AccessTokenIssuer
-    common_passwords: frozenset[str]
-
-
-def get_auth_state(request: Request) -> AuthState:
-    state: AuthState = request.app.state.auth
+async def get_auth_state(request: Request) -> AuthState:
+    state: AuthState = request.state.auth
     return state
 
 
-def get_users(session: SessionDep) -> UserRepository:
-    return UserRepository(session)
+AuthStateDep = Annotated[AuthState, Depends(get_auth_state)]
 
 
-def get_sessions(session: SessionDep) -> SessionRepository:
-    return SessionRepository(session)
+async def get_account_repository(db: DbSessionDep) -> AccountRepository:
+    return AccountRepository(db)
 
 
-def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
+async def get_login_session_repository(db: DbSessionDep) -> LoginSessionRepository:
+    return LoginSessionRepository(db)
+
+
+AccountRepositoryDep = Annotated[AccountRepository, Depends(get_account_repository)]
+LoginSessionRepositoryDep = Annotated[LoginSessionRepository, Depends(get_login_session_repository)]
+
+
+async def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
     return ClientInfo(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
@@ -49,8 +50,25 @@ def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
     )
 
 
+ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
+
+
+async def get_token_grants(
+    accounts: AccountRepositoryDep,
+    sessions: LoginSessionRepositoryDep,
+    revocations: RevocationsDep,
+    core: CoreStateDep,
+    auth: AuthStateDep,
+    settings: SettingsDep,
+) -> TokenGrants:
+    return TokenGrants(accounts, sessions, revocations, core.verifier, auth, settings)
+
+
+TokenGrantsDep = Annotated[TokenGrants, Depends(get_token_grants)]
+
+
 async def get_optional_claims(
-    token: Annotated[str | None, Depends(bearer_scheme)], core: CoreDep
+    token: Annotated[str | None, Depends(bearer_scheme)], core: CoreStateDep
 ) -> AccessClaims | None:
     """The caller's claims when a usable Bearer token came along; logout works without one."""
     if not token:
@@ -61,8 +79,4 @@ async def get_optional_claims(
         return None
 
 
-AuthDep = Annotated[AuthState, Depends(get_auth_state)]
-UsersDep = Annotated[UserRepository, Depends(get_users)]
-SessionsDep = Annotated[SessionRepository, Depends(get_sessions)]
-ClientDep = Annotated[ClientInfo, Depends(get_client_info)]
 OptionalClaims = Annotated[AccessClaims | None, Depends(get_optional_claims)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
 import httpx
 import structlog
@@ -13,12 +12,11 @@ from fastapi import FastAPI, Request
 from tessera_core.health import ReadinessCheck
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
-from tessera_core.tokens import FileJWKSSource, HttpJWKSSource
-from tessera_core.tokens.jwks import JWKSSource
+from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.router import router as admin_router
-from tessera_users.deps import UsersState
 from tessera_users.profiles.router import router as profiles_router
+from tessera_users.state import UsersLifespanState, UsersState
 
 log = structlog.get_logger("tessera.users")
 
@@ -41,7 +39,7 @@ def jwks_source_factory(
 
 
 def _readiness(request: Request) -> dict[str, ReadinessCheck]:
-    core: CoreState = request.app.state.core
+    core: CoreState = request.state.core
     # Not ready until it holds keys: without them every token would be refused.
     return {**core.readiness_checks(), "jwks": core.jwks_ready}
 
@@ -64,7 +62,7 @@ def create_app(
     cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[UsersLifespanState]:
         async with AsyncExitStack() as stack:
             jwks_http = None
             if http_transport is not None:
@@ -74,13 +72,11 @@ def create_app(
             core = await stack.enter_async_context(
                 core_state(settings, jwks_source_factory(settings, jwks_http))
             )
-            app.state.core = core
-            app.state.users = UsersState(cursors=cursors)
             # Start even if the auth service is down; /readyz stays 503 until keys arrive.
             if not await core.jwks.wait_ready():
                 source = settings.jwks_url or str(settings.jwks_file)
                 log.warning("jwks_unavailable_at_startup", source=source)
-            yield {}
+            yield {"core": core, "users": UsersState(cursors=cursors)}
 
     app = create_service_app(
         settings,

@@ -1,7 +1,13 @@
 """Access-token verification shared by every service: JWKS cache, checks, revocation."""
 
 from tessera_core.tokens.claims import AccessClaims
-from tessera_core.tokens.jwks import FileJWKSSource, HttpJWKSSource, JWKSCache, StaticJWKSSource
+from tessera_core.tokens.jwks import (
+    FileJWKSSource,
+    HttpJWKSSource,
+    JWKSCache,
+    JWKSSource,
+    StaticJWKSSource,
+)
 from tessera_core.tokens.verify import TokenVerifier
 
 __all__ = [
@@ -9,6 +15,7 @@ __all__ = [
     "FileJWKSSource",
     "HttpJWKSSource",
     "JWKSCache",
+    "JWKSSource",
     "StaticJWKSSource",
     "TokenVerifier",
 ]

@@ -9,20 +9,29 @@ import json
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from joserfc import jws
 from joserfc.errors import JoseError
 
 from tessera_core.errors import InvalidToken
 from tessera_core.metrics import TOKEN_VERIFICATIONS
-from tessera_core.revocation import RevocationStore
 from tessera_core.tokens.claims import ACCESS_TOKEN_TYPE, AccessClaims
 from tessera_core.tokens.jwks import JWKSCache
 
 # Headers that would let a token name its own verification key: never trusted (RFC 8725 §3.10).
 UNTRUSTED_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c"})
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
+
+__all__ = ["ASYMMETRIC_ALGORITHMS", "RevocationCheck", "TokenVerifier", "unverified_header"]
+
+
+class RevocationCheck(Protocol):
+    """What the verifier asks last (``tessera_core.revocation.RevocationStore``)."""
+
+    async def check(
+        self, issuer: str, *, jti: str, sid: str, user_id: str, issued_at: int
+    ) -> None: ...
 
 
 def _b64decode(segment: str) -> bytes:
@@ -64,7 +73,7 @@ class TokenVerifier:
         self,
         *,
         jwks: JWKSCache,
-        revocation: RevocationStore,
+        revocation: RevocationCheck,
         issuer: str,
         audience: str,
         algorithms: list[str],

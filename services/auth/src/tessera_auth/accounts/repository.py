@@ -4,11 +4,13 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from tessera_core.accounts import UserRepository as CoreUserRepository
+from tessera_core.accounts import UserRepository
 from tessera_core.models import User
 
 
-class UserRepository(CoreUserRepository):
+class AccountRepository(UserRepository):
+    """The user rows as the auth service needs them: login lookup, creation, last login."""
+
     async def get_by_login(self, login: str) -> User | None:
         """The user whose username or email matches ``login``, case-insensitively."""
         lowered = login.lower()

@@ -1,18 +1,16 @@
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, status
 
 from tessera_auth.accounts import service
 from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
-from tessera_auth.deps import AuthDep, SessionsDep, UsersDep
-from tessera_auth.sessions import service as sessions_service
+from tessera_auth.deps import AccountRepositoryDep, AuthStateDep
 from tessera_core.accounts import EmailTaken, UsernameTaken
-from tessera_core.deps import CoreDep, CurrentClaims
-from tessera_core.errors import (
-    BEARER_ERRORS,
-    problem_responses,
-)
+from tessera_core.deps import CurrentClaims, RevocationsDep
+from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
 
 router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
@@ -24,9 +22,11 @@ router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(UsernameTaken, EmailTaken, WeakPassword),
 )
-async def register(data: UserCreate, users: UsersDep, auth: AuthDep) -> UserRead:
+async def register(
+    data: UserCreate, accounts: AccountRepositoryDep, auth: AuthStateDep
+) -> UserRead:
     """Create an account."""
-    user = await service.register(users, auth.hasher, auth.common_passwords, data)
+    user = await service.register(accounts, auth.hasher, auth.common_passwords, data)
     return UserRead.model_validate(user)
 
 
@@ -38,18 +38,17 @@ async def register(data: UserCreate, users: UsersDep, auth: AuthDep) -> UserRead
 async def change_password(
     data: PasswordChange,
     claims: CurrentClaims,
-    users: UsersDep,
-    sessions: SessionsDep,
-    auth: AuthDep,
-    core: CoreDep,
+    accounts: AccountRepositoryDep,
+    revocations: RevocationsDep,
+    auth: AuthStateDep,
 ) -> None:
     """Change the caller's password; every other session of theirs is revoked."""
-    user = await users.get_token_user(claims.sub)
     await service.change_password(
-        user,
+        await accounts.get_token_user(claims.sub),
         auth.hasher,
         auth.common_passwords,
+        revocations,
         current_password=data.current_password,
         new_password=data.new_password,
+        keep_session=uuid.UUID(claims.sid),
     )
-    await sessions_service.end_others(sessions, core.revocation, user.id, keep=claims.sid)

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from tessera_auth.accounts.errors import InvalidCredentials, InvalidCurrentPassword, WeakPassword
-from tessera_auth.accounts.repository import UserRepository
+from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.accounts.schemas import UserCreate
 from tessera_auth.accounts.throttle import LoginThrottle
 from tessera_core.accounts import EmailTaken, UsernameTaken
 from tessera_core.metrics import AUTH_LOGINS
 from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher, password_problems
+from tessera_core.revocation import Revocations
 
 
 async def register(
-    users: UserRepository, hasher: PasswordHasher, common: frozenset[str], data: UserCreate
+    accounts: AccountRepository, hasher: PasswordHasher, common: frozenset[str], data: UserCreate
 ) -> User:
     problems = password_problems(
         data.password, username=data.username, email=data.email, common=common
     )
     if problems:
         raise WeakPassword(problems)
-    if await users.username_taken(data.username):
+    if await accounts.username_taken(data.username):
         raise UsernameTaken("A user with this username already exists.")
-    if await users.email_taken(data.email):
+    if await accounts.email_taken(data.email):
         raise EmailTaken("A user with this email already exists.")
     user = User(
         username=data.username,
@@ -34,11 +36,11 @@ async def register(
         first_name=data.first_name,
         last_name=data.last_name,
     )
-    return await users.add(user)
+    return await accounts.add(user)
 
 
 async def authenticate(
-    users: UserRepository,
+    accounts: AccountRepository,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
     *,
@@ -51,7 +53,7 @@ async def authenticate(
     Unknown users are verified against a dummy hash, so the answer takes about the same
     time whether the account exists or not, and the body is the same either way.
     """
-    user = await users.get_by_login(login)
+    user = await accounts.get_by_login(login)
     account = str(user.id) if user else login
     try:
         await throttle.check(account=account, client=client)
@@ -66,7 +68,7 @@ async def authenticate(
     await throttle.reset(account=account)
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = await hasher.hash(password)
-    await users.record_login(user, datetime.now(UTC))
+    await accounts.record_login(user, datetime.now(UTC))
     AUTH_LOGINS.labels(result="success").inc()
     return user
 
@@ -75,10 +77,14 @@ async def change_password(
     user: User,
     hasher: PasswordHasher,
     common: frozenset[str],
+    revocations: Revocations,
     *,
     current_password: str,
     new_password: str,
+    keep_session: uuid.UUID,
 ) -> None:
+    """Set a new password and end every other session of the user: whoever else holds
+    one of them may be who learnt the old password."""
     if not await hasher.verify(user.password_hash, current_password):
         raise InvalidCurrentPassword("The current password is incorrect.")
     problems = password_problems(
@@ -87,3 +93,4 @@ async def change_password(
     if problems:
         raise WeakPassword(problems, field="new_password")
     user.password_hash = await hasher.hash(new_password)
+    await revocations.revoke_other_sessions(user.id, keep=keep_session, reason="password_changed")

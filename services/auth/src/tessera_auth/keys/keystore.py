@@ -18,7 +18,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc import jwt
-from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.jwk import ECKey, KeyParameters, OKPKey, RSAKey
 
 from tessera_core.settings import SettingsError
 
@@ -41,18 +41,21 @@ def _load_pem(path: Path) -> SigningKey:
     pem = path.read_bytes()
     private = serialization.load_pem_private_key(pem, password=None)
     kid = path.stem
-    params = {"kid": kid, "use": "sig"}
+
+    def params(alg: str) -> KeyParameters:
+        return {"kid": kid, "use": "sig", "alg": alg}
+
     key: RSAKey | ECKey | OKPKey
     if isinstance(private, rsa.RSAPrivateKey):
         if private.key_size < 2048:
             raise SettingsError(f"{path}: RSA keys must have at least 2048 bits")
-        alg, key = "RS256", RSAKey.import_key(pem, {**params, "alg": "RS256"})
+        alg, key = "RS256", RSAKey.import_key(pem, params("RS256"))
     elif isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(
         private.curve, ec.SECP256R1
     ):
-        alg, key = "ES256", ECKey.import_key(pem, {**params, "alg": "ES256"})
+        alg, key = "ES256", ECKey.import_key(pem, params("ES256"))
     elif isinstance(private, ed25519.Ed25519PrivateKey):
-        alg, key = "EdDSA", OKPKey.import_key(pem, {**params, "alg": "EdDSA"})
+        alg, key = "EdDSA", OKPKey.import_key(pem, params("EdDSA"))
     else:
         raise SettingsError(f"{path}: unsupported key type (use RSA 2048+, EC P-256 or Ed25519)")
     return SigningKey(kid, alg, key)

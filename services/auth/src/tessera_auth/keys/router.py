@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from tessera_auth.deps import AuthDep
+from tessera_auth.deps import AuthStateDep
 
 router = APIRouter(tags=["keys"])
 
 
 @router.get("/.well-known/jwks.json")
-async def jwks(auth: AuthDep) -> Response:
+async def jwks(auth: AuthStateDep) -> Response:
     """The public signing keys (RFC 7517): every key that may still have live tokens."""
     return JSONResponse(
         auth.keys.jwks(),
@@ -21,7 +21,6 @@ async def jwks(auth: AuthDep) -> Response:
 
 
 @router.get("/.well-known/oauth-authorization-server")
-async def metadata(request: Request) -> dict[str, Any]:
+async def metadata(auth: AuthStateDep) -> dict[str, Any]:
     """Authorization server metadata (RFC 8414)."""
-    document: dict[str, Any] = request.app.state.oauth_metadata
-    return document
+    return auth.oauth_metadata

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera_core.models import LoginSession, RefreshToken
 
 
-class SessionRepository:
+class LoginSessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -4,16 +4,12 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from tessera_auth.deps import OptionalClaims, SessionsDep
+from tessera_auth.deps import LoginSessionRepositoryDep, OptionalClaims
 from tessera_auth.sessions import service
 from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
-from tessera_core.deps import CoreDep, CurrentClaims
-from tessera_core.errors import (
-    BEARER_ERRORS,
-    RevocationUnavailable,
-    problem_responses,
-)
+from tessera_core.deps import CurrentClaims, RevocationsDep
+from tessera_core.errors import BEARER_ERRORS, RevocationUnavailable, problem_responses
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
 
@@ -24,10 +20,13 @@ router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
     responses=problem_responses(InvalidRefreshToken, RevocationUnavailable),
 )
 async def logout(
-    data: RefreshRequest, sessions: SessionsDep, core: CoreDep, claims: OptionalClaims
+    data: RefreshRequest,
+    sessions: LoginSessionRepositoryDep,
+    revocations: RevocationsDep,
+    claims: OptionalClaims,
 ) -> None:
     """End the refresh token's session; its access tokens stop working at once."""
-    await service.end(sessions, core.revocation, data.refresh_token, claims)
+    await service.end(sessions, revocations, data.refresh_token, claims)
 
 
 @router.post(
@@ -35,9 +34,9 @@ async def logout(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(*BEARER_ERRORS),
 )
-async def logout_all(claims: CurrentClaims, sessions: SessionsDep, core: CoreDep) -> None:
+async def logout_all(claims: CurrentClaims, revocations: RevocationsDep) -> None:
     """End every session of the caller."""
-    await service.end_all(core.revocation, sessions, uuid.UUID(claims.sub))
+    await revocations.revoke_user(uuid.UUID(claims.sub), reason="logout_all")
 
 
 @router.get(
@@ -45,7 +44,9 @@ async def logout_all(claims: CurrentClaims, sessions: SessionsDep, core: CoreDep
     response_model=list[SessionRead],
     responses=problem_responses(*BEARER_ERRORS),
 )
-async def list_sessions(claims: CurrentClaims, sessions: SessionsDep) -> list[SessionRead]:
+async def list_sessions(
+    claims: CurrentClaims, sessions: LoginSessionRepositoryDep
+) -> list[SessionRead]:
     """The caller's active sessions."""
     active = await service.list_active(sessions, uuid.UUID(claims.sub))
     return [
@@ -60,7 +61,10 @@ async def list_sessions(claims: CurrentClaims, sessions: SessionsDep) -> list[Se
     responses=problem_responses(SessionNotFound, *BEARER_ERRORS),
 )
 async def delete_session(
-    session_id: uuid.UUID, claims: CurrentClaims, sessions: SessionsDep, core: CoreDep
+    session_id: uuid.UUID,
+    claims: CurrentClaims,
+    sessions: LoginSessionRepositoryDep,
+    revocations: RevocationsDep,
 ) -> None:
     """Revoke one of the caller's sessions."""
-    await service.end_one(sessions, core.revocation, uuid.UUID(claims.sub), session_id)
+    await service.end_one(sessions, revocations, uuid.UUID(claims.sub), session_id)

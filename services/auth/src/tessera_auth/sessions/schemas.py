@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 
@@ -27,3 +28,12 @@ class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     refresh_token: str = Field(min_length=1, max_length=512)
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who is logging in, as the request shows it: kept on the session."""
+
+    ip: str | None
+    user_agent: str | None
+    client_id: str

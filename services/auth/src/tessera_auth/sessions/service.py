@@ -1,33 +1,26 @@
-"""Login sessions: start, rotate, list and revoke."""
+"""Login sessions: start, rotate, list and end."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tessera_auth.accounts.repository import UserRepository
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused, SessionNotFound
-from tessera_auth.sessions.repository import SessionRepository
+from tessera_auth.sessions.repository import LoginSessionRepository
+from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.tokens.issuer import AccessTokenIssuer, hash_refresh_token, new_refresh_token
 from tessera_auth.tokens.schemas import TokenPair
-from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED, AUTH_TOKENS_REVOKED
+from tessera_core.accounts import UserRepository
+from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.models import LoginSession, User
-from tessera_core.revocation import RevocationStore
+from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims
 
 
-@dataclass(frozen=True)
-class ClientInfo:
-    ip: str | None
-    user_agent: str | None
-    client_id: str
-
-
 async def _issue_pair(
-    sessions: SessionRepository,
+    sessions: LoginSessionRepository,
     issuer: AccessTokenIssuer,
     settings: Settings,
     user: User,
@@ -51,7 +44,7 @@ async def _issue_pair(
 
 
 async def start(
-    sessions: SessionRepository,
+    sessions: LoginSessionRepository,
     issuer: AccessTokenIssuer,
     settings: Settings,
     user: User,
@@ -69,10 +62,10 @@ async def start(
 
 
 async def rotate(
-    sessions: SessionRepository,
+    sessions: LoginSessionRepository,
     users: UserRepository,
     issuer: AccessTokenIssuer,
-    revocation: RevocationStore,
+    revocations: Revocations,
     settings: Settings,
     refresh_token: str,
 ) -> TokenPair:
@@ -91,8 +84,7 @@ async def rotate(
         ).total_seconds() <= settings.refresh_reuse_grace_seconds
         if not within_grace:
             AUTH_REFRESH_REUSE.inc()
-            AUTH_TOKENS_REVOKED.inc()
-            await revocation.revoke_sessions_now([login.id], reason="refresh_token_reused")
+            await revocations.revoke_session_now(login.id, reason="refresh_token_reused")
             raise RefreshTokenReused(
                 "This refresh token was already used; its session has been revoked."
             )
@@ -107,8 +99,8 @@ async def rotate(
 
 
 async def end(
-    sessions: SessionRepository,
-    revocation: RevocationStore,
+    sessions: LoginSessionRepository,
+    revocations: Revocations,
     refresh_token: str,
     access_claims: AccessClaims | None,
 ) -> None:
@@ -117,42 +109,24 @@ async def end(
     if found is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
     _, login = found
-    if await revocation.revoke_sessions(sessions.session, [login.id], reason="logout"):
-        AUTH_TOKENS_REVOKED.inc()
+    await revocations.revoke_session(login.id, reason="logout")
     if access_claims is not None and access_claims.sub == str(login.user_id):
-        await revocation.revoke_access_token(
-            sessions.session, access_claims.iss, access_claims.jti, access_claims.exp
-        )
+        await revocations.revoke_access_token(access_claims)
 
 
-async def end_all(
-    revocation: RevocationStore, sessions: SessionRepository, user_id: uuid.UUID
-) -> None:
-    revoked = await revocation.revoke_user(sessions.session, user_id, reason="logout_all")
-    AUTH_TOKENS_REVOKED.inc(revoked)
-
-
-async def end_others(
-    sessions: SessionRepository, revocation: RevocationStore, user_id: uuid.UUID, keep: str
-) -> None:
-    now = datetime.now(UTC)
-    others = [s.id for s in await sessions.active_for_user(user_id, now) if str(s.id) != keep]
-    revoked = await revocation.revoke_sessions(sessions.session, others, reason="password_changed")
-    AUTH_TOKENS_REVOKED.inc(len(revoked))
-
-
-async def list_active(sessions: SessionRepository, user_id: uuid.UUID) -> Sequence[LoginSession]:
+async def list_active(
+    sessions: LoginSessionRepository, user_id: uuid.UUID
+) -> Sequence[LoginSession]:
     return await sessions.active_for_user(user_id, datetime.now(UTC))
 
 
 async def end_one(
-    sessions: SessionRepository,
-    revocation: RevocationStore,
+    sessions: LoginSessionRepository,
+    revocations: Revocations,
     user_id: uuid.UUID,
     session_id: uuid.UUID,
 ) -> None:
     login = await sessions.get_for_user(session_id, user_id)
     if login is None or login.revoked_at is not None:
         raise SessionNotFound("No active session of yours has this id.")
-    await revocation.revoke_sessions(sessions.session, [login.id], reason="revoked_by_user")
-    AUTH_TOKENS_REVOKED.inc()
+    await revocations.revoke_session(login.id, reason="revoked_by_user")

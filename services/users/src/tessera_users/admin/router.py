@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tessera_core.deps import CoreDep
+from tessera_core.deps import RevocationsDep
 from tessera_core.errors import (
     BEARER_ERRORS,
     Forbidden,
@@ -15,7 +15,12 @@ from tessera_users.admin import service
 from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.repository import UserFilters
 from tessera_users.admin.schemas import Ordering, UserPage
-from tessera_users.deps import AdminDep, ListDep, UsersDep, UsersStateDep
+from tessera_users.deps import (
+    AdminCaller,
+    UserListRepositoryDep,
+    UserRepositoryDep,
+    UsersStateDep,
+)
 from tessera_users.profiles import service as profiles
 from tessera_users.profiles.errors import SelfLockout, UserNotFound
 
@@ -30,8 +35,8 @@ ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
     responses=problem_responses(InvalidCursor, *ADMIN_ERRORS),
 )
 async def list_users(
-    admin: AdminDep,
-    repository: ListDep,
+    admin: AdminCaller,
+    repository: UserListRepositoryDep,
     state: UsersStateDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
@@ -68,6 +73,8 @@ async def list_users(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(UserNotFound, SelfLockout, *ADMIN_ERRORS),
 )
-async def delete_user(user_id: uuid.UUID, admin: AdminDep, users: UsersDep, core: CoreDep) -> None:
+async def delete_user(
+    user_id: uuid.UUID, admin: AdminCaller, users: UserRepositoryDep, revocations: RevocationsDep
+) -> None:
     """Deactivate an account and revoke every session of it."""
-    await profiles.deactivate(users, core.revocation, admin, user_id)
+    await profiles.deactivate(users, revocations, admin, user_id)

@@ -3,13 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tessera_core.accounts import EmailTaken
-from tessera_core.deps import CoreDep
+from tessera_core.deps import RevocationsDep
 from tessera_core.errors import (
     BEARER_ERRORS,
     problem_responses,
 )
 from tessera_core.schemas import UserRead
-from tessera_users.deps import CallerDep, TargetUser, UsersDep
+from tessera_users.deps import CurrentCaller, TargetUser, UserRepositoryDep
 from tessera_users.profiles import service
 from tessera_users.profiles.errors import ForbiddenField, SelfLockout, UserNotFound
 from tessera_users.profiles.schemas import UserUpdate
@@ -19,7 +19,7 @@ UPDATE_ERRORS = (EmailTaken, ForbiddenField, SelfLockout)
 
 
 @router.get("/me", response_model=UserRead, responses=problem_responses(*BEARER_ERRORS))
-async def read_me(caller: CallerDep) -> UserRead:
+async def read_me(caller: CurrentCaller) -> UserRead:
     """The caller's own profile."""
     return UserRead.model_validate(caller.user)
 
@@ -30,10 +30,10 @@ async def read_me(caller: CallerDep) -> UserRead:
     responses=problem_responses(*UPDATE_ERRORS, *BEARER_ERRORS),
 )
 async def update_me(
-    data: UserUpdate, caller: CallerDep, users: UsersDep, core: CoreDep
+    data: UserUpdate, caller: CurrentCaller, users: UserRepositoryDep, revocations: RevocationsDep
 ) -> UserRead:
     """Change the caller's own profile."""
-    user = await service.update(users, core.revocation, caller, caller.user, data)
+    user = await service.update(users, revocations, caller, caller.user, data)
     return UserRead.model_validate(user)
 
 
@@ -53,9 +53,13 @@ async def read_user(user: TargetUser) -> UserRead:
     responses=problem_responses(UserNotFound, *UPDATE_ERRORS, *BEARER_ERRORS),
 )
 async def update_user(
-    data: UserUpdate, user: TargetUser, caller: CallerDep, users: UsersDep, core: CoreDep
+    data: UserUpdate,
+    user: TargetUser,
+    caller: CurrentCaller,
+    users: UserRepositoryDep,
+    revocations: RevocationsDep,
 ) -> UserRead:
     """Change a user: the caller themselves, or anyone for an admin. Deactivating a user or
     changing their admin flag revokes every session of theirs."""
-    updated = await service.update(users, core.revocation, caller, user, data)
+    updated = await service.update(users, revocations, caller, user, data)
     return UserRead.model_validate(updated)

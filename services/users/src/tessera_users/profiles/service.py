@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from tessera_core.accounts import EmailTaken, UserRepository
 from tessera_core.models import User
-from tessera_core.revocation import RevocationStore
-from tessera_core.tokens import AccessClaims
+from tessera_core.revocation import Revocations
+from tessera_users.caller import Caller
 from tessera_users.profiles.errors import ForbiddenField, SelfLockout, UserNotFound
 from tessera_users.profiles.schemas import UserUpdate
 
 ADMIN_ONLY_FIELDS = ("is_active", "is_admin")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking: their verified token and their row as it is now."""
-
-    claims: AccessClaims
-    user: User
-
-    @property
-    def is_admin(self) -> bool:
-        # The token says admin AND the row still does: a demoted admin's token is revoked
-        # anyway, but the row is the truth if that ever lags.
-        return self.claims.is_admin and self.user.is_admin and self.user.is_active
 
 
 async def get_visible(users: UserRepository, caller: Caller, user_id: uuid.UUID) -> User:
@@ -45,7 +30,7 @@ async def get_visible(users: UserRepository, caller: Caller, user_id: uuid.UUID)
 
 async def update(
     users: UserRepository,
-    revocation: RevocationStore,
+    revocations: Revocations,
     caller: Caller,
     user: User,
     data: UserUpdate,
@@ -68,14 +53,14 @@ async def update(
     _apply(user, changes)
     await users.save(user)
     if was_active and not user.is_active:
-        await revocation.revoke_user(users.session, user.id, reason="deactivated")
+        await revocations.revoke_user(user.id, reason="deactivated")
     elif user.is_admin != was_admin:
-        await revocation.revoke_user(users.session, user.id, reason="roles_changed")
+        await revocations.revoke_user(user.id, reason="roles_changed")
     return user
 
 
 async def deactivate(
-    users: UserRepository, revocation: RevocationStore, caller: Caller, user_id: uuid.UUID
+    users: UserRepository, revocations: Revocations, caller: Caller, user_id: uuid.UUID
 ) -> None:
     """Deactivate an account (the admin's ``DELETE``) and revoke its sessions; idempotent.
     Rows are kept: sessions, audit and foreign keys point at them."""
@@ -85,7 +70,7 @@ async def deactivate(
     if user.is_active:
         user.is_active = False
         await users.save(user)
-    await revocation.revoke_user(users.session, user.id, reason="deactivated")
+    await revocations.revoke_user(user.id, reason="deactivated")
 
 
 def _apply(user: User, changes: dict[str, Any]) -> None:

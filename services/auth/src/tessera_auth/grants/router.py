@@ -1,0 +1,88 @@
+"""``/login`` and ``/refresh`` (problem+json), and the OAuth endpoints ``/token`` and
+``/revoke`` (RFC 6749 error bodies): one set of grants behind all of them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Response, status
+
+from tessera_auth.accounts.errors import InvalidCredentials, TooManyAttempts
+from tessera_auth.deps import ClientInfoDep, TokenGrantsDep
+from tessera_auth.grants.schemas import LoginRequest
+from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
+from tessera_auth.sessions.schemas import RefreshRequest
+from tessera_auth.tokens.schemas import TokenPair
+from tessera_core.errors import (
+    OAuthError,
+    OAuthRoute,
+    RevocationUnavailable,
+    ServiceUnavailable,
+    problem_responses,
+)
+
+router = APIRouter(prefix="/api/v1/auth", tags=["tokens"])
+oauth_router = APIRouter(prefix="/api/v1/auth", tags=["oauth"], route_class=OAuthRoute)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    responses=problem_responses(InvalidCredentials, TooManyAttempts, ServiceUnavailable),
+)
+async def login(
+    data: LoginRequest, response: Response, grants: TokenGrantsDep, client: ClientInfoDep
+) -> TokenPair:
+    """Exchange a username (or email) and password for a token pair."""
+    response.headers.update(NO_STORE)
+    return await grants.password(login=data.username, password=data.password, client=client)
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses=problem_responses(InvalidRefreshToken, RefreshTokenReused, RevocationUnavailable),
+)
+async def refresh(data: RefreshRequest, response: Response, grants: TokenGrantsDep) -> TokenPair:
+    """Spend a refresh token for a new pair."""
+    response.headers.update(NO_STORE)
+    return await grants.refresh(data.refresh_token)
+
+
+@oauth_router.post("/token", response_model=TokenPair)
+async def token(
+    grant_type: Annotated[str, Form()],
+    response: Response,
+    grants: TokenGrantsDep,
+    client: ClientInfoDep,
+    username: Annotated[str | None, Form(max_length=254)] = None,
+    password: Annotated[str | None, Form(max_length=1024)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=512)] = None,
+    scope: Annotated[str | None, Form(max_length=1024)] = None,
+    client_id: Annotated[str | None, Form(max_length=100)] = None,
+) -> TokenPair:
+    """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants)."""
+    response.headers.update(NO_STORE)
+    if grant_type == "password":
+        if not username or not password:
+            raise OAuthError("invalid_request", "username and password are required")
+        return await grants.password(login=username, password=password, client=client)
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise OAuthError("invalid_request", "refresh_token is required")
+        return await grants.refresh(refresh_token)
+    raise OAuthError(
+        "unsupported_grant_type", f"grant_type {grant_type!r} is not supported by this server"
+    )
+
+
+@oauth_router.post("/revoke", status_code=status.HTTP_200_OK)
+async def revoke(
+    token: Annotated[str, Form(max_length=4096)],
+    grants: TokenGrantsDep,
+    token_type_hint: Annotated[str | None, Form(max_length=50)] = None,
+) -> Response:
+    """OAuth 2.0 token revocation (RFC 7009); unknown tokens are answered 200 too."""
+    await grants.revoke(token)
+    return Response(status_code=200, headers=NO_STORE)

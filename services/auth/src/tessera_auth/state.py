@@ -1,0 +1,27 @@
+"""What the auth service holds while it runs: built once in the lifespan, typed, and seen by
+every request as ``request.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tessera_auth.accounts.throttle import LoginThrottle
+from tessera_auth.keys.keystore import KeyStore
+from tessera_auth.tokens.issuer import AccessTokenIssuer
+from tessera_core.passwords import PasswordHasher
+from tessera_core.runtime import CoreLifespanState
+
+
+@dataclass(frozen=True)
+class AuthState:
+    keys: KeyStore
+    hasher: PasswordHasher
+    throttle: LoginThrottle
+    issuer: AccessTokenIssuer
+    common_passwords: frozenset[str]
+    oauth_metadata: dict[str, Any]
+
+
+class AuthLifespanState(CoreLifespanState):
+    auth: AuthState

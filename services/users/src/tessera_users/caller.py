@@ -1,0 +1,23 @@
+"""Who is asking: the verified token and the account behind it, as both the dependencies
+and the profile rules need them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tessera_core.models import User
+from tessera_core.tokens import AccessClaims
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: their verified token and their row as it is now."""
+
+    claims: AccessClaims
+    user: User
+
+    @property
+    def is_admin(self) -> bool:
+        # The token says admin AND the row still does: a demoted admin's token is revoked
+        # anyway, but the row is the truth if that ever lags.
+        return self.claims.is_admin and self.user.is_admin and self.user.is_active
