@@ -11,6 +11,8 @@ Run from the repository root: ``uv run python -m bench``.
 
 from __future__ import annotations
 
+from functools import partial
+
 import asyncio
 import resource
 import statistics
@@ -91,11 +93,11 @@ async def measure(url: str, size: int) -> dict[str, float]:
             ).scalar_one()
         for ordering in ORDERINGS:
             first = UserListQuery(ordering=ordering)
-            results[f"{ordering} first page"] = await _median_ms(lambda q=first: _page(engine, q))
+            results[f"{ordering} first page"] = await _median_ms(partial(_page, engine, first))
             deep = UserListQuery(
                 ordering=ordering, cursor=await _cursor_at_middle(engine, ordering, size)
             )
-            results[f"{ordering} deep page"] = await _median_ms(lambda q=deep: _page(engine, q))
+            results[f"{ordering} deep page"] = await _median_ms(partial(_page, engine, deep))
         search = UserListQuery(filters=UserFilters(search=middle[1:8].upper()))
         assert await _page(engine, search) >= 1
         results["search (selective)"] = await _median_ms(lambda: _page(engine, search))

@@ -83,7 +83,7 @@ def named(manifests: list[Manifest], kind: str, suffix: str) -> Manifest:
 
 
 def pod_spec(manifest: Manifest) -> dict[str, Any]:
-    if manifest["kind"] == "Pod":
-        return manifest["spec"]
-    spec: dict[str, Any] = manifest["spec"]["template"]["spec"]
+    spec: dict[str, Any] = (
+        manifest["spec"] if manifest["kind"] == "Pod" else manifest["spec"]["template"]["spec"]
+    )
     return spec
