@@ -11,14 +11,13 @@ Run from the repository root: ``uv run python -m bench``.
 
 from __future__ import annotations
 
-from functools import partial
-
 import asyncio
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
