@@ -20,6 +20,18 @@ from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher, common_passwords, password_problems
 from tessera_core.settings import Settings
 
+__all__ = [
+    "USERNAME_PATTERN",
+    "AdminCreation",
+    "EmailTaken",
+    "UserRepository",
+    "UsernameTaken",
+    "check_email",
+    "check_username",
+    "ensure_admin",
+    "ensure_admin_in",
+]
+
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{3,150}$", re.ASCII)
 
 

@@ -21,6 +21,13 @@ from pathlib import Path
 from tessera_core.migrations import migrate
 from tessera_core.settings import Settings, SettingsError
 
+__all__ = [
+    "CLI_ENVIRONMENT",
+    "SERVICES",
+    "build_parser",
+    "main",
+]
+
 SERVICES = {
     "auth": ("tessera_auth.app:create_app", 8001),
     "users": ("tessera_users.app:create_app", 8002),

@@ -16,6 +16,15 @@ from sqlalchemy.orm import DeclarativeBase
 
 from tessera_core.settings import Settings
 
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "make_engine",
+    "make_session_factory",
+    "session_scope",
+    "sqlalchemy_url",
+]
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

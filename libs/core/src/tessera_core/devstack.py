@@ -43,6 +43,29 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+__all__ = [
+    "AdminCredentials",
+    "DevConfig",
+    "DevStack",
+    "DevStackError",
+    "GATEWAY_TEMPLATE",
+    "LOCATION",
+    "PLACEHOLDER",
+    "READY_TIMEOUT_SECONDS",
+    "STOP_TIMEOUT_SECONDS",
+    "admin_credentials",
+    "build_router_app",
+    "find_deploy_dir",
+    "free_port",
+    "gateway_routes",
+    "nginx_command",
+    "render_template",
+    "run_dev",
+    "template_placeholders",
+    "wait_http",
+    "write_nginx_config",
+]
+
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 GATEWAY_TEMPLATE = Path("gateway") / "default.conf.template"
 LOCATION = re.compile(

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "BEARER_ERRORS",
+    "BodySizeLimitMiddleware",
     "Conflict",
     "DatabaseUnavailable",
     "Forbidden",

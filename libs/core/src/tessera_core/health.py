@@ -8,6 +8,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+__all__ = [
+    "CHECK_TIMEOUT_SECONDS",
+    "ReadinessCheck",
+    "health_router",
+]
+
 ReadinessCheck = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT_SECONDS = 2.0
 

@@ -11,6 +11,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+__all__ = [
+    "generate_private_key",
+    "new_kid",
+    "write_private_key",
+]
+
 
 def new_kid(algorithm: str) -> str:
     """A key id that sorts by creation time, so the newest key is the greatest.

@@ -20,6 +20,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tessera_core.metrics import HTTP_DURATION, HTTP_REQUESTS
 from tessera_core.settings import Settings
 
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "SECRET_FIELD",
+    "UNMATCHED_ROUTE",
+    "VALID_REQUEST_ID",
+    "RequestContextMiddleware",
+    "configure_logging",
+    "route_template",
+]
+
 REQUEST_ID_HEADER = "x-request-id"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SECRET_FIELD = re.compile(r"password|passwd|secret|token|authorization|cookie", re.I)

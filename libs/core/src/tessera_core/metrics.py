@@ -20,6 +20,18 @@ from prometheus_client import (
     multiprocess,
 )
 
+__all__ = [
+    "AUTH_LOGINS",
+    "AUTH_REFRESH_REUSE",
+    "AUTH_TOKENS_ISSUED",
+    "AUTH_TOKENS_REVOKED",
+    "HTTP_DURATION",
+    "HTTP_REQUESTS",
+    "TOKEN_VERIFICATIONS",
+    "metrics_router",
+    "render_metrics",
+]
+
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"]
 )

@@ -24,6 +24,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera_core.db import Base
 
+__all__ = [
+    "USER_SEARCH_INDEX_EXPRESSION",
+    "LoginSession",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "User",
+    "user_search_text",
+]
+
 USER_SEARCH_INDEX_EXPRESSION = (
     "lower((((username::text || chr(31)) || email::text) || chr(31)) || nickname::text)"
 )

@@ -14,6 +14,16 @@ from pathlib import Path
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+__all__ = [
+    "MAX_LENGTH",
+    "MAX_SIMILARITY",
+    "MIN_LENGTH",
+    "PasswordHasher",
+    "common_passwords",
+    "owasp_argon2",
+    "password_problems",
+]
+
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
 MAX_SIMILARITY = 0.7

@@ -6,6 +6,10 @@ from redis.asyncio import Redis
 
 from tessera_core.settings import Settings
 
+__all__ = [
+    "make_redis",
+]
+
 
 def make_redis(settings: Settings) -> Redis:
     """Build a client from ``TESSERA_REDIS_URL`` (``rediss://`` and passwords work as usual).

@@ -7,6 +7,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+__all__ = [
+    "UserRead",
+]
+
 
 class UserRead(BaseModel):
     """The user as API.md shows it; the password hash is never part of it."""

@@ -24,6 +24,13 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
+__all__ = [
+    "MULTIPROC_ENV",
+    "DrainingServer",
+    "build_config",
+    "serve",
+]
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 

@@ -19,6 +19,17 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+__all__ = [
+    "DEFAULT_DEV_CURSOR_SECRET",
+    "DEFAULT_DEV_DATABASE_URL",
+    "DEFAULT_DEV_REDIS_URL",
+    "DEV_ONLY_URL_MARKERS",
+    "ENV_PREFIX",
+    "Settings",
+    "SettingsError",
+    "SigningAlgorithm",
+]
+
 ENV_PREFIX = "TESSERA_"
 DEV_ONLY_URL_MARKERS = ("fakeredis", "embedded", "/.dev/")
 DEFAULT_DEV_DATABASE_URL = "postgresql+psycopg://tessera:tessera@localhost:5432/tessera"

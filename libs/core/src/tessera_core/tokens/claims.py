@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "AccessClaims",
+]
+
 ACCESS_TOKEN_TYPE = "at+jwt"
 
 

@@ -15,6 +15,17 @@ import structlog
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+__all__ = [
+    "KEY_TYPES",
+    "FileJWKSSource",
+    "HttpJWKSSource",
+    "JWKSCache",
+    "JWKSSource",
+    "PublicKey",
+    "StaticJWKSSource",
+    "parse_jwks",
+]
+
 PublicKey = RSAKey | ECKey | OKPKey
 KEY_TYPES: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
     "RSA": RSAKey,
