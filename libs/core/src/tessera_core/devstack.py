@@ -44,15 +44,15 @@ from types import FrameType
 from typing import Any
 
 __all__ = [
-    "AdminCredentials",
-    "DevConfig",
-    "DevStack",
-    "DevStackError",
     "GATEWAY_TEMPLATE",
     "LOCATION",
     "PLACEHOLDER",
     "READY_TIMEOUT_SECONDS",
     "STOP_TIMEOUT_SECONDS",
+    "AdminCredentials",
+    "DevConfig",
+    "DevStack",
+    "DevStackError",
     "admin_credentials",
     "build_router_app",
     "find_deploy_dir",
