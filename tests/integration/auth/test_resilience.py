@@ -36,10 +36,6 @@ class TestRedisDown:
             assert "retry-after" in down.headers
             login = await client.post(LOGIN, json={"username": "rita", "password": PASSWORD})
             assert login.status_code == 503
-            logout = await client.post(
-                "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}
-            )
-            assert logout.status_code == 503
             token = await client.post(
                 "/api/v1/auth/token",
                 data={"grant_type": "password", "username": "rita", "password": PASSWORD},
@@ -53,13 +49,49 @@ class TestRedisDown:
             own_redis.start()
             assert (await client.get("/readyz")).status_code == 200
             assert (await client.get(VERIFY, headers=headers)).status_code == 200
-            # The failed logout changed nothing: the session is still alive, nothing half-written.
-            assert (
-                await client.post(
-                    "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}
+
+    async def test_revocations_answer_while_redis_is_down_and_hold_once_it_is_back(
+        self, make_settings, own_redis: LocalRedis
+    ):
+        """PostgreSQL first: logout and logout-all commit and answer 204 with Redis down
+        (logout-all's Bearer token is checked in PostgreSQL); once Redis is back, empty,
+        nothing they revoked is accepted."""
+        from tessera_auth.app import create_app
+
+        app = create_app(make_settings(redis_url=own_redis.url()))
+        async with running(app) as client:
+            pair = await register_and_login(client, "rita")
+            other = await client.post(LOGIN, json={"username": "rita", "password": PASSWORD})
+            everything = await client.post(LOGIN, json={"username": "rita", "password": PASSWORD})
+            own_redis.stop()
+            logout = await client.post(
+                "/api/v1/auth/logout",
+                json={"refresh_token": pair["refresh_token"]},
+                headers={"Authorization": f"Bearer {pair['access_token']}"},
+            )
+            assert logout.status_code == 204, logout.text
+            logout_all = await client.post(
+                "/api/v1/auth/logout-all",
+                headers={"Authorization": f"Bearer {everything.json()['access_token']}"},
+            )
+            assert logout_all.status_code == 204, logout_all.text
+            # A token the database knows is revoked gets no further while Redis is down.
+            again = await client.post(
+                "/api/v1/auth/logout-all",
+                headers={"Authorization": f"Bearer {pair['access_token']}"},
+            )
+            assert (again.status_code, again.json()["code"]) == (401, "token_revoked")
+            refresh = await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": other.json()["refresh_token"]}
+            )
+            assert refresh.status_code == 401
+
+            own_redis.start()
+            for token in (pair, other.json(), everything.json()):
+                response = await client.get(
+                    VERIFY, headers={"Authorization": f"Bearer {token['access_token']}"}
                 )
-            ).status_code == 204
-            assert (await client.get(VERIFY, headers=headers)).status_code == 401
+                assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
 
 
 class TestRedisLosesItsData:
@@ -104,6 +136,7 @@ class TestReadiness:
         assert response.json() == {
             "status": "ready",
             "checks": {"database": "ok", "redis": "ok", "signing_keys": "ok"},
+            "details": {"redis": {"maxmemory_policy": "noeviction"}},
         }
 
     async def test_database_down(self, make_settings):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData
@@ -18,7 +18,9 @@ from tessera_core.settings import Settings
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AfterCommit",
     "Base",
+    "after_commit",
     "make_engine",
     "make_session_factory",
     "session_scope",
@@ -68,11 +70,22 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "tessera.after_commit"
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook`` once ``session_scope`` has committed this session (never if it rolls
+    back): for copies of committed data, such as the revocation fast path."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
 @asynccontextmanager
 async def session_scope(
     factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """Yield a session that commits once at the end, or rolls back on any error.
+    """Yield a session that commits once at the end, or rolls back on any error; then
+    runs the ``after_commit`` hooks of a committed session.
 
     Example:
         >>> async with session_scope(factory) as session:  # doctest: +SKIP
@@ -86,3 +99,5 @@ async def session_scope(
             raise
         else:
             await session.commit()
+            for hook in session.info.pop(_AFTER_COMMIT, []):
+                await hook()

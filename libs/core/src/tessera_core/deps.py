@@ -24,6 +24,8 @@ __all__ = [
     "CurrentClaims",
     "DbSessionDep",
     "RevocationsDep",
+    "RevokingAdminClaims",
+    "RevokingClaims",
     "SettingsDep",
     "bearer_scheme",
     "get_admin_claims",
@@ -31,6 +33,8 @@ __all__ = [
     "get_core_state",
     "get_db_session",
     "get_revocations",
+    "get_revoking_admin_claims",
+    "get_revoking_claims",
     "get_settings",
 ]
 
@@ -68,21 +72,48 @@ async def get_revocations(
     return core.revocation.bind(db)
 
 
-async def get_claims(
-    token: Annotated[str | None, Depends(bearer_scheme)],
-    core: Annotated[CoreState, Depends(get_core_state)],
+async def _verified(
+    token: str | None, core: CoreState, revocation: Revocations | None = None
 ) -> AccessClaims:
     if not token:
         raise NotAuthenticated("A Bearer access token is required.")
-    claims = await core.verifier.verify(token)
+    claims = await core.verifier.verify(token, revocation=revocation)
     structlog.contextvars.bind_contextvars(user_id=claims.sub)
     return claims
 
 
-async def get_admin_claims(claims: Annotated[AccessClaims, Depends(get_claims)]) -> AccessClaims:
+async def get_claims(
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    core: Annotated[CoreState, Depends(get_core_state)],
+) -> AccessClaims:
+    return await _verified(token, core)
+
+
+async def get_revoking_claims(
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    core: Annotated[CoreState, Depends(get_core_state)],
+    revocations: Annotated[Revocations, Depends(get_revocations)],
+) -> AccessClaims:
+    """``get_claims`` for the endpoints that revoke (logout-all, a password change, a
+    deactivation): revocation is checked in PostgreSQL when Redis cannot answer, so ending
+    a stolen session does not wait for Redis to come back."""
+    return await _verified(token, core, revocations)
+
+
+def _admin(claims: AccessClaims) -> AccessClaims:
     if not claims.is_admin:
         raise Forbidden("This endpoint is for administrators.")
     return claims
+
+
+async def get_admin_claims(claims: Annotated[AccessClaims, Depends(get_claims)]) -> AccessClaims:
+    return _admin(claims)
+
+
+async def get_revoking_admin_claims(
+    claims: Annotated[AccessClaims, Depends(get_revoking_claims)],
+) -> AccessClaims:
+    return _admin(claims)
 
 
 CoreStateDep = Annotated[CoreState, Depends(get_core_state)]
@@ -90,3 +121,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RevocationsDep = Annotated[Revocations, Depends(get_revocations)]
 CurrentClaims = Annotated[AccessClaims, Depends(get_claims)]
 AdminClaims = Annotated[AccessClaims, Depends(get_admin_claims)]
+RevokingClaims = Annotated[AccessClaims, Depends(get_revoking_claims)]
+RevokingAdminClaims = Annotated[AccessClaims, Depends(get_revoking_admin_claims)]

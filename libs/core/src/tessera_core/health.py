@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 __all__ = [
     "CHECK_TIMEOUT_SECONDS",
+    "CheckResult",
     "ReadinessCheck",
     "health_router",
 ]
 
-ReadinessCheck = Callable[[], Awaitable[bool]]
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A check's verdict with what it found out on the way (shown under ``details``)."""
+
+    ok: bool
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+ReadinessCheck = Callable[[], Awaitable[bool | CheckResult]]
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
-async def _run(check: ReadinessCheck) -> bool:
+async def _run(check: ReadinessCheck) -> CheckResult:
     try:
-        return await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        result = await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
     except Exception:
-        return False
+        return CheckResult(False)
+    return result if isinstance(result, CheckResult) else CheckResult(result)
 
 
 def health_router(checks: Callable[[Request], Mapping[str, ReadinessCheck]]) -> APIRouter:
@@ -39,15 +51,18 @@ def health_router(checks: Callable[[Request], Mapping[str, ReadinessCheck]]) -> 
     @router.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
         named = checks(request)
-        results = await asyncio.gather(*(_run(check) for check in named.values()))
-        states = {name: "ok" if ok else "failing" for name, ok in zip(named, results, strict=True)}
+        results = dict(
+            zip(named, await asyncio.gather(*(_run(c) for c in named.values())), strict=True)
+        )
+        states = {name: "ok" if result.ok else "failing" for name, result in results.items()}
         draining = bool(getattr(request.app.state, "draining", False))
         if draining:
             states["shutdown"] = "draining"
-        ready = all(results) and not draining
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": states},
-            status_code=200 if ready else 503,
-        )
+        ready = all(result.ok for result in results.values()) and not draining
+        body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": states}
+        details = {name: result.detail for name, result in results.items() if result.detail}
+        if details:
+            body["details"] = details
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return router

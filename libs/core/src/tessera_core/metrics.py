@@ -27,6 +27,8 @@ __all__ = [
     "AUTH_TOKENS_REVOKED",
     "HTTP_DURATION",
     "HTTP_REQUESTS",
+    "REVOCATION_FAST_PATH_FAILURES",
+    "REVOCATION_RESYNCS",
     "TOKEN_VERIFICATIONS",
     "metrics_router",
     "render_metrics",
@@ -49,6 +51,16 @@ AUTH_TOKENS_ISSUED = Counter("auth_tokens_issued_total", "Tokens issued, by kind
 AUTH_TOKENS_REVOKED = Counter("auth_tokens_revoked_total", "Sessions and access tokens revoked.")
 AUTH_REFRESH_REUSE = Counter(
     "auth_refresh_reuse_detected_total", "Spent refresh tokens presented again."
+)
+
+REVOCATION_RESYNCS = Counter(
+    "revocation_resyncs_total",
+    "Re-assertions of the Redis revocation fast path from PostgreSQL, by reason.",
+    ["reason"],
+)
+REVOCATION_FAST_PATH_FAILURES = Counter(
+    "revocation_fast_path_write_failures_total",
+    "Committed revocations Redis could not take (re-asserted by the next resync).",
 )
 
 

@@ -3,6 +3,8 @@ lifespan state that every request sees as ``request.state``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tessera_core.db import make_engine, make_session_factory
 from tessera_core.errors import BodySizeLimitMiddleware, install_error_handlers
-from tessera_core.health import ReadinessCheck, health_router
+from tessera_core.health import CheckResult, ReadinessCheck, health_router
 from tessera_core.logging import RequestContextMiddleware, configure_logging
 from tessera_core.metrics import metrics_router
 from tessera_core.redis_client import make_redis
-from tessera_core.revocation import RevocationStore
+from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
 
@@ -51,10 +53,28 @@ class CoreState:
     async def jwks_ready(self) -> bool:
         return await self.jwks.wait_ready()
 
+    async def redis_ready(self) -> CheckResult:
+        """Redis answers, the fast path is trusted, and (outside dev) Redis does not evict
+        keys, unless ``TESSERA_REDIS_ALLOW_EVICTION`` accepts that."""
+        if not await self.revocation.ping():
+            return CheckResult(False)
+        policy = self.revocation.maxmemory_policy
+        if policy is None:
+            return CheckResult(True, {"maxmemory_policy": "unknown"})
+        detail = {"maxmemory_policy": policy}
+        evicts = policy in EVICTING_POLICIES
+        if evicts and not (self.settings.is_dev or self.settings.redis_allow_eviction):
+            detail["problem"] = (
+                f"maxmemory-policy {policy} may evict revocations: run Redis with noeviction, "
+                "or set TESSERA_REDIS_ALLOW_EVICTION=true"
+            )
+            return CheckResult(False, detail)
+        return CheckResult(True, detail)
+
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         return {
             "database": self.database_ready,
-            "redis": self.revocation.ping,
+            "redis": self.redis_ready,
         }
 
     async def aclose(self) -> None:
@@ -86,7 +106,9 @@ async def core_state(
     revocation = RevocationStore(
         redis,
         session_factory,
-        window_seconds=settings.access_token_ttl_seconds + settings.leeway_seconds,
+        access_ttl_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.leeway_seconds,
+        resync_seconds=settings.revocation_resync_seconds,
     )
     jwks = JWKSCache(
         jwks_source(http),
@@ -102,9 +124,13 @@ async def core_state(
         leeway=settings.leeway_seconds,
     )
     state = CoreState(settings, engine, session_factory, redis, revocation, jwks, verifier, http)
+    keeper = asyncio.create_task(revocation.keep_fast_path(), name="revocation-fast-path")
     try:
         yield state
     finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         await state.aclose()
 
 

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(10, ge=0)
     redis_url: SecretStr = SecretStr(DEFAULT_DEV_REDIS_URL)
     redis_timeout_seconds: float = Field(1.0, gt=0)
+    # Revocations live in Redis with TTLs: a policy that evicts such keys can drop one. Set
+    # true only for a Redis that cannot run noeviction; resyncs then bound each loss.
+    redis_allow_eviction: bool = False
+    revocation_resync_seconds: float = Field(30.0, gt=0)
 
     issuer: str = "http://localhost:8000"
     audience: str = "tessera"

@@ -10,7 +10,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from tessera_core.accounts import UserRepository
-from tessera_core.deps import AdminClaims, CurrentClaims, DbSessionDep
+from tessera_core.deps import (
+    AdminClaims,
+    CurrentClaims,
+    DbSessionDep,
+    RevokingAdminClaims,
+    RevokingClaims,
+)
 from tessera_core.errors import Forbidden
 from tessera_core.models import User
 from tessera_core.tokens import AccessClaims
@@ -46,7 +52,7 @@ async def get_current_caller(claims: CurrentClaims, users: UserRepositoryDep) ->
     return await _caller(claims, users)
 
 
-async def get_admin_caller(claims: AdminClaims, users: UserRepositoryDep) -> Caller:
+async def _admin_caller(claims: AccessClaims, users: UserRepository) -> Caller:
     """The admin claim first (no query), then the admin's row: still active, still admin."""
     caller = await _caller(claims, users)
     if not caller.is_admin:
@@ -54,8 +60,26 @@ async def get_admin_caller(claims: AdminClaims, users: UserRepositoryDep) -> Cal
     return caller
 
 
+async def get_admin_caller(claims: AdminClaims, users: UserRepositoryDep) -> Caller:
+    return await _admin_caller(claims, users)
+
+
+# The callers of routes that can revoke (deactivation, a change of the admin flag): their
+# tokens are checked in PostgreSQL when Redis cannot answer (``tessera_core.deps``).
+async def get_revoking_caller(claims: RevokingClaims, users: UserRepositoryDep) -> Caller:
+    return await _caller(claims, users)
+
+
+async def get_revoking_admin_caller(
+    claims: RevokingAdminClaims, users: UserRepositoryDep
+) -> Caller:
+    return await _admin_caller(claims, users)
+
+
 CurrentCaller = Annotated[Caller, Depends(get_current_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin_caller)]
+RevokingCaller = Annotated[Caller, Depends(get_revoking_caller)]
+RevokingAdminCaller = Annotated[Caller, Depends(get_revoking_admin_caller)]
 
 
 async def get_target_user(
@@ -65,4 +89,11 @@ async def get_target_user(
     return await profiles.get_visible(users, caller, user_id)
 
 
+async def get_revoking_target_user(
+    user_id: uuid.UUID, caller: RevokingCaller, users: UserRepositoryDep
+) -> User:
+    return await profiles.get_visible(users, caller, user_id)
+
+
 TargetUser = Annotated[User, Depends(get_target_user)]
+RevokingTargetUser = Annotated[User, Depends(get_revoking_target_user)]

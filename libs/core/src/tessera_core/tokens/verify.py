@@ -88,12 +88,14 @@ class TokenVerifier:
         self.leeway = leeway
         self.clock = clock
 
-    async def verify(self, token: str) -> AccessClaims:
-        """Every check, revocation included; raises ``InvalidToken``, ``TokenRevoked`` or
-        ``RevocationUnavailable``."""
+    async def verify(
+        self, token: str, *, revocation: RevocationCheck | None = None
+    ) -> AccessClaims:
+        """Every check, revocation included (by ``revocation`` if given, else the shared
+        store); raises ``InvalidToken``, ``TokenRevoked`` or ``RevocationUnavailable``."""
         try:
             claims = await self.verify_signed(token)
-            await self.revocation.check(
+            await (revocation or self.revocation).check(
                 claims.iss, jti=claims.jti, sid=claims.sid, user_id=claims.sub, issued_at=claims.iat
             )
         except Exception as exc:

@@ -9,7 +9,7 @@ from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
 from tessera_auth.deps import AccountRepositoryDep, AuthStateDep
 from tessera_core.accounts import EmailTaken, UsernameTaken
-from tessera_core.deps import CurrentClaims, RevocationsDep
+from tessera_core.deps import RevocationsDep, RevokingClaims
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
 
@@ -37,7 +37,7 @@ async def register(
 )
 async def change_password(
     data: PasswordChange,
-    claims: CurrentClaims,
+    claims: RevokingClaims,
     accounts: AccountRepositoryDep,
     revocations: RevocationsDep,
     auth: AuthStateDep,

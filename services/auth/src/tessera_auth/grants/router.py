@@ -58,7 +58,7 @@ async def token(
     client: ClientInfoDep,
     username: Annotated[str | None, Form(max_length=254)] = None,
     password: Annotated[str | None, Form(max_length=1024)] = None,
-    refresh_token: Annotated[str | None, Form(max_length=512)] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form(max_length=1024)] = None,
     client_id: Annotated[str | None, Form(max_length=100)] = None,
 ) -> TokenPair:
@@ -79,7 +79,7 @@ async def token(
 
 @oauth_router.post("/revoke", status_code=status.HTTP_200_OK)
 async def revoke(
-    token: Annotated[str, Form(max_length=4096)],
+    token: Annotated[str, Form()],
     grants: TokenGrantsDep,
     token_type_hint: Annotated[str | None, Form(max_length=50)] = None,
 ) -> Response:

@@ -8,7 +8,7 @@ from tessera_auth.deps import LoginSessionRepositoryDep, OptionalClaims
 from tessera_auth.sessions import service
 from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
-from tessera_core.deps import CurrentClaims, RevocationsDep
+from tessera_core.deps import CurrentClaims, RevocationsDep, RevokingClaims
 from tessera_core.errors import BEARER_ERRORS, RevocationUnavailable, problem_responses
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
@@ -34,7 +34,7 @@ async def logout(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(*BEARER_ERRORS),
 )
-async def logout_all(claims: CurrentClaims, revocations: RevocationsDep) -> None:
+async def logout_all(claims: RevokingClaims, revocations: RevocationsDep) -> None:
     """End every session of the caller."""
     await revocations.revoke_user(uuid.UUID(claims.sub), reason="logout_all")
 
@@ -62,7 +62,7 @@ async def list_sessions(
 )
 async def delete_session(
     session_id: uuid.UUID,
-    claims: CurrentClaims,
+    claims: RevokingClaims,
     sessions: LoginSessionRepositoryDep,
     revocations: RevocationsDep,
 ) -> None:

@@ -17,6 +17,7 @@ from tessera_users.admin.repository import UserFilters
 from tessera_users.admin.schemas import Ordering, UserPage
 from tessera_users.deps import (
     AdminCaller,
+    RevokingAdminCaller,
     UserListRepositoryDep,
     UserRepositoryDep,
     UsersStateDep,
@@ -74,7 +75,10 @@ async def list_users(
     responses=problem_responses(UserNotFound, SelfLockout, *ADMIN_ERRORS),
 )
 async def delete_user(
-    user_id: uuid.UUID, admin: AdminCaller, users: UserRepositoryDep, revocations: RevocationsDep
+    user_id: uuid.UUID,
+    admin: RevokingAdminCaller,
+    users: UserRepositoryDep,
+    revocations: RevocationsDep,
 ) -> None:
     """Deactivate an account and revoke every session of it."""
     await profiles.deactivate(users, revocations, admin, user_id)

@@ -9,7 +9,13 @@ from tessera_core.errors import (
     problem_responses,
 )
 from tessera_core.schemas import UserRead
-from tessera_users.deps import CurrentCaller, TargetUser, UserRepositoryDep
+from tessera_users.deps import (
+    CurrentCaller,
+    RevokingCaller,
+    RevokingTargetUser,
+    TargetUser,
+    UserRepositoryDep,
+)
 from tessera_users.profiles import service
 from tessera_users.profiles.errors import ForbiddenField, SelfLockout, UserNotFound
 from tessera_users.profiles.schemas import UserUpdate
@@ -30,7 +36,7 @@ async def read_me(caller: CurrentCaller) -> UserRead:
     responses=problem_responses(*UPDATE_ERRORS, *BEARER_ERRORS),
 )
 async def update_me(
-    data: UserUpdate, caller: CurrentCaller, users: UserRepositoryDep, revocations: RevocationsDep
+    data: UserUpdate, caller: RevokingCaller, users: UserRepositoryDep, revocations: RevocationsDep
 ) -> UserRead:
     """Change the caller's own profile."""
     user = await service.update(users, revocations, caller, caller.user, data)
@@ -54,8 +60,8 @@ async def read_user(user: TargetUser) -> UserRead:
 )
 async def update_user(
     data: UserUpdate,
-    user: TargetUser,
-    caller: CurrentCaller,
+    user: RevokingTargetUser,
+    caller: RevokingCaller,
     users: UserRepositoryDep,
     revocations: RevocationsDep,
 ) -> UserRead:
