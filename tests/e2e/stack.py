@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy import create_engine, text
 
 from tessera_core import devstack
 from tessera_core.devstack import DevStackError, nginx_command, write_nginx_config
@@ -31,6 +32,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 GATEWAY_TEMPLATE = ROOT / "deploy" / "gateway" / "default.conf.template"
 PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 BIN_DIR = Path(sys.executable).parent
+# Short, so the fault tests see a lost revocation re-asserted within seconds.
+RESYNC_SECONDS = 3
 
 
 def require_binary(name: str) -> str:
@@ -186,6 +189,7 @@ def service_env(name: str, backends: Backends, *, issuer: str, auth_port: int) -
         TESSERA_LOG_FORMAT="json",
         TESSERA_PASSWORD_HASH_THREADS="2",
         TESSERA_CURSOR_SECRET=secrets.token_urlsafe(32),
+        TESSERA_REVOCATION_RESYNC_SECONDS=str(RESYNC_SECONDS),
     )
     if name == "auth":
         env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
@@ -234,15 +238,23 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_gateway(directory: Path, *, auth_port: int, users_port: int) -> Gateway:
+def upstream(ports: int | list[int]) -> str:
+    """The template's ``server`` value for one port or several replicas (nginx balances)."""
+    listed = [ports] if isinstance(ports, int) else ports
+    return "; server ".join(f"127.0.0.1:{port}" for port in listed)
+
+
+def start_gateway(
+    directory: Path, *, auth_port: int | list[int], users_port: int | list[int]
+) -> Gateway:
     require_binary("nginx")
     port = free_port()
     main = write_nginx_config(
         directory / "gateway",
         template=GATEWAY_TEMPLATE,
         listen=f"127.0.0.1:{port}",
-        auth=f"127.0.0.1:{auth_port}",
-        users=f"127.0.0.1:{users_port}",
+        auth=upstream(auth_port),
+        users=upstream(users_port),
     )
     proc = Proc("nginx", nginx_command(main), base_env(), directory / "nginx.log").start()
     wait_for_port(port, timeout=20)
@@ -300,6 +312,17 @@ def start_prometheus(directory: Path, targets: dict[str, int]) -> Prometheus:
     ).start()
     wait_http(f"http://127.0.0.1:{port}/-/ready", proc=proc, timeout=60)
     return Prometheus(port, proc)
+
+
+def run_sql(stack: Stack, sql: str, **params: object) -> list[tuple[Any, ...]]:
+    """Run one statement on the stack's database, committed; its rows, if any."""
+    engine = create_engine(stack.backends.database_url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 @dataclass

@@ -227,3 +227,21 @@ class TestEvictionPolicy:
             response = await client.get("/readyz")
         await redis.aclose()
         assert response.status_code == 200, response.text
+
+
+class TestFastPathWrites:
+    async def test_an_older_value_or_shorter_ttl_never_replaces_a_newer_one(
+        self, auth_app, auth_client: httpx.AsyncClient, redis_client: Redis
+    ):
+        """A resync that read PostgreSQL just before a newer "not before" was written must
+        not roll it back, nor shorten a deny-list entry."""
+        from tests.fixtures.apps import lifespan_state
+
+        store = lifespan_state(auth_app)["core"].revocation
+        await store._write([("tessera:rv:nbf:u1", "200", 100), ("tessera:rv:sid:s1", "1", 50)])
+        await store._write([("tessera:rv:nbf:u1", "100", 10), ("tessera:rv:sid:s1", "1", 5)])
+        assert await redis_client.get("tessera:rv:nbf:u1") == b"200"
+        assert 95 <= await redis_client.ttl("tessera:rv:nbf:u1") <= 100
+        assert 45 <= await redis_client.ttl("tessera:rv:sid:s1") <= 50
+        await store._write([("tessera:rv:nbf:u1", "300", 10)])
+        assert await redis_client.get("tessera:rv:nbf:u1") == b"300"

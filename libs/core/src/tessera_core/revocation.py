@@ -159,7 +159,7 @@ class RevocationStore:
                 await self.restore_trust()
                 values = await self.redis.mget(keys)
         except RedisError as exc:
-            self.doubt("redis_unreachable")
+            self.doubt("redis_unreachable", exc)
             raise RevocationUnavailable("The revocation store cannot be reached.") from exc
         jti_revoked, sid_revoked, not_before, _ = values
         if jti_revoked is not None:
@@ -197,11 +197,11 @@ class RevocationStore:
         if not_before is not None and issued_at < int(not_before.timestamp()):
             raise TokenRevoked("Tokens issued before this time have been revoked.")
 
-    def doubt(self, reason: str) -> None:
+    def doubt(self, reason: str, error: Exception | None = None) -> None:
         """From now on, accept no token until a resync has re-asserted the fast path."""
         if self._doubt is None:
             self._doubt = -1
-            log.warning("revocation_fast_path_distrusted", reason=reason)
+            log.warning("revocation_fast_path_distrusted", reason=reason, error=repr(error))
 
     async def restore_trust(self) -> None:
         """Return once a resync started after the doubt has completed (running one if no
@@ -278,8 +278,8 @@ class RevocationStore:
                     await self.restore_trust()
                 elif await self.redis.set(RESYNC_DUE, "1", nx=True, px=due_ms):
                     await self.resync(reason="periodic")
-            except RedisError:
-                self.doubt("redis_unreachable")
+            except RedisError as exc:
+                self.doubt("redis_unreachable", exc)
             except RevocationUnavailable as exc:
                 log.warning("revocation_resync_failed", error=str(exc))
             except Exception:  # the keeper must outlive any one failure
@@ -295,8 +295,8 @@ class RevocationStore:
                 self.doubt("epoch_marker_missing")
             await self.restore_trust()
             return True
-        except RedisError:
-            self.doubt("redis_unreachable")
+        except RedisError as exc:
+            self.doubt("redis_unreachable", exc)
             return False
         except RevocationUnavailable:
             return False
@@ -323,8 +323,8 @@ class RevocationStore:
             await self._write(entries)
         except RedisError as exc:
             REVOCATION_FAST_PATH_FAILURES.inc()
-            log.warning("revocation_fast_path_write_failed", entries=len(entries), error=str(exc))
-            self.doubt("fast_path_write_failed")
+            log.warning("revocation_fast_path_write_failed", entries=len(entries))
+            self.doubt("fast_path_write_failed", exc)
 
     async def _write(self, entries: Sequence[Entry]) -> None:
         for start in range(0, len(entries), 500):
