@@ -184,6 +184,7 @@ class TestLogoutRacingRequests:
         print(
             f"logout racing 50 request loops: sent before the 204 {dict(before)}, after {dict(after)}"
         )
-        assert after, "no request was sent after the logout answered"
-        assert set(after) == {401}
-        assert set(before) <= {200, 401}
+        assert after[401], "no request sent after the logout was refused as revoked"
+        assert 200 not in after
+        # Under load a check may also fail closed (503); nothing else may happen.
+        assert set(before) | set(after) <= {200, 401, 503}
