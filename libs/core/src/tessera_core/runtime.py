@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tessera_core.db import make_engine, make_session_factory
+from tessera_core.db import make_engine, make_read_session_factory, make_session_factory
 from tessera_core.errors import BodySizeLimitMiddleware, install_error_handlers
 from tessera_core.health import CheckResult, ReadinessCheck, health_router
 from tessera_core.logging import RequestContextMiddleware, configure_logging
@@ -36,6 +36,7 @@ class CoreState:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    read_session_factory: async_sessionmaker[AsyncSession]
     redis: Redis
     revocation: RevocationStore
     jwks: JWKSCache
@@ -123,7 +124,17 @@ async def core_state(
         algorithms=list(settings.allowed_algorithms),
         leeway=settings.leeway_seconds,
     )
-    state = CoreState(settings, engine, session_factory, redis, revocation, jwks, verifier, http)
+    state = CoreState(
+        settings,
+        engine,
+        session_factory,
+        make_read_session_factory(engine),
+        redis,
+        revocation,
+        jwks,
+        verifier,
+        http,
+    )
     keeper = asyncio.create_task(revocation.keep_fast_path(), name="revocation-fast-path")
     try:
         yield state
@@ -157,6 +168,9 @@ def create_service_app(
         redoc_url=None,
         openapi_url=f"{docs_prefix}/openapi.json",
         swagger_ui_oauth2_redirect_url=f"{docs_prefix}/docs/oauth2-redirect",
+        # FastAPI's own OpenTelemetry hooks look the providers up on every request
+        # (a tenth of /verify's time); Tessera's metrics are Prometheus (tessera_core.metrics).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.draining = False
