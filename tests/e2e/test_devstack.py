@@ -116,5 +116,13 @@ class TestPythonDevRouter:
             )
             assert echoed.status_code == 200
             assert echoed.headers["x-request-id"] == "router-test-1"
+            # The router has the whole body already: a service's "100 Continue" must not
+            # come back as the answer.
+            login = httpx.post(
+                f"{base}/api/v1/auth/login",
+                json={"username": "nobody-here", "password": "wrong-password-1"},
+                headers={"Expect": "100-continue"},
+            )
+            assert login.status_code == 401, login.text
         finally:
             router.stop()
