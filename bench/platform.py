@@ -69,11 +69,14 @@ def process_cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def peak_rss_mib(pid: int) -> float:
+def rss_mib(pid: int) -> dict[str, float]:
+    """Resident memory now and at its peak (VmRSS, VmHWM)."""
+    values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values["now" if name == "VmRSS" else "peak"] = round(int(rest.split()[0]) / 1024, 1)
+    return values
 
 
 @dataclass

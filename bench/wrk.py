@@ -25,8 +25,11 @@ end
 # Each thread keeps a queue of live refresh tokens: a request spends one, its response
 # brings the next. More tokens than connections, so the queue never runs dry.
 ROTATING_REFRESH = """
-local queue, threads, offset = {}, 1, 0
+-- `offset` is a global: setup() sets it in each thread's own Lua state (a local would
+-- shadow it, and every thread would spend the same tokens: reuse, and a revoked session).
+local queue, threads = {}, 1
 local counter = 0
+offset = 0
 function setup(thread)
   thread:set("offset", counter)
   counter = counter + 1
