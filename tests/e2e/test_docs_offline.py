@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import uuid
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 
+from tests.e2e.accounts import PASSWORD, register
 from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "quartz-lantern-1987"
 DOCS_PREFIXES = ("/api/v1/auth", "/api/v1/users")
 # What a docs page may allow besides its own origin: nothing that names another host.
 KEYWORDS = {"'self'", "'none'", "'unsafe-inline'"}
@@ -131,16 +130,6 @@ def authorize_like_swagger_ui(client: httpx.Client, prefix: str, username: str) 
     assert body["token_type"] == "Bearer"
     token: str = body["access_token"]
     return token
-
-
-def register(client: httpx.Client) -> str:
-    username = f"docs{uuid.uuid4().hex[:10]}"
-    response = client.post(
-        "/api/v1/auth/register",
-        json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
-    )
-    assert response.status_code == 201, response.text
-    return username
 
 
 class TestOfflineDocs:
