@@ -17,6 +17,7 @@ import httpx
 import pytest
 from redis import Redis
 
+from tessera_core.revocation import jti_key, sid_key
 from tests.e2e.accounts import PASSWORD, log_in, logged_out, register, signed_in
 from tests.e2e.stack import (
     RESYNC_SECONDS,
@@ -242,7 +243,8 @@ class TestRedisLosesData:
         redis = Redis.from_url(stack.backends.redis_url)
         try:
             deleted = redis.delete(
-                f"tessera:rv:sid:{claims['sid']}", f"tessera:rv:jti:{claims['iss']}:{claims['jti']}"
+                sid_key(claims["sid"], claims["sub"]),
+                jti_key(claims["iss"], claims["jti"], claims["sub"]),
             )
         finally:
             redis.close()

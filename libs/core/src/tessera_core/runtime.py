@@ -13,7 +13,6 @@ from typing import Any, TypedDict
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -24,7 +23,7 @@ from tessera_core.errors import BodySizeLimitMiddleware, install_error_handlers
 from tessera_core.health import CheckResult, ReadinessCheck, health_router
 from tessera_core.logging import RequestContextMiddleware, configure_logging
 from tessera_core.metrics import metrics_router
-from tessera_core.redis_client import make_redis
+from tessera_core.redis_client import RedisClient, make_redis
 from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
@@ -38,7 +37,7 @@ class CoreState:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     read_session_factory: async_sessionmaker[AsyncSession]
-    redis: Redis
+    redis: RedisClient
     revocation: RevocationStore
     jwks: JWKSCache
     verifier: TokenVerifier
