@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tessera_auth.accounts.errors import TooManyAttempts
 from tessera_core.errors import ServiceUnavailable
+from tessera_core.redis_client import RedisClient
 
 PREFIX = "tessera:login-failures:"
 
@@ -24,7 +24,9 @@ class LoginThrottle:
         >>> await throttle.check(account="alice", client="10.0.0.1")  # doctest: +SKIP
     """
 
-    def __init__(self, redis: Redis, *, per_account: int, per_client: int, window: int) -> None:
+    def __init__(
+        self, redis: RedisClient, *, per_account: int, per_client: int, window: int
+    ) -> None:
         self.redis = redis
         self.limits = {"account": per_account, "client": per_client}
         self.window = window
