@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import SentinelConnectionPool
 
 from tessera_core.redis_client import make_redis
 from tessera_core.settings import Settings
@@ -31,6 +32,7 @@ def test_a_sentinel_primary():
     redis = client("redis+sentinel://:pw%40x@s1:26379,s2:26380/primary/3")
     assert isinstance(redis, Redis)
     pool = redis.connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
     assert pool.service_name == "primary"
     assert pool.connection_kwargs["db"] == 3
     assert pool.connection_kwargs["password"] == "pw@x"
