@@ -1,7 +1,10 @@
-"""Chart fixtures: the helm binary and the chart rendered once per value set and Kubernetes version.
+"""Chart fixtures: the helm binary, the chart rendered once per value set and Kubernetes
+version, the upstream CRDs, and real Kubernetes API servers to install it on.
 
-Helm runs on local files only: no cluster, no network. Without helm the chart tests skip
-on a developer machine and fail under CI (``CI=true``), where ``.ci/install-helm.sh`` builds it.
+Rendering runs on local files only. The API servers (``tests/chart/kube.py``) run on
+loopback from binaries that ``.ci/install-kube.sh`` builds. The tests that need helm, the
+servers or Go (which fetches the CRDs) skip without them on a developer machine and fail
+under CI (``CI=true``), where ``.ci/run`` builds them.
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
+
+from tests.chart import kube
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "tessera"
@@ -22,6 +28,10 @@ VALUE_SETS = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))
 # The oldest Kubernetes minor the chart supports (Chart.yaml kubeVersion) and the newest
 # one kubernetes-validate ships schemas for.
 KUBE_VERSIONS = ("1.29", "1.37")
+# The API servers the chart is installed on: the newest patch release of those two minors
+# (the same list as .ci/install-kube.sh builds).
+KUBE_SERVERS = ("v1.29.15", "v1.37.2")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 RELEASE = "tessera"
 NAMESPACE = "identity"
 
@@ -37,18 +47,57 @@ def find_helm() -> str | None:
 def helm() -> str:
     binary = find_helm()
     if binary is None:
-        reason = "helm is not installed (build it with .ci/install-helm.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the chart tests", pytrace=False)
-        pytest.skip(reason)
+        unavailable("helm is not installed (build it with .ci/install-helm.sh)")
     return binary
 
 
-def run_helm(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HELM_CACHE_HOME": "/nonexistent-no-cache", "HELM_NO_PLUGINS": "1"}
+def unavailable(reason: str) -> NoReturn:
+    """Skip on a developer machine; fail under CI, which must run every chart test."""
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must run the chart tests", pytrace=False)
+    pytest.skip(reason)
+
+
+def run_helm(
+    helm: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    base = {**os.environ, "HELM_CACHE_HOME": "/nonexistent-no-cache", "HELM_NO_PLUGINS": "1"}
     return subprocess.run(
-        [helm, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        [helm, *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=timeout,
+        check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def upstream_crds() -> list[Manifest]:
+    """The Gateway API (standard channel) and prometheus-operator ServiceMonitor CRDs, from
+    those projects' Go modules."""
+    try:
+        return kube.upstream_crds()
+    except kube.KubeUnavailable as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="session", params=KUBE_SERVERS, ids=lambda v: f"k8s-{v}")
+def kube_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    upstream_crds: list[Manifest],
+) -> Iterator[kube.KubeServer]:
+    """kine + kube-apiserver of one Kubernetes version on loopback, with the upstream CRDs
+    installed; built first if not cached (minutes), stopped once its tests are done."""
+    version: str = request.param
+    try:
+        kube.ensure_binaries(version)
+    except kube.KubeUnavailable as exc:
+        unavailable(str(exc))
+    with kube.running_server(version, tmp_path_factory.mktemp(f"kube-{version}")) as server:
+        server.refused_crds = server.install_crds(upstream_crds)
+        yield server
 
 
 @cache
