@@ -109,6 +109,18 @@ def upstream_crds() -> list[Obj]:
     return crds
 
 
+def crd_schema(crds: list[Obj], group: str, kind: str, version: str) -> Obj:
+    """The openAPIV3Schema of one served version of a CRD."""
+    for crd in crds:
+        spec = crd["spec"]
+        if spec["group"] == group and spec["names"]["kind"] == kind:
+            for served in spec["versions"]:
+                if served["name"] == version and served.get("served"):
+                    schema: Obj = served["schema"]["openAPIV3Schema"]
+                    return schema
+    raise LookupError(f"no served CRD version {group}/{version} {kind}")
+
+
 # --- certificates -------------------------------------------------------------------------
 
 
