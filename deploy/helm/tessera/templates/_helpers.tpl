@@ -180,6 +180,100 @@ Checks that cannot be expressed in values.schema.json.
 {{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) }}
 {{- fail "httpRoute.enabled needs httpRoute.parentRefs (the Gateway to attach to)" }}
 {{- end }}
+{{- /* Listing the namespace's Secrets answers an empty map when helm talks to no cluster
+(`helm template`, client dry-run) and a list, maybe empty, when it does; helm lists
+Secrets for its own release records, so this needs no permission beyond helm's. */}}
+{{- if lookup "v1" "Secret" .Release.Namespace "" }}
+{{- include "tessera.validateExistingSecrets" . }}
+{{- include "tessera.validateImmutable" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+On a cluster: the Secrets named by `existingSecret` values exist and hold the keys the pods
+read, so a typo fails the install or upgrade before anything is applied instead of leaving
+pods waiting for a volume.
+*/}}
+{{- define "tessera.validateExistingSecrets" -}}
+{{- $ns := .Release.Namespace }}
+{{- with .Values.secrets.existingSecret }}
+{{- $secret := lookup "v1" "Secret" $ns . }}
+{{- if not $secret }}
+{{- fail (printf "secrets.existingSecret: Secret %q does not exist in namespace %q: create it first (keys %s, %s, %s)" . $ns $.Values.secrets.keys.databaseUrl $.Values.secrets.keys.redisUrl $.Values.secrets.keys.cursorSecret) }}
+{{- end }}
+{{- $need := list $.Values.secrets.keys.databaseUrl $.Values.secrets.keys.redisUrl $.Values.secrets.keys.cursorSecret }}
+{{- if $.Values.bootstrapAdmin.username }}
+{{- $need = append $need $.Values.secrets.keys.bootstrapAdminPassword }}
+{{- end }}
+{{- $data := $secret.data | default dict }}
+{{- range $need }}
+{{- if not (hasKey $data .) }}
+{{- fail (printf "secrets.existingSecret: Secret %q in namespace %q has no key %q (name its keys in secrets.keys)" $.Values.secrets.existingSecret $ns .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.signingKeys.existingSecret }}
+{{- $secret := lookup "v1" "Secret" $ns . }}
+{{- if not $secret }}
+{{- fail (printf "signingKeys.existingSecret: Secret %q does not exist in namespace %q: create it first (one <kid>.pem key per signing key)" . $ns) }}
+{{- end }}
+{{- $pems := list }}
+{{- range $key, $_ := ($secret.data | default dict) }}
+{{- if hasSuffix ".pem" $key }}
+{{- $pems = append $pems $key }}
+{{- end }}
+{{- end }}
+{{- if not $pems }}
+{{- fail (printf "signingKeys.existingSecret: Secret %q in namespace %q holds no <kid>.pem key" . $ns) }}
+{{- end }}
+{{- with $.Values.signingKeys.activeKid }}
+{{- if not (has (printf "%s.pem" .) $pems) }}
+{{- fail (printf "signingKeys.activeKid=%s: Secret %q has no %s.pem" . $.Values.signingKeys.existingSecret .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+On a cluster: an upgrade must not change what the API server cannot change in place (a
+workload's selector, a StatefulSet's volume claims). Caught here, before anything is
+applied; else helm would update every other object and fail on that one, half-applied.
+*/}}
+{{- define "tessera.validateImmutable" -}}
+{{- $ns := .Release.Namespace }}
+{{- $workloads := list (list "Deployment" "auth") (list "Deployment" "users") }}
+{{- if .Values.postgresql.enabled }}
+{{- $workloads = append $workloads (list "StatefulSet" "postgresql") }}
+{{- end }}
+{{- if .Values.redis.enabled }}
+{{- $workloads = append $workloads (list "StatefulSet" "redis") }}
+{{- end }}
+{{- range $workloads }}
+{{- $kind := index . 0 }}
+{{- $component := index . 1 }}
+{{- $name := printf "%s-%s" (include "tessera.fullname" $) $component }}
+{{- $existing := lookup "apps/v1" $kind $ns $name }}
+{{- if $existing }}
+{{- $want := include "tessera.selectorLabels" (dict "root" $ "component" $component) | fromYaml }}
+{{- $have := $existing.spec.selector.matchLabels | default dict }}
+{{- if ne (toJson $have) (toJson $want) }}
+{{- fail (printf "%s %s exists with selector %s; these values give %s (nameOverride changed?), and a selector is immutable: keep the old value, or uninstall and install again" $kind $name (toJson $have) (toJson $want)) }}
+{{- end }}
+{{- if eq $kind "StatefulSet" }}
+{{- $values := index $.Values $component }}
+{{- range $existing.spec.volumeClaimTemplates }}
+{{- $size := .spec.resources.requests.storage }}
+{{- if ne (toString $size) (toString $values.persistence.size) }}
+{{- fail (printf "%s.persistence.size: StatefulSet %s has volume claims of %s, and a StatefulSet's volumeClaimTemplates are immutable: keep %s (resize the PersistentVolumeClaims themselves)" $component $name $size $size) }}
+{{- end }}
+{{- $class := .spec.storageClassName | default "" }}
+{{- if ne $class ($values.persistence.storageClass | default "") }}
+{{- fail (printf "%s.persistence.storageClass: StatefulSet %s has volume claims of class %q, and a StatefulSet's volumeClaimTemplates are immutable: keep %q" $component $name $class $class) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
