@@ -62,8 +62,10 @@ build_apiserver() {
     cd "$work"
     go get "k8s.io/kubernetes/cmd/kube-apiserver@$version" >/dev/null
     # Without the version stamp the server reports v0.0.0 and helm refuses the chart's
-    # kubeVersion; -s -w drops the symbol table (half the size).
-    nice -n 10 go build -o "$target.tmp" \
+    # kubeVersion; -s -w drops the symbol table (half the size). providerless leaves out the
+    # in-tree cloud providers (the Azure, GCE and vSphere SDKs: 40% of 1.29's Go source,
+    # none in 1.37), which the tests do not use: it halves the 1.29 build.
+    nice -n 10 go build -tags providerless -o "$target.tmp" \
       -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
       k8s.io/kubernetes/cmd/kube-apiserver
   )
