@@ -113,7 +113,11 @@ class Settings(BaseSettings):
     # Signs the users service's pagination cursors (HMAC-SHA256), so a client cannot forge one.
     cursor_secret: SecretStr = SecretStr(DEFAULT_DEV_CURSOR_SECRET)
 
-    login_max_failures_per_account: int = Field(5, ge=1)
+    # Failed password checks before 429 (tessera_core.throttle): strict from one address,
+    # looser across addresses (a stranger cannot lock the owner out everywhere), and per
+    # address across accounts.
+    login_max_failures_per_account_and_client: int = Field(5, ge=1)
+    login_max_failures_per_account: int = Field(50, ge=1)
     login_max_failures_per_client: int = Field(100, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
     password_hash_threads: int = Field(2, ge=1)

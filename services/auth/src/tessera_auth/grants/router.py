@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
 
-from tessera_auth.accounts.errors import InvalidCredentials, TooManyAttempts
+from tessera_auth.accounts.errors import InvalidCredentials
 from tessera_auth.deps import ClientInfoDep, TokenGrantsDep
 from tessera_auth.grants.schemas import LoginRequest
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
@@ -20,6 +20,7 @@ from tessera_core.errors import (
     ServiceUnavailable,
     problem_responses,
 )
+from tessera_core.throttle import TooManyAttempts
 
 router = APIRouter(prefix="/api/v1/auth", tags=["tokens"])
 oauth_router = APIRouter(prefix="/api/v1/auth", tags=["oauth"], route_class=OAuthRoute)
