@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,9 +43,25 @@ class TestProductionSafety:
             "TESSERA_DATABASE_URL",
             "TESSERA_REDIS_URL",
             "TESSERA_KEYS_DIR",
+            "TESSERA_ISSUER",
+            "TESSERA_AUDIENCE",
             "TESSERA_ENV=dev",
         ):
             assert variable in message
+
+    @pytest.mark.parametrize("missing", ["issuer", "audience"])
+    def test_refuses_the_default_issuer_and_audience(self, missing: str, tmp_path: Path):
+        values: dict[str, Any] = {"issuer": "https://id.example.com", "audience": "tasks-api"}
+        del values[missing]
+        settings = Settings(
+            env="production",
+            database_url="postgresql://db/x",
+            redis_url="rediss://:pw@cache:6380/0",
+            keys_dir=tmp_path,
+            **values,
+        )
+        with pytest.raises(SettingsError, match=f"TESSERA_{missing.upper()} is not set"):
+            settings.require_production_safe(needs_signing_keys=True)
 
     @pytest.mark.parametrize(
         "url", ["redis://fakeredis:6379/0", "redis://localhost:1/0?embedded=1"]
@@ -60,6 +77,8 @@ class TestProductionSafety:
             database_url="postgresql://db/x",
             redis_url="rediss://:pw@cache:6380/0",
             keys_dir=tmp_path,
+            issuer="https://id.example.com",
+            audience="tasks-api",
         ).require_production_safe(needs_signing_keys=True)
 
     def test_dev_allows_everything(self):

@@ -62,6 +62,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
         pool_timeout=5,
+        # Errors and their tracebacks must not carry emails, hashes or tokens.
+        hide_parameters=True,
         connect_args={"connect_timeout": 5},
     )
 

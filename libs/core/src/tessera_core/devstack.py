@@ -521,11 +521,20 @@ class DevStack:
 
 
 def run_dev() -> int:
-    """Entry point of ``tessera dev``."""
+    """Entry point of ``tessera dev``: refuses to run where ``TESSERA_ENV`` names another
+    environment, since the dev stack generates keys, an admin and default secrets."""
 
     def out(message: str) -> None:
         print(message, flush=True)
 
+    env = os.environ.get("TESSERA_ENV", "dev")
+    if env != "dev":
+        print(
+            f"refusing to run: TESSERA_ENV={env}. `tessera dev` starts embedded backends "
+            "with development secrets; unset TESSERA_ENV or set it to dev.",
+            file=sys.stderr,
+        )
+        return 2
     return DevStack(DevConfig.from_env(), out=out).run()
 
 

@@ -186,6 +186,11 @@ class Settings(BaseSettings):
         for name, url in (("TESSERA_DATABASE_URL", db_url), ("TESSERA_REDIS_URL", redis_url)):
             if any(marker in url for marker in DEV_ONLY_URL_MARKERS):
                 problems.append(f"{name} points at a development-only backend")
+        # Left unset, every deployment would name itself http://localhost:8000 in its tokens
+        # and its OAuth metadata, and share one audience with every other.
+        for name in ("issuer", "audience"):
+            if name not in self.model_fields_set:
+                problems.append(f"TESSERA_{name.upper()} is not set (its default is for dev)")
         if self.bootstrap_admin_password and self.bootstrap_admin_password.get_secret_value() in {
             "admin",
             "password",
