@@ -95,3 +95,19 @@ class TestProductionSafety:
 )
 def test_database_urls_use_psycopg(given: str, expected: str):
     assert sqlalchemy_url(given) == expected
+
+
+class TestForwardedAllowIps:
+    def test_defaults_to_loopback(self, monkeypatch: pytest.MonkeyPatch):
+        from tessera_core.serve import build_config
+
+        monkeypatch.delenv("TESSERA_FORWARDED_ALLOW_IPS", raising=False)
+        assert build_config("x:y", host="127.0.0.1", port=1).forwarded_allow_ips == "127.0.0.1"
+
+    @pytest.mark.parametrize("value", ["*", "10.0.0.1, *"])
+    def test_a_wildcard_is_refused(self, monkeypatch: pytest.MonkeyPatch, value: str):
+        from tessera_core.serve import build_config
+
+        monkeypatch.setenv("TESSERA_FORWARDED_ALLOW_IPS", value)
+        with pytest.raises(SettingsError, match="forge"):
+            build_config("x:y", host="127.0.0.1", port=1)
