@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tessera_core.accounts import check_email
+from tessera_core.schemas import Text
 
 
 def _not_null(value: Any) -> Any:
@@ -21,13 +22,13 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nickname: str | None = Field(None, max_length=150, examples=["Al"])
-    first_name: str | None = Field(None, max_length=150)
-    last_name: str | None = Field(None, max_length=150)
-    email: str | None = Field(None, max_length=254, examples=["alice@example.com"])
+    nickname: Text | None = Field(None, max_length=150, examples=["Al"])
+    first_name: Text | None = Field(None, max_length=150)
+    last_name: Text | None = Field(None, max_length=150)
+    email: Text | None = Field(None, max_length=254, examples=["alice@example.com"])
     is_active: bool | None = None
     is_admin: bool | None = None
-    current_password: str | None = Field(
+    current_password: Text | None = Field(
         None,
         max_length=1024,
         description="The caller's current password: required when `email` changes "
