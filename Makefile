@@ -3,7 +3,7 @@ UV ?= uv
 RUN = $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: dev test test-unit test-integration test-e2e test-chart lint fmt typecheck migrate keys bench up down sync
+.PHONY: dev test test-unit test-integration test-e2e test-chart lint fmt typecheck migrate keys bench bench-quick up down sync
 
 sync:
 	$(UV) sync --frozen --all-packages --all-groups
@@ -45,7 +45,10 @@ keys: sync ## generate a signing key into TESSERA_KEYS_DIR (default .dev/keys)
 	$(RUN) tessera keys --dir $${TESSERA_KEYS_DIR:-.dev/keys}
 
 bench: sync ## speed and memory, as ratios against a baseline measured in the same run
-	$(RUN) python -m bench
+	$(RUN) python -m bench --json bench-results.json
+
+bench-quick: sync ## the same harness in about two minutes (no thresholds)
+	$(RUN) python -m bench --quick
 
 up: ## docker compose stack (needs a Docker engine)
 	docker compose up -d --wait

@@ -159,6 +159,48 @@ def wait_http(
 
 
 @dataclass
+class DevRun:
+    """A running ``tessera dev`` launcher, its ports and the admin it created."""
+
+    launcher: Proc
+    ports: dict[str, int]
+    admin: dict[str, str]
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+
+def start_dev(directory: Path, *, path: str | None = None, timeout: float = 180) -> DevRun:
+    """``tessera dev`` with its state in ``directory/.dev``, on free ports (and ``path`` as
+    its PATH if given), once it has printed ``ready.``; stopped again if it never does."""
+    ports = {name: free_port() for name in ("gateway", "auth", "users")}
+    env = {
+        **base_env(),
+        "TESSERA_DEV_DIR": str(directory / ".dev"),
+        "TESSERA_DEV_GATEWAY_PORT": str(ports["gateway"]),
+        "TESSERA_DEV_AUTH_PORT": str(ports["auth"]),
+        "TESSERA_DEV_USERS_PORT": str(ports["users"]),
+    }
+    if path is not None:
+        env["PATH"] = path
+    launcher = Proc("tessera-dev", [str(BIN_DIR / "tessera"), "dev"], env, directory / "dev.log")
+    launcher.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while "ready." not in launcher.log():
+            assert launcher.alive(), launcher.log()
+            assert time.monotonic() < deadline, launcher.log()
+            time.sleep(0.2)
+    except BaseException:
+        launcher.stop()
+        raise
+    admin_file = directory / ".dev" / "admin.txt"
+    admin = dict(line.split("=", 1) for line in admin_file.read_text().splitlines() if "=" in line)
+    return DevRun(launcher, ports, admin)
+
+
+@dataclass
 class Backends:
     database_url: str
     redis_url: str

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,12 +12,12 @@ import psutil
 import pytest
 
 from tests.e2e.stack import (
-    BIN_DIR,
     GATEWAY_TEMPLATE,
     Proc,
     Stack,
     base_env,
     require_binary,
+    start_dev,
     wait_http,
 )
 from tests.fixtures.servers import free_port, wait_for_port
@@ -26,36 +25,15 @@ from tests.fixtures.servers import free_port, wait_for_port
 pytestmark = pytest.mark.e2e
 
 
-def admin_from(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-
-
 class TestMakeDev:
     def test_starts_serves_a_login_and_stops_cleanly_on_sigint(self, tmp_path: Path):
         require_binary("nginx")
-        ports = {name: free_port() for name in ("gateway", "auth", "users")}
-        env = {
-            **base_env(),
-            "TESSERA_DEV_DIR": str(tmp_path / ".dev"),
-            "TESSERA_DEV_GATEWAY_PORT": str(ports["gateway"]),
-            "TESSERA_DEV_AUTH_PORT": str(ports["auth"]),
-            "TESSERA_DEV_USERS_PORT": str(ports["users"]),
-        }
-        launcher = Proc(
-            "tessera-dev", [str(BIN_DIR / "tessera"), "dev"], env, tmp_path / "dev.log"
-        ).start()
+        run = start_dev(tmp_path, timeout=120)
+        launcher, ports, admin = run.launcher, run.ports, run.admin
         try:
-            deadline = time.monotonic() + 120
-            while "ready." not in launcher.log():
-                assert launcher.alive(), launcher.log()
-                assert time.monotonic() < deadline, launcher.log()
-                time.sleep(0.2)
-            output = launcher.log()
-            admin = admin_from(tmp_path / ".dev" / "admin.txt")
-            assert admin["password"] in output, "a generated admin password is printed once"
-            gateway = f"http://127.0.0.1:{ports['gateway']}"
+            assert admin["password"] in launcher.log(), "a generated admin password is printed once"
             login = httpx.post(
-                f"{gateway}/api/v1/auth/login",
+                f"{run.gateway}/api/v1/auth/login",
                 json={"username": admin["username"], "password": admin["password"]},
                 timeout=30,
             )
@@ -116,5 +94,13 @@ class TestPythonDevRouter:
             )
             assert echoed.status_code == 200
             assert echoed.headers["x-request-id"] == "router-test-1"
+            # The router has the whole body already: a service's "100 Continue" must not
+            # come back as the answer.
+            login = httpx.post(
+                f"{base}/api/v1/auth/login",
+                json={"username": "nobody-here", "password": "wrong-password-1"},
+                headers={"Expect": "100-continue"},
+            )
+            assert login.status_code == 401, login.text
         finally:
             router.stop()

@@ -17,8 +17,12 @@ import httpx
 import pytest
 from redis import Redis
 
+from tessera_core.revocation import jti_key, sid_key
+from tests.e2e.accounts import PASSWORD, log_in, logged_out, register, signed_in
 from tests.e2e.stack import (
     RESYNC_SECONDS,
+    Proc,
+    Service,
     Stack,
     run_sql,
     service_env,
@@ -31,41 +35,7 @@ from tests.fixtures.apps import bearer
 from tests.fixtures.jwt import unverified
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "quartz-lantern-1987"
 TOKEN_PATHS = ("/api/v1/auth/verify", "/api/v1/users/me")
-
-
-def register(client: httpx.Client) -> str:
-    username = f"fault{uuid.uuid4().hex[:10]}"
-    response = client.post(
-        "/api/v1/auth/register",
-        json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
-    )
-    assert response.status_code == 201, response.text
-    return username
-
-
-def log_in(client: httpx.Client, username: str) -> dict:
-    response = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    tokens: dict = response.json()
-    return tokens
-
-
-def signed_in(client: httpx.Client) -> dict:
-    return log_in(client, register(client))
-
-
-def logged_out(client: httpx.Client) -> dict:
-    """A token pair whose session has just been logged out (its access token revoked too)."""
-    tokens = signed_in(client)
-    response = client.post(
-        "/api/v1/auth/logout",
-        headers=bearer(tokens),
-        json={"refresh_token": tokens["refresh_token"]},
-    )
-    assert response.status_code == 204
-    return tokens
 
 
 def eventually_status(call, status: int, timeout: float = 30.0) -> int:
@@ -273,7 +243,8 @@ class TestRedisLosesData:
         redis = Redis.from_url(stack.backends.redis_url)
         try:
             deleted = redis.delete(
-                f"tessera:rv:sid:{claims['sid']}", f"tessera:rv:jti:{claims['iss']}:{claims['jti']}"
+                sid_key(claims["sid"], claims["sub"]),
+                jti_key(claims["iss"], claims["jti"], claims["sub"]),
             )
         finally:
             redis.close()
@@ -293,55 +264,56 @@ class TestRedisLosesData:
     def test_flush_under_two_replicas_of_each_service(self, stack: Stack, tmp_path: Path):
         """Two replicas of each service behind their own gateway: after a flush under
         traffic, no revoked token passes, and the rebuilds run one at a time."""
-        second_auth = start_service(
-            "auth",
-            service_env(
-                "auth", stack.backends, issuer=stack.gateway.url, auth_port=stack.auth.port
-            ),
-            tmp_path,
-            suffix="-2",
-        )
-        second_users = start_service(
-            "users",
-            service_env(
-                "users", stack.backends, issuer=stack.gateway.url, auth_port=stack.auth.port
-            ),
-            tmp_path,
-            suffix="-2",
-        )
-        gateway = start_gateway(
-            tmp_path,
-            auth_port=[stack.auth.port, second_auth.port],
-            users_port=[stack.users.port, second_users.port],
-        )
-        replicas = [stack.auth, second_auth, stack.users, second_users]
-        logs_before = {s.proc.log_path: len(s.proc.log()) for s in replicas}
-        try:
-            with httpx.Client(base_url=gateway.url, timeout=30) as client:
-                revoked, live = logged_out(client), signed_in(client)
-                with Traffic(gateway.url, token_calls(revoked=revoked, live=live)) as traffic:
-                    time.sleep(0.5)
-                    redis = Redis.from_url(stack.backends.redis_url)
-                    try:
-                        redis.flushall()
-                    finally:
-                        redis.close()
-                    time.sleep(2)
-            print(f"flush under two replicas: {traffic.report()}")
-            assert_never_accepted(traffic, "revoked")
-            assert traffic.statuses("live_me")[200] > 0
-            spans = sorted(
-                span
-                for path, offset in logs_before.items()
-                for span in resync_events(Path(path).read_text()[offset:])
+
+        def replica(name: str) -> Service:
+            env = service_env(
+                name, stack.backends, issuer=stack.gateway.url, auth_port=stack.auth.port
             )
-            print(f"resyncs after the flush: {spans}")
-            assert spans, "no replica rebuilt the fast path"
-            for (_, first_end), (second_start, _) in itertools.pairwise(spans):
-                assert second_start >= first_end, f"two rebuilds at once: {spans}"
+            started = start_service(name, env, tmp_path, suffix="-2")
+            extra.append(started.proc)
+            return started
+
+        extra: list[Proc] = []
+        try:
+            second_auth, second_users = replica("auth"), replica("users")
+            gateway = start_gateway(
+                tmp_path,
+                auth_port=[stack.auth.port, second_auth.port],
+                users_port=[stack.users.port, second_users.port],
+            )
+            extra.append(gateway.proc)
+            self._flush_under_traffic(
+                stack, [stack.auth, second_auth, stack.users, second_users], gateway.url
+            )
         finally:
-            for proc in (gateway.proc, second_auth.proc, second_users.proc):
+            for proc in extra:
                 proc.stop()
+
+    @staticmethod
+    def _flush_under_traffic(stack: Stack, replicas: list[Service], gateway_url: str) -> None:
+        logs_before = {s.proc.log_path: len(s.proc.log()) for s in replicas}
+        with httpx.Client(base_url=gateway_url, timeout=30) as client:
+            revoked, live = logged_out(client), signed_in(client)
+            with Traffic(gateway_url, token_calls(revoked=revoked, live=live)) as traffic:
+                time.sleep(0.5)
+                redis = Redis.from_url(stack.backends.redis_url)
+                try:
+                    redis.flushall()
+                finally:
+                    redis.close()
+                time.sleep(2)
+        print(f"flush under two replicas: {traffic.report()}")
+        assert_never_accepted(traffic, "revoked")
+        assert traffic.statuses("live_me")[200] > 0
+        spans = sorted(
+            span
+            for path, offset in logs_before.items()
+            for span in resync_events(Path(path).read_text()[offset:])
+        )
+        print(f"resyncs after the flush: {spans}")
+        assert spans, "no replica rebuilt the fast path"
+        for (_, first_end), (second_start, _) in itertools.pairwise(spans):
+            assert second_start >= first_end, f"two rebuilds at once: {spans}"
 
 
 def resync_events(log: str) -> list[tuple[str, str]]:

@@ -11,12 +11,22 @@ from collections import Counter
 import httpx
 import pytest
 
+from tests.e2e.accounts import PASSWORD, signed_in
 from tests.e2e.stack import Stack, run_sql
-from tests.e2e.test_faults import PASSWORD, signed_in
 from tests.fixtures.apps import bearer
 from tests.fixtures.jwt import unverified
 
 pytestmark = pytest.mark.e2e
+
+
+def at_once(base_url: str, count: int, call) -> list[httpx.Response]:
+    """``count`` requests sent together: ``call(client, i)`` builds the i-th."""
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            return await asyncio.gather(*(call(client, i) for i in range(count)))
+
+    return asyncio.run(run())
 
 
 class TestRegisterThenLogin:
@@ -57,20 +67,13 @@ class TestOneRefreshTokenTwentyTimes:
         self, stack: Stack, gateway_client: httpx.Client
     ):
         tokens = signed_in(gateway_client)
-
-        async def run() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as client:
-                return await asyncio.gather(
-                    *(
-                        client.post(
-                            "/api/v1/auth/refresh",
-                            json={"refresh_token": tokens["refresh_token"]},
-                        )
-                        for _ in range(20)
-                    )
-                )
-
-        responses = asyncio.run(run())
+        responses = at_once(
+            stack.gateway.url,
+            20,
+            lambda c, _: c.post(
+                "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+            ),
+        )
         statuses = Counter(r.status_code for r in responses)
         print(f"20 refreshes of one token: {dict(statuses)}")
         assert statuses[200] <= 1
@@ -96,13 +99,9 @@ class TestOneIdentityTwentyTimes:
                 return {"username": name, "email": f"{name}{i}@example.com", "password": PASSWORD}
             return {"username": f"{name}{i}", "email": f"{name}@example.com", "password": PASSWORD}
 
-        async def run() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=60) as client:
-                return await asyncio.gather(
-                    *(client.post("/api/v1/auth/register", json=body(i)) for i in range(20))
-                )
-
-        responses = asyncio.run(run())
+        responses = at_once(
+            stack.gateway.url, 20, lambda c, i: c.post("/api/v1/auth/register", json=body(i))
+        )
         statuses = Counter(r.status_code for r in responses)
         print(f"20 registrations of one {shared}: {dict(statuses)}")
         assert statuses == {201: 1, 409: 19}
@@ -117,21 +116,16 @@ class TestOneIdentityTwentyTimes:
 class TestOneSessionLoggedOutTwentyTimes:
     def test_every_logout_is_204_and_revokes_once(self, stack: Stack, gateway_client: httpx.Client):
         tokens = signed_in(gateway_client)
-
-        async def run() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as client:
-                return await asyncio.gather(
-                    *(
-                        client.post(
-                            "/api/v1/auth/logout",
-                            json={"refresh_token": tokens["refresh_token"]},
-                            headers=bearer(tokens),
-                        )
-                        for _ in range(20)
-                    )
-                )
-
-        statuses = Counter(r.status_code for r in asyncio.run(run()))
+        responses = at_once(
+            stack.gateway.url,
+            20,
+            lambda c, _: c.post(
+                "/api/v1/auth/logout",
+                json={"refresh_token": tokens["refresh_token"]},
+                headers=bearer(tokens),
+            ),
+        )
+        statuses = Counter(r.status_code for r in responses)
         print(f"20 logouts of one session: {dict(statuses)}")
         assert statuses == {204: 20}
         _, claims = unverified(tokens["access_token"])
@@ -184,6 +178,7 @@ class TestLogoutRacingRequests:
         print(
             f"logout racing 50 request loops: sent before the 204 {dict(before)}, after {dict(after)}"
         )
-        assert after, "no request was sent after the logout answered"
-        assert set(after) == {401}
-        assert set(before) <= {200, 401}
+        assert after[401], "no request sent after the logout was refused as revoked"
+        assert 200 not in after
+        # Under load a check may also fail closed (503); nothing else may happen.
+        assert set(before) | set(after) <= {200, 401, 503}

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from tessera_core.settings import Settings
 
@@ -22,6 +22,7 @@ __all__ = [
     "Base",
     "after_commit",
     "make_engine",
+    "make_read_session_factory",
     "make_session_factory",
     "session_scope",
     "sqlalchemy_url",
@@ -54,13 +55,18 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
-    """Build the async engine; connections are checked before use so a restarted
-    PostgreSQL is picked up again without a process restart."""
+    """Build the async engine: a pool as large as the concurrency a worker serves, kept
+    open (no overflow connections opened and closed inside requests), with no ping per
+    checkout: a connection PostgreSQL dropped fails its request with a disconnect error,
+    which invalidates the pool, so a restarted PostgreSQL is picked up by the next request.
+    psycopg prepares a statement once it has run five times on a connection."""
     return create_async_engine(
         sqlalchemy_url(settings.database_url.get_secret_value()),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        pool_use_lifo=True,
         pool_timeout=5,
         # Errors and their tracebacks must not carry emails, hashes or tokens.
         hide_parameters=True,
@@ -70,6 +76,26 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read: autocommit, so a query is one round trip with
+    no BEGIN before it and no COMMIT after it. A flush in one is a bug and raises."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        autoflush=False,
+        info={_READ_ONLY: True},
+    )
+
+
+_READ_ONLY = "tessera.read_only"
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_when_read_only(session: Session, *_: object) -> None:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a read-only unit of work (a GET request) tried to write")
 
 
 AfterCommit = Callable[[], Awaitable[None]]

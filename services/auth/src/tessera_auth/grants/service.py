@@ -48,7 +48,6 @@ class TokenGrants:
         """Spend a refresh token for the next pair of its session."""
         return await sessions_service.rotate(
             self.sessions,
-            self.accounts,
             self.auth.issuer,
             self.revocations,
             self.settings,
@@ -61,7 +60,7 @@ class TokenGrants:
         both kinds are searched whatever it says, so a wrong hint still revokes."""
         found = await self.sessions.refresh_token_for_update(hash_refresh_token(token))
         if found is not None:
-            _, login = found
+            _, login, _ = found
             await self.revocations.revoke_session(login.id, reason="revoked")
             return
         if token.count(".") != 2:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.models import LoginSession, RefreshToken
+from tessera_core.models import LoginSession, RefreshToken, User
 
 
 class LoginSessionRepository:
@@ -45,18 +45,19 @@ class LoginSessionRepository:
 
     async def refresh_token_for_update(
         self, token_hash: bytes
-    ) -> tuple[RefreshToken, LoginSession] | None:
-        """The refresh token and its session, locked: two concurrent refreshes of one token
-        are serialised, so exactly one of them rotates it."""
+    ) -> tuple[RefreshToken, LoginSession, User] | None:
+        """The refresh token, its session and its user in one query, the token locked: two
+        concurrent refreshes of one token are serialised, so exactly one of them rotates it."""
         row = (
             await self.session.execute(
-                select(RefreshToken, LoginSession)
+                select(RefreshToken, LoginSession, User)
                 .join(LoginSession, RefreshToken.session_id == LoginSession.id)
+                .join(User, LoginSession.user_id == User.id)
                 .where(RefreshToken.token_hash == token_hash)
                 .with_for_update(of=RefreshToken)
             )
         ).first()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     async def get_for_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> LoginSession | None:
         login = await self.session.get(LoginSession, session_id)

@@ -11,7 +11,6 @@ from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.tokens.issuer import AccessTokenIssuer, hash_refresh_token, new_refresh_token
 from tessera_auth.tokens.schemas import TokenPair
-from tessera_core.accounts import UserRepository
 from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.models import LoginSession, User
 from tessera_core.revocation import Revocations
@@ -63,7 +62,6 @@ async def start(
 
 async def rotate(
     sessions: LoginSessionRepository,
-    users: UserRepository,
     issuer: AccessTokenIssuer,
     revocations: Revocations,
     settings: Settings,
@@ -74,7 +72,7 @@ async def rotate(
     found = await sessions.refresh_token_for_update(hash_refresh_token(refresh_token))
     if found is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
-    token, login = found
+    token, login, user = found
     now = datetime.now(UTC)
     if login.revoked_at is not None:
         raise InvalidRefreshToken("The session of this refresh token has been revoked.")
@@ -90,8 +88,7 @@ async def rotate(
             )
     if token.expires_at <= now or login.expires_at <= now:
         raise InvalidRefreshToken("The refresh token has expired.")
-    user = await users.get(login.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         raise InvalidRefreshToken("The refresh token is not valid.")
     token.spent_at = token.spent_at or now
     login.last_used_at = now
@@ -108,7 +105,7 @@ async def end(
     found = await sessions.refresh_token_for_update(hash_refresh_token(refresh_token))
     if found is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
-    _, login = found
+    _, login, _ = found
     await revocations.revoke_session(login.id, reason="logout")
     if access_claims is not None and access_claims.sub == str(login.user_id):
         await revocations.revoke_access_token(access_claims)
