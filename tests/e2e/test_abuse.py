@@ -49,7 +49,8 @@ def session_ips(client: httpx.Client, username: str, headers: dict[str, str]) ->
 def client_counters(stack: Stack) -> set[str]:
     r = redis.Redis.from_url(stack.backends.redis_url, decode_responses=True)
     try:
-        return {str(k).rsplit(":", 1)[1] for k in r.keys("tessera:login-failures:client:*")}
+        keys = r.keys("tessera:login-failures:client:*:failed")
+        return {str(k).split("{", 1)[1].split("}", 1)[0] for k in keys}
     finally:
         r.close()
 

@@ -157,6 +157,18 @@ class TestLoginThrottle:
         assert checked <= 5
         assert statuses == {401: 5, 429: 45}
 
+    async def test_concurrent_correct_logins_all_succeed(
+        self, auth_client: httpx.AsyncClient, user
+    ):
+        """More logins in flight than the limit only queue: the owner is not refused."""
+        responses = await asyncio.gather(
+            *(
+                auth_client.post(LOGIN, json={"username": "alice", "password": PASSWORD})
+                for _ in range(12)
+            )
+        )
+        assert [r.status_code for r in responses] == [200] * 12
+
     async def test_the_key_says_nothing_about_which_email_is_whose(
         self, auth_client: httpx.AsyncClient, user
     ):
@@ -241,7 +253,7 @@ class TestLoginThrottle:
     ):
         await auth_client.post(LOGIN, json={"username": "alice", "password": "wrong"})
         await auth_client.post(LOGIN, json={"username": "ghost@example.com", "password": "x"})
-        keys = [k.decode() for k in await redis_client.keys("tessera:login-failures:*")]
+        keys = [k.decode() for k in await redis_client.keys("tessera:login-failures:*:failed")]
         assert len(keys) == 5  # two identifiers x (with address, alone) + the address
         assert not any("alice" in k or "ghost" in k for k in keys)
 

@@ -1,10 +1,15 @@
-"""Failed password checks counted in Redis, three ways, in one atomic step per attempt.
+"""Failed password checks counted in Redis, three ways, with the count taken before the
+verdict.
 
-Every attempt first *reserves* a failure in one Lua script: if any counter has reached its
-limit the attempt is refused (429) before the password is looked at, else each counter is
-incremented. Only then is the password checked; a success gives its reservation back. So
-N concurrent guesses get at most the limit through to the hash, however they interleave
-(a read-then-count limiter lets all of them through).
+Every attempt first *reserves* a place in each counter (one Lua script per counter, so
+each step is atomic and a counter's keys share one Redis Cluster slot): a counter holds
+the failures of its window plus the checks in flight, and an attempt that would take it
+past its limit is refused. If the failures alone fill it, the answer is 429; if checks in
+flight do, the attempt waits for them (a moment: one hash) and tries again. Then the
+password is checked, and the reservation becomes a failure or is given back. So N
+concurrent guesses get at most the limit through to the hash, however they interleave (a
+read-then-count limiter let all of them through), while an owner's concurrent correct
+logins only queue briefly.
 
 The counters, each in a fixed window that starts at its first failure:
 
@@ -21,10 +26,15 @@ Redis the identifier appears only as a keyed hash (no emails in Redis).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
+from typing import Literal
 
+import structlog
 from redis.exceptions import RedisError
 
 from tessera_core.accounts import identifier_key
@@ -42,38 +52,55 @@ __all__ = [
 
 PREFIX = "tessera:login-failures:"
 _KEY_LABEL = b"tessera login-failure counter"
+log = structlog.get_logger("tessera.throttle")
 
-# KEYS: the counters; ARGV[1]: the window (s); ARGV[1 + i]: the limit of KEYS[i].
-# Returns 0 when the attempt is reserved, else the seconds until the fullest counter resets.
+# KEYS: a counter's failures and its checks in flight; ARGV: limit, window, in-flight TTL.
+# Returns 0 when reserved, -1 when checks in flight fill it (wait), else the seconds until
+# the failures expire (refuse).
 _RESERVE = """
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local count = tonumber(redis.call('GET', key) or '0')
-  if count >= tonumber(ARGV[i + 1]) then
-    local ttl = redis.call('TTL', key)
-    if ttl < 0 then
-      redis.call('EXPIRE', key, ARGV[1])
-      ttl = tonumber(ARGV[1])
-    end
-    if ttl > wait then wait = ttl end
+local limit = tonumber(ARGV[1])
+local failed = tonumber(redis.call('GET', KEYS[1]) or '0')
+if failed >= limit then
+  local ttl = redis.call('TTL', KEYS[1])
+  if ttl < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    ttl = tonumber(ARGV[2])
   end
+  return math.max(ttl, 1)
 end
-if wait > 0 then return wait end
-for _, key in ipairs(KEYS) do
-  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
-end
+if failed + tonumber(redis.call('GET', KEYS[2]) or '0') >= limit then return -1 end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 0
 """
 
-# KEYS[1]: the identifier-and-address counter (deleted: the owner proved the password from
-# there); KEYS[2..]: the wider counters, which give back this attempt's reservation only.
-_RELEASE = """
-redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+# KEYS as above; ARGV: outcome (failed / passed / reset / cancelled), window. The check
+# leaves the in-flight count; a failure joins the failures; a reset clears them.
+_FINISH = """
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+if ARGV[1] == 'failed' then
+  if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+elseif ARGV[1] == 'reset' then
+  redis.call('DEL', KEYS[1])
 end
 return 0
 """
+# A check in flight that never reports (its process died) stops counting after this.
+IN_FLIGHT_TTL = 30
+# How long an attempt waits for checks in flight before it is refused anyway.
+WAIT_SECONDS = 5.0
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Counter:
+    failed: str
+    in_flight: str
+    limit: int
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.failed, self.in_flight]
 
 
 class TooManyAttempts(TesseraError):
@@ -96,13 +123,21 @@ class ThrottleUnavailable(ServiceUnavailable):
 
 @dataclass(frozen=True)
 class Reservation:
-    """One attempt's place in the counters: ``release()`` it when the password was right."""
+    """One attempt's place in the counters: ``failed()`` or ``passed()`` once the password
+    has been checked."""
 
     throttle: LoginThrottle
-    keys: list[str]
+    counters: list[Counter]
 
-    async def release(self) -> None:
-        await self.throttle._run(self.throttle._release, self.keys, [])
+    async def failed(self) -> None:
+        await self.throttle._finish(self.counters, "failed")
+
+    async def passed(self) -> None:
+        # The owner proved the password from this address: that counter starts afresh. The
+        # wider ones keep their failures: resetting the address's would let someone who owns
+        # one account wipe their per-address count with a successful login now and then.
+        await self.throttle._finish(self.counters[:1], "reset")
+        await self.throttle._finish(self.counters[1:], "passed")
 
 
 class LoginThrottle:
@@ -132,7 +167,7 @@ class LoginThrottle:
         self.per_client = per_client
         self.window = window
         self._reserve = redis.register_script(_RESERVE)
-        self._release = redis.register_script(_RELEASE)
+        self._finish_script = redis.register_script(_FINISH)
 
     @classmethod
     def from_settings(cls, redis: RedisClient, settings: Settings) -> LoginThrottle:
@@ -148,28 +183,45 @@ class LoginThrottle:
     def _digest(*parts: str) -> str:
         return hmac.new(_KEY_LABEL, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
-    def keys(self, identifier: str, client: str | None) -> list[tuple[str, int]]:
-        """The counters of an attempt with their limits, strictest first."""
+    def counters(self, identifier: str, client: str | None) -> list[Counter]:
+        """The counters of an attempt, strictest first. Each counter's two keys share a
+        hash tag, so a script can take both on a Redis Cluster."""
         key = identifier_key(identifier)
         where = client or "unknown"
-        counters = [
-            (f"{PREFIX}account-client:{self._digest(key, where)}", self.per_account_and_client),
-            (f"{PREFIX}account:{self._digest(key)}", self.per_account),
+        bases = [
+            (f"account-client:{{{self._digest(key, where)}}}", self.per_account_and_client),
+            (f"account:{{{self._digest(key)}}}", self.per_account),
         ]
         if client:
-            counters.append((f"{PREFIX}client:{client}", self.per_client))
-        return counters
+            bases.append((f"client:{{{client}}}", self.per_client))
+        return [
+            Counter(f"{PREFIX}{base}:failed", f"{PREFIX}{base}:in-flight", limit)
+            for base, limit in bases
+        ]
 
     async def reserve(self, *, identifier: str, client: str | None) -> Reservation:
-        """Count this attempt as a failure now; ``TooManyAttempts`` if a counter is full."""
-        counters = self.keys(identifier, client)
-        keys = [key for key, _ in counters]
-        wait = await self._run(
-            self._reserve, keys, [self.window, *(limit for _, limit in counters)]
-        )
-        if wait:
-            raise TooManyAttempts(retry_after=max(1, int(wait)))
-        return Reservation(self, keys)
+        """Take a place in every counter before the password is checked; ``TooManyAttempts``
+        if the failures of one fill it (or checks in flight keep it full too long)."""
+        counters = self.counters(identifier, client)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            taken: list[Counter] = []
+            verdict = 0
+            for counter in counters:
+                verdict = await self._run(
+                    self._reserve, counter.keys, [counter.limit, self.window, IN_FLIGHT_TTL]
+                )
+                if verdict:
+                    break
+                taken.append(counter)
+            if not verdict:
+                return Reservation(self, counters)
+            await self._finish(taken, "cancelled")
+            if verdict > 0:
+                raise TooManyAttempts(retry_after=verdict)
+            if time.monotonic() >= deadline:
+                raise TooManyAttempts(retry_after=1)
+            await asyncio.sleep(POLL_SECONDS)
 
     async def check_password(
         self,
@@ -179,17 +231,34 @@ class LoginThrottle:
         *,
         identifier: str,
         client: str | None,
+        when_unavailable: Literal["refuse", "check"] = "refuse",
     ) -> bool:
         """Whether ``password`` matches ``digest`` (``None``: no account, a dummy hash is
         checked), counted as a failure unless it does: for re-authentication (a password
-        change, an email change) as for logins. ``TooManyAttempts`` before any hashing."""
-        attempt = await self.reserve(identifier=identifier, client=client)
-        if not await hasher.verify(digest, password):
-            return False
-        await attempt.release()
-        return True
+        change, an email change) as for logins. ``TooManyAttempts`` before any hashing.
 
-    async def _run(self, script: object, keys: list[str], args: list[int]) -> int:
+        Args:
+            when_unavailable: without Redis, ``refuse`` (``ThrottleUnavailable``, 503) or
+                ``check`` the password uncounted, for a change that must not wait for Redis.
+        """
+        try:
+            attempt: Reservation | None = await self.reserve(identifier=identifier, client=client)
+        except ThrottleUnavailable:
+            if when_unavailable == "refuse":
+                raise
+            log.warning("password_check_unthrottled", reason="rate_limiter_unavailable")
+            attempt = None
+        valid = await hasher.verify(digest, password)
+        if attempt is not None:
+            with contextlib.suppress(ThrottleUnavailable):
+                await (attempt.passed() if valid else attempt.failed())
+        return valid
+
+    async def _finish(self, counters: list[Counter], outcome: str) -> None:
+        for counter in counters:
+            await self._run(self._finish_script, counter.keys, [outcome, self.window])
+
+    async def _run(self, script: object, keys: list[str], args: list[int | str]) -> int:
         try:
             result = await script(keys=keys, args=args)  # type: ignore[operator]
         except RedisError as exc:

@@ -50,10 +50,10 @@ async def authenticate(
 ) -> User:
     """The active user these credentials belong to, or ``InvalidCredentials``.
 
-    The attempt is counted before anything is looked up (``LoginThrottle.reserve``), so
-    concurrent guesses cannot outrun the limit. Unknown users are verified against a
-    dummy hash, so the answer takes about the same time whether the account exists or
-    not, and the body is the same either way.
+    The attempt takes its place in the counters before anything is looked up
+    (``LoginThrottle.reserve``), so concurrent guesses cannot outrun the limit. Unknown
+    users are verified against a dummy hash, so the answer takes about the same time
+    whether the account exists or not, and the body is the same either way.
     """
     try:
         attempt = await throttle.reserve(identifier=login, client=client)
@@ -63,9 +63,10 @@ async def authenticate(
     user = await accounts.get_by_identifier(login)
     valid = await hasher.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
+        await attempt.failed()
         AUTH_LOGINS.labels(result="failure").inc()
         raise InvalidCredentials("The username or password is incorrect.")
-    await attempt.release()
+    await attempt.passed()
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = await hasher.hash(password)
     await accounts.record_login(user, datetime.now(UTC))
@@ -94,6 +95,9 @@ async def change_password(
         current_password,
         identifier=user.username,
         client=client,
+        # A password change ends the other sessions: like every revoking endpoint it must
+        # not wait for Redis (a thief cannot take Redis down to guess uncounted).
+        when_unavailable="check",
     ):
         raise InvalidCurrentPassword("The current password is incorrect.")
     problems = password_problems(
