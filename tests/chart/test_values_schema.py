@@ -109,3 +109,41 @@ class TestSchemaDocumentsEveryValue:
 
         walk(schema, "")
         assert open_objects == []
+
+
+class TestTrustedProxies:
+    @staticmethod
+    def forwarded_allow_ips(manifests: list[dict[str, Any]]) -> set[str]:
+        values = set()
+        for manifest in manifests:
+            if manifest["kind"] != "Deployment":
+                continue
+            for container in manifest["spec"]["template"]["spec"]["containers"]:
+                for env in container.get("env", []):
+                    if env["name"] == "TESSERA_FORWARDED_ALLOW_IPS":
+                        values.add(env["value"])
+        return values
+
+    def test_default_trusts_the_private_ranges_never_everyone(self, helm: str) -> None:
+        from tests.chart.conftest import render
+
+        assert self.forwarded_allow_ips(render(helm, "default-values.yaml")) == {
+            "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+        }
+
+    def test_derived_from_values(self, helm: str) -> None:
+        from tests.chart.conftest import render
+
+        manifests = render(
+            helm,
+            "default-values.yaml",
+            "1.37",
+            "--set",
+            "config.trustedProxies={10.8.0.0/14,130.211.0.0/22}",
+        )
+        assert self.forwarded_allow_ips(manifests) == {"10.8.0.0/14,130.211.0.0/22"}
+
+    def test_a_wildcard_is_refused(self, helm: str) -> None:
+        code, err = template(helm, "--set", "config.trustedProxies={*}")
+        assert code != 0
+        assert "/config/trustedProxies/0" in err

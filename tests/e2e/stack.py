@@ -228,6 +228,7 @@ def service_env(name: str, backends: Backends, *, issuer: str, auth_port: int) -
         TESSERA_DATABASE_URL=backends.database_url,
         TESSERA_REDIS_URL=backends.redis_url,
         TESSERA_ISSUER=issuer,
+        TESSERA_AUDIENCE="tessera-e2e",
         TESSERA_LOG_FORMAT="json",
         TESSERA_PASSWORD_HASH_THREADS="2",
         TESSERA_CURSOR_SECRET=secrets.token_urlsafe(32),

@@ -89,6 +89,12 @@ class TestComposeFile:
         assert services["prometheus"]["profiles"] == ["observability"]
         assert set(compose()["volumes"]) >= {"postgres_data", "redis_data", "keys"}
 
+    def test_only_the_gateway_may_state_the_client_address(self):
+        services = compose()["services"]
+        gateway_address = services["gateway"]["networks"]["default"]["ipv4_address"]
+        for app in ("auth", "users"):
+            assert services[app]["environment"]["TESSERA_FORWARDED_ALLOW_IPS"] == gateway_address
+
     def test_gateway_environment_fills_every_template_placeholder(self):
         placeholders = template_placeholders(GATEWAY_TEMPLATE.read_text())
         assert placeholders == {"GATEWAY_LISTEN", "AUTH_UPSTREAM", "USERS_UPSTREAM"}
@@ -146,6 +152,24 @@ class TestEnvSample:
             if SAMPLE_LINE.match(line):
                 above = lines[index - 1]
                 assert above.startswith("#"), f"no comment above {line!r}"
+
+    def test_the_readme_settings_table_agrees(self):
+        """README's table is made from this file: the same variables, the same defaults."""
+        sample = {
+            name: value
+            for name, value in re.findall(
+                r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$", ENV_SAMPLE.read_text(), re.MULTILINE
+            )
+        }
+        readme = {
+            name: value
+            for name, value in re.findall(
+                r"^\| `([A-Z][A-Z0-9_]*)` \| `?([^|`]*)`? \|",
+                (ROOT / "README.md").read_text(),
+                re.MULTILINE,
+            )
+        }
+        assert readme == {name: value.strip() for name, value in sample.items()}
 
     def test_active_values_load(self, monkeypatch: pytest.MonkeyPatch):
         for line in ENV_SAMPLE.read_text().splitlines():

@@ -117,6 +117,16 @@ class TestRouting:
         )
         assert response.status_code == 413
 
+    def test_bodies_too_big_for_memory_buffers_still_reach_the_service(
+        self, gateway_client: httpx.Client
+    ):
+        """nginx writes such bodies to its temp directory first; it must be able to."""
+        response = gateway_client.post(
+            "/api/v1/auth/login", json={"username": "x" * 200_000, "password": "y"}
+        )
+        assert response.status_code == 422
+        assert response.json()["code"] == "validation_failed"
+
     def test_client_address_is_forwarded(self, gateway_client: httpx.Client, stack: Stack):
         _, tokens = register_and_login(gateway_client)
         sessions = gateway_client.get("/api/v1/auth/sessions", headers=bearer(tokens))

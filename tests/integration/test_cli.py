@@ -126,3 +126,35 @@ class TestBootstrapAdmin:
                 ).headers["x-auth-roles"]
                 assert claims_roles == "admin"
                 assert isinstance(client, httpx.AsyncClient)
+
+
+class TestDev:
+    def test_refuses_outside_dev(self, tmp_path: Path):
+        result = run(["dev"], {"TESSERA_ENV": "production", "TESSERA_DEV_DIR": str(tmp_path)})
+        assert result.returncode == 2
+        assert "refusing to run: TESSERA_ENV=production" in result.stderr
+        assert not any(tmp_path.iterdir()), "nothing may be started or written"
+
+
+class TestEngine:
+    async def test_sql_parameters_stay_out_of_errors(self, make_settings):
+        from sqlalchemy.exc import DBAPIError
+
+        from tessera_core.db import make_engine
+
+        engine = make_engine(make_settings())
+        try:
+            async with engine.connect() as conn:
+                try:
+                    await conn.execute(
+                        text("SELECT CAST(:email AS text), 1 / 0"), {"email": "alice@example.com"}
+                    )
+                except DBAPIError as exc:
+                    error = str(exc)
+                else:
+                    raise AssertionError("the division should have failed")
+        finally:
+            await engine.dispose()
+        assert "division by zero" in error
+        assert "alice@example.com" not in error
+        assert "[SQL parameters hidden due to hide_parameters=True]" in error

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,9 +43,25 @@ class TestProductionSafety:
             "TESSERA_DATABASE_URL",
             "TESSERA_REDIS_URL",
             "TESSERA_KEYS_DIR",
+            "TESSERA_ISSUER",
+            "TESSERA_AUDIENCE",
             "TESSERA_ENV=dev",
         ):
             assert variable in message
+
+    @pytest.mark.parametrize("missing", ["issuer", "audience"])
+    def test_refuses_the_default_issuer_and_audience(self, missing: str, tmp_path: Path):
+        values: dict[str, Any] = {"issuer": "https://id.example.com", "audience": "tasks-api"}
+        del values[missing]
+        settings = Settings(
+            env="production",
+            database_url="postgresql://db/x",
+            redis_url="rediss://:pw@cache:6380/0",
+            keys_dir=tmp_path,
+            **values,
+        )
+        with pytest.raises(SettingsError, match=f"TESSERA_{missing.upper()} is not set"):
+            settings.require_production_safe(needs_signing_keys=True)
 
     @pytest.mark.parametrize(
         "url", ["redis://fakeredis:6379/0", "redis://localhost:1/0?embedded=1"]
@@ -60,6 +77,8 @@ class TestProductionSafety:
             database_url="postgresql://db/x",
             redis_url="rediss://:pw@cache:6380/0",
             keys_dir=tmp_path,
+            issuer="https://id.example.com",
+            audience="tasks-api",
         ).require_production_safe(needs_signing_keys=True)
 
     def test_dev_allows_everything(self):
@@ -76,3 +95,19 @@ class TestProductionSafety:
 )
 def test_database_urls_use_psycopg(given: str, expected: str):
     assert sqlalchemy_url(given) == expected
+
+
+class TestForwardedAllowIps:
+    def test_defaults_to_loopback(self, monkeypatch: pytest.MonkeyPatch):
+        from tessera_core.serve import build_config
+
+        monkeypatch.delenv("TESSERA_FORWARDED_ALLOW_IPS", raising=False)
+        assert build_config("x:y", host="127.0.0.1", port=1).forwarded_allow_ips == "127.0.0.1"
+
+    @pytest.mark.parametrize("value", ["*", "10.0.0.1, *"])
+    def test_a_wildcard_is_refused(self, monkeypatch: pytest.MonkeyPatch, value: str):
+        from tessera_core.serve import build_config
+
+        monkeypatch.setenv("TESSERA_FORWARDED_ALLOW_IPS", value)
+        with pytest.raises(SettingsError, match="forge"):
+            build_config("x:y", host="127.0.0.1", port=1)

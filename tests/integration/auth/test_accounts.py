@@ -10,6 +10,7 @@ import pytest
 from tests.fixtures.apps import PASSWORD, USER_FIELDS, running
 
 REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
 
 
 def body(username: str = "bob", **overrides: object) -> dict[str, object]:
@@ -134,6 +135,85 @@ class TestRegister:
         assert response.json()["code"] == "payload_too_large"
 
 
+class TestOneIdentifierOneAccount:
+    """A username may not equal any account's email, nor an email any account's username,
+    in canonical form (NFKC, case-folded, IDNA domain): one identifier, one account."""
+
+    async def test_a_username_cannot_be_another_accounts_email(
+        self, auth_client: httpx.AsyncClient
+    ):
+        assert (await auth_client.post(REGISTER, json=body("victim"))).status_code == 201
+        response = await auth_client.post(
+            REGISTER, json=body("victim@example.com", email="thief@example.com")
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "username_taken"
+        # The victim's email login still reaches the victim.
+        login = await auth_client.post(
+            LOGIN, json={"username": "VICTIM@example.com", "password": PASSWORD}
+        )
+        assert login.status_code == 200
+
+    async def test_an_email_cannot_be_another_accounts_username(
+        self, auth_client: httpx.AsyncClient
+    ):
+        assert (
+            await auth_client.post(REGISTER, json=body("ops@example.com", email="o@example.com"))
+        ).status_code == 201
+        response = await auth_client.post(REGISTER, json=body("mallory", email="Ops@Example.com"))
+        assert response.status_code == 409
+        assert response.json()["code"] == "email_taken"
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            ("alice@example.com", "\uff21lice@\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com"),
+            ("strasse@example.com", "STRA\u00dfE@example.com"),
+            ("bob@xn--bcher-kva.de", "bob@B\u00fcCHER.de"),
+        ],
+    )
+    async def test_look_alike_emails_are_one_email(
+        self, auth_client: httpx.AsyncClient, first: str, second: str
+    ):
+        assert (
+            await auth_client.post(REGISTER, json=body("first", email=first))
+        ).status_code == 201
+        response = await auth_client.post(REGISTER, json=body("second", email=second))
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "email_taken"
+
+    async def test_a_look_alike_email_is_stored_as_given_and_logs_in_canonically(
+        self, auth_client: httpx.AsyncClient
+    ):
+        given = "\uff21lice@\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com"
+        created = await auth_client.post(REGISTER, json=body("alice", email=given))
+        assert created.status_code == 201
+        assert created.json()["email"] == given
+        login = await auth_client.post(
+            LOGIN, json={"username": "alice@example.com", "password": PASSWORD}
+        )
+        assert login.status_code == 200
+
+    async def test_usernames_are_stored_in_nfkc(self, auth_client: httpx.AsyncClient):
+        full_width = "\uff42\uff4f\uff42"  # "bob" in full-width letters
+        created = await auth_client.post(REGISTER, json=body(full_width, email="b@example.com"))
+        assert created.status_code == 201
+        assert created.json()["username"] == "bob"
+        again = await auth_client.post(REGISTER, json=body("BOB", email="b2@example.com"))
+        assert again.json()["code"] == "username_taken"
+
+    async def test_concurrent_claims_of_one_identifier_as_username_and_email(
+        self, auth_client: httpx.AsyncClient
+    ):
+        """The database decides: half the racers claim it as a username, half as an email."""
+        claims = [body("race@example.com", email=f"r{i}@example.com") for i in range(4)] + [
+            body(f"racer{i}", email="RACE@example.com") for i in range(4)
+        ]
+        responses = await asyncio.gather(*(auth_client.post(REGISTER, json=c) for c in claims))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [201] + [409] * 7, [r.text for r in responses]
+
+
 class TestChangePassword:
     NEW = "new-passphrase-2026"
 
@@ -172,6 +252,28 @@ class TestChangePassword:
         )
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_current_password"
+
+    async def test_wrong_current_passwords_are_counted_like_logins(
+        self, auth_client: httpx.AsyncClient, auth_headers
+    ):
+        """A stolen access token cannot guess the current password without limit."""
+        wrong = {"current_password": "not-my-password", "new_password": self.NEW}
+        for _ in range(5):
+            response = await auth_client.post(
+                "/api/v1/auth/password", json=wrong, headers=auth_headers
+            )
+            assert response.status_code == 400
+        response = await auth_client.post(
+            "/api/v1/auth/password",
+            json={"current_password": PASSWORD, "new_password": self.NEW},
+            headers=auth_headers,
+        )
+        assert response.status_code == 429
+        assert response.json()["code"] == "too_many_attempts"
+        assert int(response.headers["retry-after"]) > 0
+        # The same counters as logins of the account from this address.
+        login = await auth_client.post(LOGIN, json={"username": "alice", "password": PASSWORD})
+        assert login.status_code == 429
 
     async def test_weak_new_password(self, auth_client: httpx.AsyncClient, auth_headers):
         response = await auth_client.post(

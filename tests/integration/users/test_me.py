@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.fixtures.apps import USER_FIELDS
+from tests.fixtures.apps import PASSWORD, USER_FIELDS
 from tests.fixtures.users import FAKE_HASH
 
 ME = "/api/v1/users/me"
@@ -65,7 +65,9 @@ class TestUpdateMe:
 
     async def test_changes_the_email(self, users_client: httpx.AsyncClient, auth_headers):
         response = await users_client.patch(
-            ME, headers=auth_headers, json={"email": "Alice.New@Example.com"}
+            ME,
+            headers=auth_headers,
+            json={"email": "Alice.New@Example.com", "current_password": PASSWORD},
         )
         assert response.status_code == 200
         assert response.json()["email"] == "Alice.New@Example.com"
@@ -74,7 +76,9 @@ class TestUpdateMe:
         self, users_client: httpx.AsyncClient, auth_headers
     ):
         response = await users_client.patch(
-            ME, headers=auth_headers, json={"email": "ALICE@example.com"}
+            ME,
+            headers=auth_headers,
+            json={"email": "ALICE@example.com", "current_password": PASSWORD},
         )
         assert response.status_code == 200
         assert response.json()["email"] == "ALICE@example.com"
@@ -83,7 +87,9 @@ class TestUpdateMe:
         self, users_client: httpx.AsyncClient, auth_headers, other_user
     ):
         response = await users_client.patch(
-            ME, headers=auth_headers, json={"email": "BOB@Example.COM"}
+            ME,
+            headers=auth_headers,
+            json={"email": "BOB@Example.COM", "current_password": PASSWORD},
         )
         assert response.status_code == 409
         assert response.json()["code"] == "email_taken"
@@ -91,7 +97,7 @@ class TestUpdateMe:
     async def test_concurrent_claims_of_one_email_give_200_and_409(
         self, users_client: httpx.AsyncClient, auth_headers, other_headers
     ):
-        body = {"email": "contested@example.com"}
+        body = {"email": "contested@example.com", "current_password": PASSWORD}
         responses = await asyncio.gather(
             users_client.patch(ME, headers=auth_headers, json=body),
             users_client.patch(ME, headers=other_headers, json=body),
@@ -114,7 +120,11 @@ class TestUpdateMe:
                 {"hash": FAKE_HASH},
             )
             patch = asyncio.create_task(
-                users_client.patch(ME, headers=auth_headers, json={"email": "Raced@example.com"})
+                users_client.patch(
+                    ME,
+                    headers=auth_headers,
+                    json={"email": "Raced@example.com", "current_password": PASSWORD},
+                )
             )
             await asyncio.sleep(0.5)
             assert not patch.done()  # blocked on the index until the other side commits
@@ -122,6 +132,40 @@ class TestUpdateMe:
             response = await patch
         assert response.status_code == 409
         assert response.json()["code"] == "email_taken"
+
+    async def test_an_email_equal_to_another_accounts_username_is_409(
+        self, users_client: httpx.AsyncClient, auth_headers, register_user
+    ):
+        await register_user("boss@example.com", email="boss.real@example.com")
+        response = await users_client.patch(
+            ME,
+            headers=auth_headers,
+            json={"email": "Boss@Example.com", "current_password": PASSWORD},
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "email_taken"
+
+    async def test_a_look_alike_of_another_accounts_email_is_409(
+        self, users_client: httpx.AsyncClient, auth_headers, other_user
+    ):
+        look_alike = "\uff42\uff4f\uff42@\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com"
+        response = await users_client.patch(
+            ME, headers=auth_headers, json={"email": look_alike, "current_password": PASSWORD}
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "email_taken"
+
+    async def test_the_new_email_is_the_login_and_the_old_one_is_not(
+        self, users_client: httpx.AsyncClient, auth_client: httpx.AsyncClient, auth_headers
+    ):
+        response = await users_client.patch(
+            ME, headers=auth_headers, json={"email": "al@example.org", "current_password": PASSWORD}
+        )
+        assert response.status_code == 200
+        new = {"username": "AL@example.org", "password": PASSWORD}
+        old = {"username": "alice@example.com", "password": PASSWORD}
+        assert (await auth_client.post("/api/v1/auth/login", json=new)).status_code == 200
+        assert (await auth_client.post("/api/v1/auth/login", json=old)).status_code == 401
 
     async def test_unknown_field_is_422(self, users_client: httpx.AsyncClient, auth_headers):
         response = await users_client.patch(
@@ -182,3 +226,49 @@ class TestUpdateMe:
     async def test_without_token_is_401(self, users_client: httpx.AsyncClient):
         response = await users_client.patch(ME, json={"nickname": "x"})
         assert response.status_code == 401
+
+
+class TestEmailChangeNeedsThePassword:
+    async def test_without_current_password_is_403(
+        self, users_client: httpx.AsyncClient, auth_headers
+    ):
+        response = await users_client.patch(
+            ME, headers=auth_headers, json={"email": "thief@example.com"}
+        )
+        assert response.status_code == 403
+        assert response.json()["code"] == "reauthentication_required"
+        me = await users_client.get(ME, headers=auth_headers)
+        assert me.json()["email"] == "alice@example.com"
+
+    async def test_wrong_current_passwords_are_403_and_counted_like_logins(
+        self, users_client: httpx.AsyncClient, auth_client: httpx.AsyncClient, auth_headers
+    ):
+        wrong = {"email": "thief@example.com", "current_password": "not-the-password"}
+        for _ in range(5):
+            response = await users_client.patch(ME, headers=auth_headers, json=wrong)
+            assert response.status_code == 403
+            assert response.json()["code"] == "reauthentication_required"
+        right = {"email": "thief@example.com", "current_password": PASSWORD}
+        response = await users_client.patch(ME, headers=auth_headers, json=right)
+        assert response.status_code == 429
+        assert response.json()["code"] == "too_many_attempts"
+        login = await auth_client.post(
+            "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}
+        )
+        assert login.status_code == 429  # the same counters as logins from this address
+
+    async def test_other_fields_need_no_password(
+        self, users_client: httpx.AsyncClient, auth_headers
+    ):
+        response = await users_client.patch(ME, headers=auth_headers, json={"nickname": "Ally"})
+        assert response.status_code == 200
+
+    async def test_the_password_is_never_echoed(
+        self, users_client: httpx.AsyncClient, auth_headers
+    ):
+        response = await users_client.patch(
+            ME, headers=auth_headers, json={"email": "a2@example.com", "current_password": PASSWORD}
+        )
+        assert response.status_code == 200
+        assert PASSWORD not in response.text
+        assert set(response.json()) == USER_FIELDS

@@ -4,6 +4,8 @@ import uuid
 
 import httpx
 
+from tests.fixtures.apps import PASSWORD
+
 USERS = "/api/v1/users"
 VERIFY = "/api/v1/auth/verify"
 
@@ -101,10 +103,29 @@ class TestUpdateUser:
         self, users_client: httpx.AsyncClient, user, admin_headers, other_user
     ):
         response = await users_client.patch(
-            f"{USERS}/{user['id']}", headers=admin_headers, json={"email": "Bob@example.com"}
+            f"{USERS}/{user['id']}",
+            headers=admin_headers,
+            json={"email": "Bob@example.com", "current_password": PASSWORD},
         )
         assert response.status_code == 409
         assert response.json()["code"] == "email_taken"
+
+    async def test_an_admin_changing_an_email_gives_their_own_password(
+        self, users_client: httpx.AsyncClient, user, admin_headers
+    ):
+        target = f"{USERS}/{user['id']}"
+        without = await users_client.patch(
+            target, headers=admin_headers, json={"email": "al@example.org"}
+        )
+        assert without.status_code == 403
+        assert without.json()["code"] == "reauthentication_required"
+        response = await users_client.patch(
+            target,
+            headers=admin_headers,
+            json={"email": "al@example.org", "current_password": PASSWORD},
+        )
+        assert response.status_code == 200
+        assert response.json()["email"] == "al@example.org"
 
     async def test_deactivation_revokes_every_session_at_once(
         self,

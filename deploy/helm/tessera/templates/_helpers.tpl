@@ -303,7 +303,7 @@ Secrets arrive as files (TESSERA_*_FILE), never as plain environment values.
 - name: TESSERA_GRACEFUL_TIMEOUT_SECONDS
   value: {{ .svc.gracefulTimeoutSeconds | quote }}
 - name: TESSERA_FORWARDED_ALLOW_IPS
-  value: {{ .svc.forwardedAllowIps | quote }}
+  value: {{ join "," .root.Values.config.trustedProxies | quote }}
 - name: TESSERA_DATABASE_URL_FILE
   value: /etc/tessera/secrets/database-url
 - name: TESSERA_REDIS_URL_FILE

@@ -4,19 +4,23 @@ user rows' uniqueness, the account behind a token, and idempotent admin creation
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
+import unicodedata
 import uuid
 from pathlib import Path
 
+import idna
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.db import make_engine, make_session_factory, session_scope
 from tessera_core.errors import Conflict, TokenRevoked
-from tessera_core.models import User
+from tessera_core.models import User, UserIdentifier
 from tessera_core.passwords import PasswordHasher, common_passwords, password_problems
 from tessera_core.settings import Settings
 
@@ -30,13 +34,17 @@ __all__ = [
     "check_username",
     "ensure_admin",
     "ensure_admin_in",
+    "identifier_key",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{3,150}$", re.ASCII)
 
 
 def check_username(username: str) -> str:
-    """Return the username if it is 3-150 letters, digits and ``@.+-_``; else ValueError."""
+    """Return the username in NFKC form if that is 3-150 letters, digits and ``@.+-_``;
+    else ValueError. NFKC first, so a full-width ``\uff21lice`` is ``Alice``, not a
+    look-alike of it."""
+    username = unicodedata.normalize("NFKC", username)
     if not USERNAME_PATTERN.fullmatch(username):
         raise ValueError("must be 3-150 characters of letters, digits and @.+-_")
     return username
@@ -50,6 +58,27 @@ def check_email(email: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
     return email
+
+
+def identifier_key(identifier: str) -> str:
+    """The canonical form under which a username, an email or a login string names an
+    account: NFKC, case-folded, and after the last ``@`` the domain in IDNA (A-label) form.
+
+    Two strings with one key are one identifier: ``alice@example.com``, the same in
+    full-width letters, and a *username* ``ALICE@example.com`` all collide.
+
+    Example:
+        >>> identifier_key("\uff21lice@B\u00fccher.DE")
+        'alice@xn--bcher-kva.de'
+    """
+    key = unicodedata.normalize("NFKC", identifier.strip()).casefold()
+    local, at, domain = key.rpartition("@")
+    if at and domain:
+        # Not a domain (a login string can be anything)? Then it is compared as it is.
+        with contextlib.suppress(idna.IDNAError):
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        key = f"{local}@{domain}"
+    return key
 
 
 class UsernameTaken(Conflict):
@@ -80,18 +109,33 @@ class UserRepository:
         return user
 
     async def username_taken(self, username: str) -> bool:
-        query = select(User.id).where(func.lower(User.username) == username.lower())
-        return await self.session.scalar(query) is not None
+        """True if the username names any account: as a username or as an email."""
+        return await self._key_owner(identifier_key(username)) is not None
 
     async def email_taken(self, email: str, *, excluding: uuid.UUID | None = None) -> bool:
-        query = select(User.id).where(func.lower(User.email) == email.lower())
-        if excluding is not None:
-            query = query.where(User.id != excluding)
-        return await self.session.scalar(query) is not None
+        """True if the email names an account other than ``excluding``: as an email or as
+        a username."""
+        owner = await self._key_owner(identifier_key(email))
+        return owner is not None and owner != excluding
+
+    async def get_by_identifier(self, identifier: str) -> User | None:
+        """The account a login string names (its username or its email, canonically)."""
+        return await self.session.scalar(
+            select(User)
+            .join(UserIdentifier, UserIdentifier.user_id == User.id)
+            .where(UserIdentifier.key == identifier_key(identifier))
+        )
+
+    async def _key_owner(self, key: str) -> uuid.UUID | None:
+        return await self.session.scalar(
+            select(UserIdentifier.user_id).where(UserIdentifier.key == key)
+        )
 
     async def save(self, user: User) -> User:
-        """Insert or update now. Two concurrent claims of one username or email both pass
-        the checks above; the unique index fails the later one, which becomes a 409."""
+        """Insert or update now, with the account's identifiers. Two concurrent claims of
+        one username or email both pass the checks above; the database refuses the later
+        one (the unique indexes on ``user``, the primary key of ``user_identifier``), and
+        that becomes a 409."""
         try:
             async with self.session.begin_nested():
                 self.session.add(user)
@@ -103,7 +147,33 @@ class UserRepository:
             if constraint == "uq_user_username_lower":
                 raise UsernameTaken("A user with this username already exists.") from exc
             raise
+        await self._claim_identifiers(user)
         return user
+
+    async def _claim_identifiers(self, user: User) -> None:
+        # The username's key first: when an account's username and email are one string,
+        # the one row says "username".
+        wanted = {identifier_key(user.email): "email", identifier_key(user.username): "username"}
+        await self.session.execute(
+            delete(UserIdentifier).where(
+                UserIdentifier.user_id == user.id, UserIdentifier.key.not_in(list(wanted))
+            )
+        )
+        rows = insert(UserIdentifier).values(
+            [{"key": key, "user_id": user.id, "kind": kind} for key, kind in wanted.items()]
+        )
+        # A key another account holds is neither inserted nor updated, so it is missing from
+        # RETURNING; a concurrent claim waits on the primary key until the first commits.
+        statement = rows.on_conflict_do_update(
+            index_elements=[UserIdentifier.key],
+            set_={"kind": rows.excluded.kind},
+            where=UserIdentifier.user_id == rows.excluded.user_id,
+        ).returning(UserIdentifier.key)
+        claimed = set((await self.session.scalars(statement)).all())
+        if identifier_key(user.username) not in claimed:
+            raise UsernameTaken("This username already names another account.")
+        if identifier_key(user.email) not in claimed:
+            raise EmailTaken("This email already names another account.")
 
 
 class AdminCreation(enum.Enum):
@@ -122,19 +192,15 @@ async def ensure_admin_in(
     common_file: Path | None = None,
 ) -> AdminCreation:
     """Create the admin, or promote an existing user of that username; never reset a password."""
-    check_username(username)
-    check_email(email)
-    existing = await db.scalar(
-        select(User).where(
-            or_(
-                func.lower(User.username) == username.lower(),
-                func.lower(User.email) == email.lower(),
-            )
-        )
-    )
+    username = check_username(username)
+    email = check_email(email)
+    users = UserRepository(db)
+    existing = await users.get_by_identifier(username)
+    if existing is not None and identifier_key(existing.username) != identifier_key(username):
+        raise ValueError(f"the username {username} is another user's email")
+    if await users.email_taken(email, excluding=existing.id if existing else None):
+        raise ValueError(f"the email {email} belongs to another user")
     if existing is not None:
-        if existing.username.lower() != username.lower():
-            raise ValueError(f"the email {email} belongs to another user")
         if existing.is_admin and existing.is_active:
             return AdminCreation.UNCHANGED
         existing.is_admin = True
@@ -145,15 +211,13 @@ async def ensure_admin_in(
     )
     if problems:
         raise ValueError(" ".join(problems))
-    db.add(
-        User(
-            username=username,
-            email=email,
-            password_hash=await hasher.hash(password),
-            is_admin=True,
-        )
+    admin = User(
+        username=username, email=email, password_hash=await hasher.hash(password), is_admin=True
     )
-    await db.flush()
+    try:
+        await users.save(admin)
+    except Conflict as exc:
+        raise ValueError(str(exc)) from exc
     return AdminCreation.CREATED
 
 

@@ -68,6 +68,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=1800,
         pool_use_lifo=True,
         pool_timeout=5,
+        # Errors and their tracebacks must not carry emails, hashes or tokens.
+        hide_parameters=True,
         connect_args={"connect_timeout": 5},
     )
 

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "BEARER_ERRORS",
+    "OAUTH_ERROR_REF",
     "BodySizeLimitMiddleware",
     "Conflict",
     "DatabaseUnavailable",
@@ -263,6 +264,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's answer to a body that is not JSON at all (bytes that are not UTF-8, say):
+        # a validation failure like any other malformed body.
+        return problem(
+            422,
+            "validation_failed",
+            "Validation failed",
+            "The request is invalid.",
+            errors=[{"field": "body", "message": "not a valid JSON document"}],
+        )
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "http_error")
     response = problem(exc.status_code, code, str(exc.detail), str(exc.detail))
@@ -304,9 +315,31 @@ def as_oauth_error(exc: TesseraError | RequestValidationError) -> OAuthError:
     return OAuthError("invalid_request", exc.detail)
 
 
+OAUTH_ERROR_REF = {"$ref": "#/components/schemas/OAuthError"}
+# Every error an OAuth route can answer (``as_oauth_error``), for its OpenAPI document.
+OAUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"schema": OAUTH_ERROR_REF}},
+    }
+    for status, description in (
+        (
+            400,
+            "`invalid_request` (a malformed form too), `invalid_grant`, `unsupported_grant_type`",
+        ),
+        (429, "`too_many_attempts`, with `Retry-After`"),
+        (503, "`temporarily_unavailable`"),
+    )
+}
+
+
 class OAuthRoute(APIRoute):
     """A route that answers its errors in RFC 6749 form (``{"error", "error_description"}``)
     instead of problem+json: ``APIRouter(route_class=OAuthRoute)``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["responses"] = {**OAUTH_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

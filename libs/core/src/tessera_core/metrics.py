@@ -27,6 +27,7 @@ __all__ = [
     "AUTH_TOKENS_REVOKED",
     "HTTP_DURATION",
     "HTTP_REQUESTS",
+    "PASSWORD_CHECKS",
     "REVOCATION_FAST_PATH_FAILURES",
     "REVOCATION_RESYNCS",
     "TOKEN_VERIFICATIONS",
@@ -51,6 +52,10 @@ AUTH_TOKENS_ISSUED = Counter("auth_tokens_issued_total", "Tokens issued, by kind
 AUTH_TOKENS_REVOKED = Counter("auth_tokens_revoked_total", "Sessions and access tokens revoked.")
 AUTH_REFRESH_REUSE = Counter(
     "auth_refresh_reuse_detected_total", "Spent refresh tokens presented again."
+)
+# Every argon2 verification of a submitted password: what the login throttle rations.
+PASSWORD_CHECKS = Counter(
+    "password_checks_total", "Submitted passwords verified against a stored (or dummy) hash."
 )
 
 REVOCATION_RESYNCS = Counter(

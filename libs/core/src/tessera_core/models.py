@@ -30,6 +30,7 @@ __all__ = [
     "RefreshToken",
     "RevokedAccessToken",
     "User",
+    "UserIdentifier",
     "user_search_text",
 ]
 
@@ -58,6 +59,9 @@ class User(Base):
     tokens_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", lazy="raise")
+    identifiers: Mapped[list[UserIdentifier]] = relationship(
+        back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     __table_args__ = (
         # lower(username) is unique, so it alone is a total order: the users listing sorts
@@ -101,6 +105,22 @@ def user_search_text() -> ColumnElement[str]:
     # A literal, not a bound parameter: the planner must see the index's own expression.
     separator = func.chr(literal_column("31"))
     return func.lower(User.username + separator + User.email + separator + User.nickname)
+
+
+class UserIdentifier(Base):
+    """Every string that names an account at login (its username, its email), in canonical
+    form (``tessera_core.accounts.identifier_key``). One primary key over both kinds: a
+    username can never equal another account's email, however concurrent the claims."""
+
+    __tablename__ = "user_identifier"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+
+    user: Mapped[User] = relationship(back_populates="identifiers", lazy="raise")
 
 
 class LoginSession(Base):

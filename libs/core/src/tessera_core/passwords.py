@@ -14,6 +14,8 @@ from pathlib import Path
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from tessera_core.metrics import PASSWORD_CHECKS
+
 __all__ = [
     "MAX_LENGTH",
     "MAX_SIMILARITY",
@@ -58,6 +60,7 @@ class PasswordHasher:
 
     async def verify(self, digest: str | None, password: str) -> bool:
         """True if ``password`` matches; ``digest=None`` burns the same time and is False."""
+        PASSWORD_CHECKS.inc()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool, self._verify_sync, digest or self._dummy_hash, password, digest is None

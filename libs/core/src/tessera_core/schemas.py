@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 __all__ = [
+    "Text",
     "UserRead",
+    "postgres_text",
 ]
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def postgres_text(value: str) -> str:
+    """Return ``value`` if PostgreSQL can store it as text (and it encodes as UTF-8); else
+    ValueError, so such input is a 422 rather than a driver error and a 500.
+
+    Example:
+        >>> postgres_text("alice\x00")
+        Traceback (most recent call last):
+        ...
+        ValueError: must not contain NUL characters or unpaired surrogates
+    """
+    if _UNSTORABLE.search(value):
+        raise ValueError("must not contain NUL characters or unpaired surrogates")
+    return value
+
+
+# Every string a client sends: body fields, query and form parameters.
+Text = Annotated[str, AfterValidator(postgres_text)]
 
 
 class UserRead(BaseModel):

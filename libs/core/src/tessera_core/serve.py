@@ -25,10 +25,13 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import multiprocess
 
+from tessera_core.settings import SettingsError
+
 __all__ = [
     "MULTIPROC_ENV",
     "DrainingServer",
     "build_config",
+    "forwarded_allow_ips",
     "keep_large_allocations_unpooled",
     "serve",
 ]
@@ -56,6 +59,25 @@ def _env_float(name: str, default: float) -> float:
     return float(raw) if raw.strip() else default
 
 
+def forwarded_allow_ips() -> str:
+    """The proxies whose ``X-Forwarded-For``/``-Proto`` are believed
+    (``TESSERA_FORWARDED_ALLOW_IPS``, default ``127.0.0.1``). uvicorn then takes the
+    right-most address that is not one of them: what the last trusted proxy saw.
+
+    Raises:
+        SettingsError: for ``*``. With it uvicorn takes the *left-most* entry, which the
+            client writes itself (a load balancer appends to it), so anyone could choose
+            the address the login limits and the sessions see.
+    """
+    value = os.environ.get("TESSERA_FORWARDED_ALLOW_IPS", "127.0.0.1")
+    if "*" in (part.strip() for part in value.split(",")):
+        raise SettingsError(
+            "TESSERA_FORWARDED_ALLOW_IPS=* lets every client forge its address; list the "
+            "proxies (addresses or CIDRs) in front of the service instead"
+        )
+    return value
+
+
 def build_config(factory: str, *, host: str, port: int, workers: int = 1) -> uvicorn.Config:
     """The uvicorn configuration ``serve`` runs with (exposed for tests)."""
     return uvicorn.Config(
@@ -65,7 +87,7 @@ def build_config(factory: str, *, host: str, port: int, workers: int = 1) -> uvi
         port=port,
         workers=workers,
         proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("TESSERA_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        forwarded_allow_ips=forwarded_allow_ips(),
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=int(_env_float("TESSERA_GRACEFUL_TIMEOUT_SECONDS", 20)),

@@ -113,7 +113,11 @@ class Settings(BaseSettings):
     # Signs the users service's pagination cursors (HMAC-SHA256), so a client cannot forge one.
     cursor_secret: SecretStr = SecretStr(DEFAULT_DEV_CURSOR_SECRET)
 
-    login_max_failures_per_account: int = Field(5, ge=1)
+    # Failed password checks before 429 (tessera_core.throttle): strict from one address,
+    # looser across addresses (a stranger cannot lock the owner out everywhere), and per
+    # address across accounts.
+    login_max_failures_per_account_and_client: int = Field(5, ge=1)
+    login_max_failures_per_account: int = Field(50, ge=1)
     login_max_failures_per_client: int = Field(100, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
     password_hash_threads: int = Field(2, ge=1)
@@ -182,6 +186,11 @@ class Settings(BaseSettings):
         for name, url in (("TESSERA_DATABASE_URL", db_url), ("TESSERA_REDIS_URL", redis_url)):
             if any(marker in url for marker in DEV_ONLY_URL_MARKERS):
                 problems.append(f"{name} points at a development-only backend")
+        # Left unset, every deployment would name itself http://localhost:8000 in its tokens
+        # and its OAuth metadata, and share one audience with every other.
+        for name in ("issuer", "audience"):
+            if name not in self.model_fields_set:
+                problems.append(f"TESSERA_{name.upper()} is not set (its default is for dev)")
         if self.bootstrap_admin_password and self.bootstrap_admin_password.get_secret_value() in {
             "admin",
             "password",

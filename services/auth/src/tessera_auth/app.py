@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from tessera_auth.accounts.router import router as accounts_router
-from tessera_auth.accounts.throttle import LoginThrottle
 from tessera_auth.grants.router import oauth_router
 from tessera_auth.grants.router import router as grants_router
 from tessera_auth.keys.keystore import KeyStore
@@ -28,6 +27,7 @@ from tessera_core.keygen import write_private_key
 from tessera_core.passwords import PasswordHasher, common_passwords
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
+from tessera_core.throttle import LoginThrottle
 from tessera_core.tokens import StaticJWKSSource
 
 log = structlog.get_logger("tessera.auth")
@@ -97,12 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth = AuthState(
                 keys=keys,
                 hasher=hasher,
-                throttle=LoginThrottle(
-                    core.redis,
-                    per_account=settings.login_max_failures_per_account,
-                    per_client=settings.login_max_failures_per_client,
-                    window=settings.login_failure_window_seconds,
-                ),
+                throttle=LoginThrottle.from_settings(core.redis, settings),
                 issuer=AccessTokenIssuer(keys, settings),
                 common_passwords=common,
                 oauth_metadata=oauth_metadata,

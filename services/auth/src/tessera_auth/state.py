@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tessera_auth.accounts.throttle import LoginThrottle
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreLifespanState
+from tessera_core.throttle import LoginThrottle
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ import structlog
 from fastapi import FastAPI, Request
 
 from tessera_core.health import ReadinessCheck
+from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
+from tessera_core.throttle import LoginThrottle
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.router import router as admin_router
@@ -76,7 +78,13 @@ def create_app(
             if not await core.jwks.wait_ready():
                 source = settings.jwks_url or str(settings.jwks_file)
                 log.warning("jwks_unavailable_at_startup", source=source)
-            yield {"core": core, "users": UsersState(cursors=cursors)}
+            hasher = PasswordHasher(threads=settings.password_hash_threads)
+            stack.callback(hasher.close)
+            throttle = LoginThrottle.from_settings(core.redis, settings)
+            yield {
+                "core": core,
+                "users": UsersState(cursors=cursors, hasher=hasher, throttle=throttle),
+            }
 
     app = create_service_app(
         settings,

@@ -23,6 +23,7 @@ from tessera_core.tokens import AccessClaims
 from tessera_users.admin.repository import UserListRepository
 from tessera_users.caller import Caller
 from tessera_users.profiles import service as profiles
+from tessera_users.profiles.service import Reauthentication
 from tessera_users.state import UsersState
 
 
@@ -40,6 +41,15 @@ async def get_user_list_repository(db: DbSessionDep) -> UserListRepository:
 
 
 UsersStateDep = Annotated[UsersState, Depends(get_users_state)]
+
+
+async def get_reauthentication(request: Request, state: UsersStateDep) -> Reauthentication:
+    return Reauthentication(
+        state.hasher, state.throttle, request.client.host if request.client else None
+    )
+
+
+ReauthenticationDep = Annotated[Reauthentication, Depends(get_reauthentication)]
 UserRepositoryDep = Annotated[UserRepository, Depends(get_user_repository)]
 UserListRepositoryDep = Annotated[UserListRepository, Depends(get_user_list_repository)]
 

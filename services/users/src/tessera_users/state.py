@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreLifespanState
+from tessera_core.throttle import LoginThrottle
 from tessera_users.admin.cursor import CursorCodec
 
 
 @dataclass(frozen=True)
 class UsersState:
     cursors: CursorCodec
+    # Re-authentication of an email change: the caller's password, counted like logins.
+    hasher: PasswordHasher
+    throttle: LoginThrottle
 
 
 class UsersLifespanState(CoreLifespanState):

@@ -28,16 +28,3 @@ class InvalidCurrentPassword(TesseraError):
     status = 400
     code = "invalid_current_password"
     title = "Current password is incorrect"
-
-
-class TooManyAttempts(TesseraError):
-    status = 429
-    code = "too_many_attempts"
-    title = "Too many failed attempts"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"Too many failed login attempts; try again in {retry_after} seconds.",
-            headers={"Retry-After": str(retry_after)},
-        )
-        self.retry_after = retry_after

@@ -7,11 +7,12 @@ from fastapi import APIRouter, status
 from tessera_auth.accounts import service
 from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
-from tessera_auth.deps import AccountRepositoryDep, AuthStateDep
+from tessera_auth.deps import AccountRepositoryDep, AuthStateDep, ClientInfoDep
 from tessera_core.accounts import EmailTaken, UsernameTaken
 from tessera_core.deps import RevocationsDep, RevokingClaims
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
+from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts
 
 router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
 
@@ -33,7 +34,9 @@ async def register(
 @router.post(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(InvalidCurrentPassword, WeakPassword, *BEARER_ERRORS),
+    responses=problem_responses(
+        InvalidCurrentPassword, WeakPassword, TooManyAttempts, ThrottleUnavailable, *BEARER_ERRORS
+    ),
 )
 async def change_password(
     data: PasswordChange,
@@ -41,14 +44,17 @@ async def change_password(
     accounts: AccountRepositoryDep,
     revocations: RevocationsDep,
     auth: AuthStateDep,
+    client: ClientInfoDep,
 ) -> None:
     """Change the caller's password; every other session of theirs is revoked."""
     await service.change_password(
         await accounts.get_token_user(claims.sub),
         auth.hasher,
         auth.common_passwords,
+        auth.throttle,
         revocations,
         current_password=data.current_password,
         new_password=data.new_password,
         keep_session=uuid.UUID(claims.sid),
+        client=client.ip,
     )

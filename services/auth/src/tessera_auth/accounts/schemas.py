@@ -3,17 +3,18 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tessera_core.accounts import check_email, check_username
+from tessera_core.schemas import Text
 
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=3, max_length=150, examples=["alice"])
-    email: str = Field(max_length=254, examples=["alice@example.com"])
-    password: str = Field(max_length=1024, examples=["correct-horse-battery-staple"])
-    nickname: str = Field("", max_length=150)
-    first_name: str = Field("", max_length=150)
-    last_name: str = Field("", max_length=150)
+    username: Text = Field(min_length=3, max_length=150, examples=["alice"])
+    email: Text = Field(max_length=254, examples=["alice@example.com"])
+    password: Text = Field(max_length=1024, examples=["correct-horse-battery-staple"])
+    nickname: Text = Field("", max_length=150)
+    first_name: Text = Field("", max_length=150)
+    last_name: Text = Field("", max_length=150)
 
     _username = field_validator("username")(check_username)
     _email = field_validator("email")(check_email)
@@ -22,5 +23,5 @@ class UserCreate(BaseModel):
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    current_password: str = Field(max_length=1024)
-    new_password: str = Field(max_length=1024)
+    current_password: Text = Field(max_length=1024)
+    new_password: Text = Field(max_length=1024)

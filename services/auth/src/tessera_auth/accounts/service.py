@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from tessera_auth.accounts.errors import InvalidCredentials, InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.accounts.schemas import UserCreate
-from tessera_auth.accounts.throttle import LoginThrottle
 from tessera_core.accounts import EmailTaken, UsernameTaken
 from tessera_core.metrics import AUTH_LOGINS
 from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher, password_problems
 from tessera_core.revocation import Revocations
+from tessera_core.throttle import LoginThrottle, TooManyAttempts
 
 
 async def register(
@@ -50,22 +50,23 @@ async def authenticate(
 ) -> User:
     """The active user these credentials belong to, or ``InvalidCredentials``.
 
-    Unknown users are verified against a dummy hash, so the answer takes about the same
-    time whether the account exists or not, and the body is the same either way.
+    The attempt takes its place in the counters before anything is looked up
+    (``LoginThrottle.reserve``), so concurrent guesses cannot outrun the limit. Unknown
+    users are verified against a dummy hash, so the answer takes about the same time
+    whether the account exists or not, and the body is the same either way.
     """
-    user = await accounts.get_by_login(login)
-    account = str(user.id) if user else login
     try:
-        await throttle.check(account=account, client=client)
-    except Exception:
+        attempt = await throttle.reserve(identifier=login, client=client)
+    except TooManyAttempts:
         AUTH_LOGINS.labels(result="throttled").inc()
         raise
+    user = await accounts.get_by_identifier(login)
     valid = await hasher.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
-        await throttle.record_failure(account=account, client=client)
+        await attempt.failed()
         AUTH_LOGINS.labels(result="failure").inc()
         raise InvalidCredentials("The username or password is incorrect.")
-    await throttle.reset(account=account)
+    await attempt.passed()
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = await hasher.hash(password)
     await accounts.record_login(user, datetime.now(UTC))
@@ -77,15 +78,27 @@ async def change_password(
     user: User,
     hasher: PasswordHasher,
     common: frozenset[str],
+    throttle: LoginThrottle,
     revocations: Revocations,
     *,
     current_password: str,
     new_password: str,
     keep_session: uuid.UUID,
+    client: str | None,
 ) -> None:
     """Set a new password and end every other session of the user: whoever else holds
-    one of them may be who learnt the old password."""
-    if not await hasher.verify(user.password_hash, current_password):
+    one of them may be who learnt the old password. Wrong current passwords count like
+    failed logins of the account: a stolen access token cannot guess without limit."""
+    if not await throttle.check_password(
+        hasher,
+        user.password_hash,
+        current_password,
+        identifier=user.username,
+        client=client,
+        # A password change ends the other sessions: like every revoking endpoint it must
+        # not wait for Redis (a thief cannot take Redis down to guess uncounted).
+        when_unavailable="check",
+    ):
         raise InvalidCurrentPassword("The current password is incorrect.")
     problems = password_problems(
         new_password, username=user.username, email=user.email, common=common

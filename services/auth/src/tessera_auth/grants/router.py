@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
 
-from tessera_auth.accounts.errors import InvalidCredentials, TooManyAttempts
+from tessera_auth.accounts.errors import InvalidCredentials
 from tessera_auth.deps import ClientInfoDep, TokenGrantsDep
 from tessera_auth.grants.schemas import LoginRequest
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
@@ -20,6 +20,8 @@ from tessera_core.errors import (
     ServiceUnavailable,
     problem_responses,
 )
+from tessera_core.schemas import Text
+from tessera_core.throttle import TooManyAttempts
 
 router = APIRouter(prefix="/api/v1/auth", tags=["tokens"])
 oauth_router = APIRouter(prefix="/api/v1/auth", tags=["oauth"], route_class=OAuthRoute)
@@ -52,15 +54,15 @@ async def refresh(data: RefreshRequest, response: Response, grants: TokenGrantsD
 
 @oauth_router.post("/token", response_model=TokenPair)
 async def token(
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[Text, Form(max_length=100)],
     response: Response,
     grants: TokenGrantsDep,
     client: ClientInfoDep,
-    username: Annotated[str | None, Form(max_length=254)] = None,
-    password: Annotated[str | None, Form(max_length=1024)] = None,
-    refresh_token: Annotated[str | None, Form()] = None,
-    scope: Annotated[str | None, Form(max_length=1024)] = None,
-    client_id: Annotated[str | None, Form(max_length=100)] = None,
+    username: Annotated[Text | None, Form(max_length=254)] = None,
+    password: Annotated[Text | None, Form(max_length=1024)] = None,
+    refresh_token: Annotated[Text | None, Form()] = None,
+    scope: Annotated[Text | None, Form(max_length=1024)] = None,
+    client_id: Annotated[Text | None, Form(max_length=100)] = None,
 ) -> TokenPair:
     """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants)."""
     response.headers.update(NO_STORE)
@@ -77,11 +79,16 @@ async def token(
     )
 
 
-@oauth_router.post("/revoke", status_code=status.HTTP_200_OK)
+@oauth_router.post(
+    "/revoke",
+    status_code=status.HTTP_200_OK,
+    response_class=Response,
+    responses={200: {"description": "Revoked, or not a token this server knows: no body"}},
+)
 async def revoke(
-    token: Annotated[str, Form()],
+    token: Annotated[Text, Form()],
     grants: TokenGrantsDep,
-    token_type_hint: Annotated[str | None, Form(max_length=50)] = None,
+    token_type_hint: Annotated[Text | None, Form(max_length=50)] = None,
 ) -> Response:
     """OAuth 2.0 token revocation (RFC 7009); unknown tokens are answered 200 too."""
     await grants.revoke(token)

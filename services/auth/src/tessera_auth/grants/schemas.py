@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tessera_core.schemas import Text
+
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=254, description="username or email")
-    password: str = Field(min_length=1, max_length=1024)
+    username: Text = Field(min_length=1, max_length=254, description="username or email")
+    password: Text = Field(min_length=1, max_length=1024)

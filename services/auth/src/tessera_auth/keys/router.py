@@ -10,7 +10,23 @@ from tessera_auth.deps import AuthStateDep
 router = APIRouter(tags=["keys"])
 
 
-@router.get("/.well-known/jwks.json")
+JWK_SET = {
+    "type": "object",
+    "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+    "required": ["keys"],
+}
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A JWK Set (RFC 7517 §5)",
+            "content": {"application/jwk-set+json": {"schema": JWK_SET}},
+        }
+    },
+)
 async def jwks(auth: AuthStateDep) -> Response:
     """The public signing keys (RFC 7517): every key that may still have live tokens."""
     return JSONResponse(

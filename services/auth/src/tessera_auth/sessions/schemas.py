@@ -7,6 +7,8 @@ from ipaddress import IPv4Address, IPv6Address
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 
+from tessera_core.schemas import Text
+
 
 class SessionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -29,7 +31,7 @@ class RefreshRequest(BaseModel):
 
     # No length limit but the body's: whatever is presented that is not a live refresh
     # token (an access token by mistake, say) is answered 401 invalid_refresh_token.
-    refresh_token: str
+    refresh_token: Text
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,27 @@ from tessera_core.errors import BEARER_ERRORS, problem_responses
 router = APIRouter(prefix="/api/v1/auth", tags=["gateway"])
 
 
-@router.get("/verify", status_code=status.HTTP_200_OK, responses=problem_responses(*BEARER_ERRORS))
+IDENTITY_HEADERS = {
+    name: {"description": description, "schema": {"type": "string"}}
+    for name, description in (
+        ("X-Auth-User-Id", "the caller's user id (`sub`)"),
+        ("X-Auth-Username", "the caller's username"),
+        ("X-Auth-Roles", "comma-separated roles (`admin`), empty for none"),
+        ("X-Auth-Session-Id", "the token's session id (`sid`)"),
+    )
+}
+
+
+@router.get(
+    "/verify",
+    status_code=status.HTTP_200_OK,
+    # An empty body: the answer is the status and the identity headers.
+    response_class=Response,
+    responses={
+        200: {"description": "A valid token: no body", "headers": IDENTITY_HEADERS},
+        **problem_responses(*BEARER_ERRORS),
+    },
+)
 async def verify(claims: CurrentClaims) -> Response:
     """Forward-auth for the gateway: 200 with the caller's identity headers, else 401."""
     return Response(

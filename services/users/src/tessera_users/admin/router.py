@@ -11,6 +11,7 @@ from tessera_core.errors import (
     Forbidden,
     problem_responses,
 )
+from tessera_core.schemas import Text
 from tessera_users.admin import service
 from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.repository import UserFilters
@@ -41,10 +42,10 @@ async def list_users(
     state: UsersStateDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=1024, description="`next_cursor` of the previous page")
+        Text | None, Query(max_length=1024, description="`next_cursor` of the previous page")
     ] = None,
     search: Annotated[
-        str | None,
+        Text | None,
         Query(max_length=100, description="Substring of username, email or nickname, any case"),
     ] = None,
     is_active: bool | None = None,

@@ -33,3 +33,11 @@ class SelfLockout(Forbidden):
 
     code = "self_lockout"
     title = "Cannot deactivate or demote yourself"
+
+
+class ReauthenticationRequired(Forbidden):
+    """Changing the email (the login, and where any recovery would go) needs the caller's
+    current password in the same request: a stolen access token alone cannot do it."""
+
+    code = "reauthentication_required"
+    title = "Current password required"

@@ -9,19 +9,33 @@ from tessera_core.errors import (
     problem_responses,
 )
 from tessera_core.schemas import UserRead
+from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts
 from tessera_users.deps import (
     CurrentCaller,
+    ReauthenticationDep,
     RevokingCaller,
     RevokingTargetUser,
     TargetUser,
     UserRepositoryDep,
 )
 from tessera_users.profiles import service
-from tessera_users.profiles.errors import ForbiddenField, SelfLockout, UserNotFound
+from tessera_users.profiles.errors import (
+    ForbiddenField,
+    ReauthenticationRequired,
+    SelfLockout,
+    UserNotFound,
+)
 from tessera_users.profiles.schemas import UserUpdate
 
 router = APIRouter(prefix="/api/v1/users", tags=["profiles"])
-UPDATE_ERRORS = (EmailTaken, ForbiddenField, SelfLockout)
+UPDATE_ERRORS = (
+    EmailTaken,
+    ForbiddenField,
+    ReauthenticationRequired,
+    SelfLockout,
+    TooManyAttempts,
+    ThrottleUnavailable,
+)
 
 
 @router.get("/me", response_model=UserRead, responses=problem_responses(*BEARER_ERRORS))
@@ -36,10 +50,14 @@ async def read_me(caller: CurrentCaller) -> UserRead:
     responses=problem_responses(*UPDATE_ERRORS, *BEARER_ERRORS),
 )
 async def update_me(
-    data: UserUpdate, caller: RevokingCaller, users: UserRepositoryDep, revocations: RevocationsDep
+    data: UserUpdate,
+    caller: RevokingCaller,
+    users: UserRepositoryDep,
+    revocations: RevocationsDep,
+    reauthentication: ReauthenticationDep,
 ) -> UserRead:
-    """Change the caller's own profile."""
-    user = await service.update(users, revocations, caller, caller.user, data)
+    """Change the caller's own profile; a new email needs `current_password`."""
+    user = await service.update(users, revocations, reauthentication, caller, caller.user, data)
     return UserRead.model_validate(user)
 
 
@@ -64,8 +82,10 @@ async def update_user(
     caller: RevokingCaller,
     users: UserRepositoryDep,
     revocations: RevocationsDep,
+    reauthentication: ReauthenticationDep,
 ) -> UserRead:
-    """Change a user: the caller themselves, or anyone for an admin. Deactivating a user or
-    changing their admin flag revokes every session of theirs."""
-    updated = await service.update(users, revocations, caller, user, data)
+    """Change a user: the caller themselves, or anyone for an admin. A new email needs the
+    caller's `current_password`. Deactivating a user or changing their admin flag revokes
+    every session of theirs."""
+    updated = await service.update(users, revocations, reauthentication, caller, user, data)
     return UserRead.model_validate(updated)

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tessera_core.accounts import check_email
+from tessera_core.schemas import Text
 
 
 def _not_null(value: Any) -> Any:
@@ -16,16 +17,24 @@ def _not_null(value: Any) -> Any:
 
 class UserUpdate(BaseModel):
     """A partial update: only the fields present are changed. ``is_active`` and ``is_admin``
-    are for administrators (403 ``forbidden_field`` otherwise); any other field is a 422."""
+    are for administrators (403 ``forbidden_field`` otherwise); a new ``email`` needs the
+    caller's ``current_password``; any other field is a 422."""
 
     model_config = ConfigDict(extra="forbid")
 
-    nickname: str | None = Field(None, max_length=150, examples=["Al"])
-    first_name: str | None = Field(None, max_length=150)
-    last_name: str | None = Field(None, max_length=150)
-    email: str | None = Field(None, max_length=254, examples=["alice@example.com"])
+    nickname: Text | None = Field(None, max_length=150, examples=["Al"])
+    first_name: Text | None = Field(None, max_length=150)
+    last_name: Text | None = Field(None, max_length=150)
+    email: Text | None = Field(None, max_length=254, examples=["alice@example.com"])
     is_active: bool | None = None
     is_admin: bool | None = None
+    current_password: Text | None = Field(
+        None,
+        max_length=1024,
+        description="The caller's current password: required when `email` changes "
+        "(403 `reauthentication_required` when wrong or missing; wrong ones count like "
+        "failed logins). Never stored or returned.",
+    )
 
     _not_null = field_validator(
         "nickname", "first_name", "last_name", "email", "is_active", "is_admin", mode="before"
@@ -37,5 +46,5 @@ class UserUpdate(BaseModel):
         return check_email(value) if value is not None else None
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, and their values."""
-        return self.model_dump(exclude_unset=True)
+        """The fields the client sent to change, and their values."""
+        return self.model_dump(exclude_unset=True, exclude={"current_password"})

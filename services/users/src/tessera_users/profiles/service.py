@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from tessera_core.accounts import EmailTaken, UserRepository
 from tessera_core.models import User
+from tessera_core.passwords import PasswordHasher
 from tessera_core.revocation import Revocations
+from tessera_core.throttle import LoginThrottle
 from tessera_users.caller import Caller
-from tessera_users.profiles.errors import ForbiddenField, SelfLockout, UserNotFound
+from tessera_users.profiles.errors import (
+    ForbiddenField,
+    ReauthenticationRequired,
+    SelfLockout,
+    UserNotFound,
+)
 from tessera_users.profiles.schemas import UserUpdate
 
 ADMIN_ONLY_FIELDS = ("is_active", "is_admin")
@@ -28,15 +36,39 @@ async def get_visible(users: UserRepository, caller: Caller, user_id: uuid.UUID)
     return user
 
 
+@dataclass(frozen=True)
+class Reauthentication:
+    """What checks the caller's current password: the hasher, and the login throttle that
+    counts a wrong one like a failed login from the caller's address."""
+
+    hasher: PasswordHasher
+    throttle: LoginThrottle
+    client: str | None
+
+    async def confirm(self, caller: Caller, password: str | None) -> None:
+        if password is None or not await self.throttle.check_password(
+            self.hasher,
+            caller.user.password_hash,
+            password,
+            identifier=caller.user.username,
+            client=self.client,
+        ):
+            raise ReauthenticationRequired(
+                "Changing the email needs your current password (current_password)."
+            )
+
+
 async def update(
     users: UserRepository,
     revocations: Revocations,
+    reauthentication: Reauthentication,
     caller: Caller,
     user: User,
     data: UserUpdate,
 ) -> User:
-    """Apply a partial update. Deactivating a user or changing their admin flag revokes
-    every session of theirs at once: their tokens carry the old roles."""
+    """Apply a partial update. A new email needs the caller's current password (theirs,
+    also when an admin changes someone else's). Deactivating a user or changing their
+    admin flag revokes every session of theirs at once: their tokens carry the old roles."""
     changes = data.changes()
     reserved = [name for name in ADMIN_ONLY_FIELDS if name in changes]
     if reserved and not caller.is_admin:
@@ -46,8 +78,10 @@ async def update(
     ):
         raise SelfLockout("Administrators cannot deactivate or demote their own account.")
     email: str = changes.get("email", user.email)
-    if email != user.email and await users.email_taken(email, excluding=user.id):
-        raise EmailTaken("A user with this email already exists.")
+    if email != user.email:
+        await reauthentication.confirm(caller, data.current_password)
+        if await users.email_taken(email, excluding=user.id):
+            raise EmailTaken("A user with this email already exists.")
 
     was_active, was_admin = user.is_active, user.is_admin
     _apply(user, changes)
