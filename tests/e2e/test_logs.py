@@ -136,10 +136,10 @@ class TestLogs:
         assert request_line["status"] == 200
         assert request_line["duration_ms"] >= 0
         assert request_line["user_id"]
+        # nginx writes its access line after the response too.
+        gateway_log = stack.gateway.proc.wait_for_log(request_id, timeout=5)
         gateway_lines = [
-            line
-            for line in json_lines(stack.gateway.proc.log())
-            if line.get("request_id") == request_id
+            line for line in json_lines(gateway_log) if line.get("request_id") == request_id
         ]
         assert gateway_lines
         assert gateway_lines[0]["path"] == "/api/v1/auth/sessions"

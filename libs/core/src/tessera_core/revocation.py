@@ -292,6 +292,11 @@ class RevocationStore:
                 for tag in ALL_BUCKETS:
                     pipe.set(epoch_marker(tag), epoch)
                 await pipe.execute()
+            if int(await self.redis.get(RESYNC_STARTED) or 0) != number:
+                # Redis lost its data while this resync ran (its own counter is gone): keys
+                # written before the loss are gone too, so the markers just set would lie.
+                await self._drop_markers()
+                raise RevocationUnavailable("Redis lost its data during a resync; retrying.")
             await self.redis.set(RESYNC_COMPLETED, number)
         finally:
             await self._release_lock(keys=[RESYNC_LOCK], args=[token])
@@ -304,6 +309,12 @@ class RevocationStore:
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
         return True
+
+    async def _drop_markers(self) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag in ALL_BUCKETS:
+                pipe.delete(epoch_marker(tag))
+            await pipe.execute()
 
     async def keep_fast_path(self) -> None:
         """Run for the life of the process: while the fast path is distrusted, restore it
