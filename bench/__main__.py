@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -125,15 +127,39 @@ def scenarios(platform: Platform, mode: Mode) -> list[Scenario]:
     ]
 
 
-def measure(platform: Platform, scenario: Scenario, mode: Mode, baseline: float) -> Figures:
+def profile(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy samples the service while the first timed run loads it: collapsed stacks
+    (the input of flamegraph.pl, inferno and speedscope) of exactly what the table
+    measures."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        *("py-spy", "record", "--pid", str(pid), "--duration", str(max(1, int(seconds)))),
+        *("--rate", "250", "--nonblocking", "--format", "raw", "--output", str(output)),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def measure(
+    platform: Platform,
+    scenario: Scenario,
+    mode: Mode,
+    baseline: float,
+    profiles: Path | None = None,
+) -> Figures:
     url = platform.url(scenario.service)
     connections = scenario.connections or mode.connections
     wrk.run(url, scenario.next_load(), seconds=mode.warmup, connections=connections)
     runs: list[wrk.Result] = []
     cpu = {"postgres": 0.0, "redis": 0.0}
     health: list[wrk.Result] = []
-    for _ in range(mode.repeats):
-        load = scenario.next_load()
+    sampler = None
+    for repeat in range(mode.repeats):
+        load = scenario.next_load()  # before the sampler: refresh's load logs in to build
+        if profiles is not None and repeat == 0:
+            slug = re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")
+            sampler = profile(
+                platform.pids(scenario.service)[0], mode.seconds, profiles / f"{slug}.txt"
+            )
         before = {name: process_cpu_seconds(platform.pids(name)) for name in cpu}
         probe = None
         if scenario.name == "login":
@@ -146,6 +172,9 @@ def measure(platform: Platform, scenario: Scenario, mode: Mode, baseline: float)
             health.append(wrk.finish(probe))
         for name in cpu:
             cpu[name] += process_cpu_seconds(platform.pids(name)) - before[name]
+        if sampler is not None:
+            sampler.wait()
+            sampler = None
     middle = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
     requests = sum(r.requests for r in runs)
     figures = Figures(
@@ -208,6 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs, 100k users")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        help="run the scenarios whose name contains TEXT (and the baseline)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write py-spy collapsed stacks of each scenario's first timed run into DIR",
+    )
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     began = time.perf_counter()
@@ -217,25 +257,31 @@ def main(argv: list[str] | None = None) -> int:
     ):
         results: list[Figures] = []
         baseline = 0.0
-        for scenario in scenarios(platform, mode):
-            figures = measure(platform, scenario, mode, baseline)
+        chosen = [
+            s
+            for s in scenarios(platform, mode)
+            if s.service == "baseline" or not args.only or args.only in s.name
+        ]
+        for scenario in chosen:
+            figures = measure(platform, scenario, mode, baseline, args.profile)
             if scenario.service == "baseline":
                 baseline = figures.rps
                 figures.ratio = 1.0
             results.append(figures)
             print(f"  {figures.name}: {figures.rps:.0f} req/s", flush=True)
-        hash_seconds = argon2_seconds()
-        capacity = (os.cpu_count() or 1) / hash_seconds
-        login = next(f for f in results if f.name == "login")
-        login.ratio = login.rps / capacity
-        login.target = 0.80
-        login.note += f"; ratio to cores / one argon2id ({hash_seconds * 1000:.1f} ms)"
+        login = next((f for f in results if f.name == "login"), None)
+        if login is not None:
+            hash_seconds = argon2_seconds()
+            login.ratio = login.rps / ((os.cpu_count() or 1) / hash_seconds)
+            login.target = 0.80
+            login.note += f"; ratio to cores / one argon2id ({hash_seconds * 1000:.1f} ms)"
         rss = {name: rss_mib(platform.pids(name)[0]) for name in ("auth", "users")}
     small = {f.name.split(",")[0]: f for f in results if f.name.endswith(f"{mode.sizes[0]:,}")}
     large = {f.name.split(",")[0]: f for f in results if f.name.endswith(f"{mode.sizes[1]:,}")}
     page_ratios = {
         name: round(small[name].rps / large[name].rps, 2) if large[name].rps else None
         for name in small
+        if name in large
     }
     extra: dict[str, object] = {
         "RSS MiB after the run, and peak (target < 150 after)": rss,
