@@ -9,6 +9,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from joserfc import jws
@@ -17,12 +18,15 @@ from joserfc.errors import JoseError
 from tessera_core.errors import InvalidToken
 from tessera_core.metrics import TOKEN_VERIFICATIONS
 from tessera_core.tokens.claims import ACCESS_TOKEN_TYPE, AccessClaims
-from tessera_core.tokens.jwks import JWKSCache
+from tessera_core.tokens.jwks import JWKSCache, PublicKey
 
 # Headers that would let a token name its own verification key: never trusted (RFC 8725 §3.10).
 UNTRUSTED_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c"})
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
 VALID_VERIFICATIONS = TOKEN_VERIFICATIONS.labels(result="valid")  # the hot path's child
+# A client sends the same access token until it expires: its signature is checked once per
+# worker, not once per request. Bounded; the oldest entry goes first.
+VERIFIED_TOKENS_MAX = 4096
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "RevocationCheck", "TokenVerifier", "unverified_header"]
 
@@ -51,6 +55,16 @@ def unverified_header(token: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise InvalidToken("The token header is malformed.")
     return header
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature checked out: the key that verified it, and what it says."""
+
+    kid: str
+    key: PublicKey
+    payload: dict[str, Any]
+    claims: AccessClaims
 
 
 class TokenVerifier:
@@ -88,6 +102,7 @@ class TokenVerifier:
         self.algorithms = [a for a in algorithms if a in ASYMMETRIC_ALGORITHMS]
         self.leeway = leeway
         self.clock = clock
+        self._verified: dict[str, _Verified] = {}
 
     async def verify(
         self, token: str, *, revocation: RevocationCheck | None = None
@@ -106,7 +121,24 @@ class TokenVerifier:
         return claims
 
     async def verify_signed(self, token: str) -> AccessClaims:
-        """Every check but revocation (for revoking a token, which may already be revoked)."""
+        """Every check but revocation (for revoking a token, which may already be revoked).
+
+        A token whose signature was verified before is not verified again while the key
+        that verified it is still the one the key set holds for its ``kid`` (a rotated-out
+        or refreshed key set checks it afresh); its times are checked on every call."""
+        seen = self._verified.get(token)
+        if seen is not None:
+            if await self.jwks.get(seen.kid) is seen.key:
+                self._check_registered_claims(seen.payload)
+                return seen.claims
+            del self._verified[token]
+        verified = await self._verify_signature(token)
+        if len(self._verified) >= VERIFIED_TOKENS_MAX:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = verified
+        return verified.claims
+
+    async def _verify_signature(self, token: str) -> _Verified:
         header = unverified_header(token)
         alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
         if not isinstance(alg, str) or alg not in self.algorithms:
@@ -134,7 +166,7 @@ class TokenVerifier:
             raise InvalidToken("The token payload is malformed.")
         self._check_registered_claims(payload)
         try:
-            return AccessClaims.from_payload(payload)
+            return _Verified(kid, key, payload, AccessClaims.from_payload(payload))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidToken("The token lacks required claims.") from exc
 
