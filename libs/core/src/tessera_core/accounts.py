@@ -13,12 +13,14 @@ from pathlib import Path
 
 import idna
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db import make_engine, make_session_factory, session_scope
+from tessera_core.db import ReadPool, make_engine, make_session_factory, session_scope
 from tessera_core.errors import Conflict, TokenRevoked
 from tessera_core.models import User, UserIdentifier
 from tessera_core.passwords import PasswordHasher, common_passwords, password_problems
@@ -35,6 +37,7 @@ __all__ = [
     "ensure_admin",
     "ensure_admin_in",
     "identifier_key",
+    "read_token_user",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{3,150}$", re.ASCII)
@@ -89,6 +92,26 @@ class UsernameTaken(Conflict):
 class EmailTaken(Conflict):
     code = "email_taken"
     title = "Email already registered"
+
+
+def _token_user_query() -> str:
+    columns = [attr.columns[0].label(attr.key) for attr in sa_inspect(User).column_attrs]
+    query = select(*columns).where(User.id == bindparam("user_id"))
+    return str(query.compile(dialect=postgresql_psycopg.dialect()))  # type: ignore[no-untyped-call]
+
+
+TOKEN_USER_QUERY = _token_user_query()
+
+
+async def read_token_user(pool: ReadPool, user_id: str) -> User:
+    """``UserRepository.get_token_user`` for a request that only reads: one prepared query
+    on the read pool, and a ``User`` that belongs to no session (never to be written)."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(TOKEN_USER_QUERY, {"user_id": uuid.UUID(user_id)})
+        row = await cursor.fetchone()
+    if row is None or not row["is_active"]:
+        raise TokenRevoked("The account behind this token no longer exists or is inactive.")
+    return User(**row)
 
 
 class UserRepository:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,8 +24,10 @@ __all__ = [
     "NAMING_CONVENTION",
     "AfterCommit",
     "Base",
+    "ReadPool",
     "after_commit",
     "make_engine",
+    "make_read_pool",
     "make_read_session_factory",
     "make_session_factory",
     "session_scope",
@@ -90,6 +96,26 @@ def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
 
 
 _READ_ONLY = "tessera.read_only"
+
+ReadPool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
+
+
+def make_read_pool(settings: Settings) -> ReadPool:
+    """Plain psycopg connections (autocommit, rows as dicts) for the reads every token
+    check of a GET makes: the caller's row. Through SQLAlchemy's async session one
+    primary-key lookup costs ~740 µs of CPU here, through this pool ~170 µs
+    (docs/benchmarks.md). Opened by ``core_state`` without waiting for PostgreSQL; a
+    connection PostgreSQL dropped fails its request (503) and is replaced on return."""
+    url = sqlalchemy_url(settings.database_url.get_secret_value())
+    return AsyncConnectionPool(
+        url.replace("postgresql+psycopg://", "postgresql://", 1),
+        min_size=settings.database_read_pool_size,
+        max_size=settings.database_read_pool_size,
+        kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
+        timeout=5,
+        open=False,
+        name="read",
+    )
 
 
 @event.listens_for(Session, "before_flush")

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
+import psycopg
+import psycopg_pool
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -359,7 +361,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for connection_error in (OperationalError, InterfaceError, PoolTimeoutError):
+    for connection_error in (
+        OperationalError,
+        InterfaceError,
+        PoolTimeoutError,
+        psycopg.OperationalError,  # the read pool's plain connections (tessera_core.db)
+        psycopg_pool.PoolTimeout,
+    ):
         app.add_exception_handler(connection_error, _database_unreachable)
     app.add_exception_handler(Exception, _unexpected_error)
 

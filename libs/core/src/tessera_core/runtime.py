@@ -17,7 +17,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tessera_core.db import make_engine, make_read_session_factory, make_session_factory
+from tessera_core.db import (
+    ReadPool,
+    make_engine,
+    make_read_pool,
+    make_read_session_factory,
+    make_session_factory,
+)
 from tessera_core.docs import add_docs
 from tessera_core.errors import BodySizeLimitMiddleware, install_error_handlers
 from tessera_core.health import CheckResult, ReadinessCheck, health_router
@@ -38,6 +44,7 @@ class CoreState:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     read_session_factory: async_sessionmaker[AsyncSession]
+    read_pool: ReadPool
     redis: RedisClient
     revocation: RevocationStore
     jwks: JWKSCache
@@ -82,6 +89,7 @@ class CoreState:
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.redis.aclose()
+        await self.read_pool.close()
         await self.engine.dispose()
 
 
@@ -103,6 +111,8 @@ async def core_state(
     """
     engine = make_engine(settings)
     session_factory = make_session_factory(engine)
+    read_pool = make_read_pool(settings)
+    await read_pool.open(wait=False)  # PostgreSQL may come up later: readiness says so
     redis = make_redis(settings)
     http = httpx.AsyncClient(timeout=5.0)
     revocation = RevocationStore(
@@ -130,6 +140,7 @@ async def core_state(
         engine,
         session_factory,
         make_read_session_factory(engine),
+        read_pool,
         redis,
         revocation,
         jwks,

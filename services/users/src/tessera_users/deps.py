@@ -9,9 +9,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tessera_core.accounts import UserRepository
+from tessera_core.accounts import UserRepository, read_token_user
 from tessera_core.deps import (
     AdminClaims,
+    CoreStateDep,
     CurrentClaims,
     DbSessionDep,
     RevokingAdminClaims,
@@ -58,20 +59,21 @@ async def _caller(claims: AccessClaims, users: UserRepository) -> Caller:
     return Caller(claims=claims, user=await users.get_token_user(claims.sub))
 
 
-async def get_current_caller(claims: CurrentClaims, users: UserRepositoryDep) -> Caller:
-    return await _caller(claims, users)
+async def get_current_caller(claims: CurrentClaims, core: CoreStateDep) -> Caller:
+    """The caller of a route that only reads (every ``CurrentCaller`` and ``AdminCaller``
+    route is a GET): their row from the read pool, not the request's session."""
+    return Caller(claims=claims, user=await read_token_user(core.read_pool, claims.sub))
 
 
-async def _admin_caller(claims: AccessClaims, users: UserRepository) -> Caller:
+def _admin(caller: Caller) -> Caller:
     """The admin claim first (no query), then the admin's row: still active, still admin."""
-    caller = await _caller(claims, users)
     if not caller.is_admin:
         raise Forbidden("This endpoint is for administrators.")
     return caller
 
 
-async def get_admin_caller(claims: AdminClaims, users: UserRepositoryDep) -> Caller:
-    return await _admin_caller(claims, users)
+async def get_admin_caller(claims: AdminClaims, core: CoreStateDep) -> Caller:
+    return _admin(await get_current_caller(claims, core))
 
 
 # The callers of routes that can revoke (deactivation, a change of the admin flag): their
@@ -83,7 +85,7 @@ async def get_revoking_caller(claims: RevokingClaims, users: UserRepositoryDep) 
 async def get_revoking_admin_caller(
     claims: RevokingAdminClaims, users: UserRepositoryDep
 ) -> Caller:
-    return await _admin_caller(claims, users)
+    return _admin(await _caller(claims, users))
 
 
 CurrentCaller = Annotated[Caller, Depends(get_current_caller)]

@@ -1,0 +1,66 @@
+"""The caller of a GET is read on the read pool: one prepared query, no ORM session, and
+the same verdicts as the session's lookup."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.fixtures.apps import bearer, lifespan_state
+from tests.integration.auth.test_round_trips import statements
+
+ME = "/api/v1/users/me"
+
+
+async def test_me_reads_the_caller_on_the_read_pool(
+    users_app, users_client: httpx.AsyncClient, user_tokens
+):
+    # The first token check after Redis was emptied re-asserts the fast path (its own
+    # reads, in a transaction); measure a request after it.
+    assert (await users_client.get(ME, headers=bearer(user_tokens))).is_success
+    pool = lifespan_state(users_app)["core"].read_pool
+    before = pool.get_stats()["requests_num"]
+    with statements(users_app) as seen:
+        response = await users_client.get(ME, headers=bearer(user_tokens))
+    assert response.status_code == 200, response.text
+    assert seen == []  # nothing through SQLAlchemy's engine
+    assert pool.get_stats()["requests_num"] == before + 1
+
+
+async def test_the_admin_listing_reads_its_caller_there_too(
+    users_app, users_client: httpx.AsyncClient, admin_tokens
+):
+    assert (await users_client.get(ME, headers=bearer(admin_tokens))).is_success
+    pool = lifespan_state(users_app)["core"].read_pool
+    before = pool.get_stats()["requests_num"]
+    with statements(users_app) as seen:
+        response = await users_client.get("/api/v1/users?limit=2", headers=bearer(admin_tokens))
+    assert response.status_code == 200, response.text
+    assert [kind for kind, _ in seen] == ["SELECT"]  # the page alone
+    assert pool.get_stats()["requests_num"] == before + 1
+
+
+async def test_a_row_deactivated_behind_the_token_is_refused(
+    users_client: httpx.AsyncClient, user_tokens, user, database_url
+):
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text('UPDATE "user" SET is_active = false WHERE id = :id'), {"id": user["id"]}
+            )
+    finally:
+        await engine.dispose()
+    response = await users_client.get(ME, headers=bearer(user_tokens))
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+async def test_the_row_it_returns_is_the_row_in_the_table(
+    users_client: httpx.AsyncClient, user_tokens, user
+):
+    body = (await users_client.get(ME, headers=bearer(user_tokens))).json()
+    assert body["id"] == user["id"]
+    assert body["username"] == user["username"]
+    assert body["date_joined"] == user["date_joined"]
