@@ -36,6 +36,7 @@ __all__ = [
     "get_revoking_admin_claims",
     "get_revoking_claims",
     "get_settings",
+    "verified_claims",
 ]
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
@@ -77,9 +78,11 @@ async def get_revocations(
     return core.revocation.bind(db)
 
 
-async def _verified(
+async def verified_claims(
     token: str | None, core: CoreState, revocation: Revocations | None = None
 ) -> AccessClaims:
+    """The claims of a Bearer token after every check (``NotAuthenticated`` without one),
+    bound to the request's log context."""
     if not token:
         raise NotAuthenticated("A Bearer access token is required.")
     claims = await core.verifier.verify(token, revocation=revocation)
@@ -91,7 +94,7 @@ async def get_claims(
     token: Annotated[str | None, Depends(bearer_scheme)],
     core: Annotated[CoreState, Depends(get_core_state)],
 ) -> AccessClaims:
-    return await _verified(token, core)
+    return await verified_claims(token, core)
 
 
 async def get_revoking_claims(
@@ -102,7 +105,7 @@ async def get_revoking_claims(
     """``get_claims`` for the endpoints that revoke (logout-all, a password change, a
     deactivation): revocation is checked in PostgreSQL when Redis cannot answer, so ending
     a stolen session does not wait for Redis to come back."""
-    return await _verified(token, core, revocations)
+    return await verified_claims(token, core, revocations)
 
 
 def _admin(claims: AccessClaims) -> AccessClaims:

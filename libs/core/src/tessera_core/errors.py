@@ -55,6 +55,7 @@ __all__ = [
     "TesseraError",
     "TokenRevoked",
     "Unauthorized",
+    "error_response",
     "install_error_handlers",
     "problem_responses",
 ]
@@ -233,11 +234,16 @@ def _validation_message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TesseraError)
+def error_response(exc: TesseraError) -> JSONResponse:
+    """The problem+json answer to ``exc``, for code that answers ahead of the handlers."""
     response = JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON)
     response.headers.update(exc.headers)
     return response
+
+
+async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TesseraError)
+    return error_response(exc)
 
 
 async def _oauth_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, suppress
 import structlog
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.middleware import Middleware
 
 from tessera_auth.accounts.router import router as accounts_router
 from tessera_auth.grants.router import oauth_router
@@ -18,8 +19,10 @@ from tessera_auth.keys.metadata import authorization_server_metadata
 from tessera_auth.keys.router import router as keys_router
 from tessera_auth.sessions.router import router as sessions_router
 from tessera_auth.state import AuthLifespanState, AuthState
+from tessera_auth.tokens.forward_auth import ForwardAuthMiddleware
 from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_auth.tokens.router import router as tokens_router
+from tessera_auth.tokens.router import verify_route
 from tessera_core.accounts import ensure_admin_in
 from tessera_core.db import session_scope
 from tessera_core.health import ReadinessCheck
@@ -120,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_prefix="/api/v1/auth",
         lifespan=lifespan,
         readiness=_readiness,
+        hot_paths=[Middleware(ForwardAuthMiddleware, route=verify_route)],
     )
     for router in (
         accounts_router,

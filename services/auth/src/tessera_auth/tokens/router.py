@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from fastapi.routing import APIRoute
 
+from tessera_auth.tokens.forward_auth import identity_headers
 from tessera_core.deps import CurrentClaims
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 
 router = APIRouter(prefix="/api/v1/auth", tags=["gateway"])
+VERIFY_PATH = "/api/v1/auth/verify"
 
 
 IDENTITY_HEADERS = {
@@ -20,7 +23,7 @@ IDENTITY_HEADERS = {
 
 
 @router.get(
-    "/verify",
+    VERIFY_PATH.removeprefix(router.prefix),
     status_code=status.HTTP_200_OK,
     # An empty body: the answer is the status and the identity headers.
     response_class=Response,
@@ -30,14 +33,9 @@ IDENTITY_HEADERS = {
     },
 )
 async def verify(claims: CurrentClaims) -> Response:
-    """Forward-auth for the gateway: 200 with the caller's identity headers, else 401."""
-    return Response(
-        status_code=200,
-        headers={
-            "X-Auth-User-Id": claims.sub,
-            "X-Auth-Username": claims.preferred_username,
-            "X-Auth-Roles": ",".join(claims.roles),
-            "X-Auth-Session-Id": claims.sid,
-            "Cache-Control": "no-store",
-        },
-    )
+    """Forward-auth for the gateway: 200 with the caller's identity headers, else 401.
+    A ``GET`` is answered by ``ForwardAuthMiddleware`` before it gets here."""
+    return Response(status_code=200, headers=identity_headers(claims))
+
+
+verify_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == VERIFY_PATH)
