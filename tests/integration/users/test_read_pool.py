@@ -13,32 +13,36 @@ from tests.integration.auth.test_round_trips import statements
 ME = "/api/v1/users/me"
 
 
+async def engine_statements_and_pool_checkouts(
+    app, client: httpx.AsyncClient, path: str, tokens
+) -> list[str]:
+    """One GET of ``path``: the statements SQLAlchemy's engine sent for it,
+    after asserting the read pool served exactly one connection."""
+    # The first token check after Redis was emptied re-asserts the fast path (its own
+    # reads, in a transaction); measure a request after it.
+    assert (await client.get(ME, headers=bearer(tokens))).is_success
+    pool = lifespan_state(app)["core"].read_pool
+    before = pool.get_stats()["requests_num"]
+    with statements(app) as seen:
+        response = await client.get(path, headers=bearer(tokens))
+    assert response.status_code == 200, response.text
+    assert pool.get_stats()["requests_num"] == before + 1
+    return [kind for kind, _ in seen]
+
+
 async def test_me_reads_the_caller_on_the_read_pool(
     users_app, users_client: httpx.AsyncClient, user_tokens
 ):
-    # The first token check after Redis was emptied re-asserts the fast path (its own
-    # reads, in a transaction); measure a request after it.
-    assert (await users_client.get(ME, headers=bearer(user_tokens))).is_success
-    pool = lifespan_state(users_app)["core"].read_pool
-    before = pool.get_stats()["requests_num"]
-    with statements(users_app) as seen:
-        response = await users_client.get(ME, headers=bearer(user_tokens))
-    assert response.status_code == 200, response.text
+    seen = await engine_statements_and_pool_checkouts(users_app, users_client, ME, user_tokens)
     assert seen == []  # nothing through SQLAlchemy's engine
-    assert pool.get_stats()["requests_num"] == before + 1
 
 
 async def test_the_admin_listing_reads_its_caller_there_too(
     users_app, users_client: httpx.AsyncClient, admin_tokens
 ):
-    assert (await users_client.get(ME, headers=bearer(admin_tokens))).is_success
-    pool = lifespan_state(users_app)["core"].read_pool
-    before = pool.get_stats()["requests_num"]
-    with statements(users_app) as seen:
-        response = await users_client.get("/api/v1/users?limit=2", headers=bearer(admin_tokens))
-    assert response.status_code == 200, response.text
-    assert [kind for kind, _ in seen] == ["SELECT"]  # the page alone
-    assert pool.get_stats()["requests_num"] == before + 1
+    path = "/api/v1/users?limit=2"
+    seen = await engine_statements_and_pool_checkouts(users_app, users_client, path, admin_tokens)
+    assert seen == ["SELECT"]  # the page alone
 
 
 async def test_a_row_deactivated_behind_the_token_is_refused(
