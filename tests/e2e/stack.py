@@ -123,6 +123,17 @@ class Proc:
         assert self.process is not None
         return self.process.wait(timeout)
 
+    def exit_status(self, timeout: float) -> int:
+        """The exit status once the process ends within ``timeout``; otherwise it is killed
+        (so no other test inherits it) and the test fails with the end of its log."""
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(timeout=0)
+            raise AssertionError(
+                f"{self.name} still ran {timeout:.0f}s later; its log ends:\n{self.log()[-4000:]}"
+            ) from None
+
     def stop(self, timeout: float = 15) -> None:
         if not self.alive():
             return

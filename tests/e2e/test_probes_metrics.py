@@ -158,7 +158,7 @@ class TestGracefulShutdown:
             assert ready.json()["checks"]["shutdown"] == "draining"
             assert httpx.get(f"{service.url}/healthz", timeout=5).status_code == 200
             assert [f.result().status_code for f in logins] == [200] * 8
-        assert service.proc.wait(30) in (0, -signal.SIGTERM)
+        assert service.proc.exit_status(30) in (0, -signal.SIGTERM)
 
     def test_requests_in_flight_when_the_listener_closes_still_finish(
         self, backends, tmp_path: Path, stack: Stack
@@ -184,11 +184,13 @@ class TestGracefulShutdown:
                 signalled = time.monotonic()
                 service.proc.signal(signal.SIGTERM)
                 results = [f.result() for f in logins]
+        except BaseException:
+            service.proc.stop()
+            raise
         finally:
             for client in clients:
                 client.close()
-            if service.proc.alive():
-                service.proc.wait(30)
+        exit_code = service.proc.exit_status(30)
         assert [status for status, _ in results] == [200] * len(clients)
         assert any(done > signalled for _, done in results), "no request was in flight at SIGTERM"
-        assert service.proc.wait(30) in (0, -signal.SIGTERM)
+        assert exit_code in (0, -signal.SIGTERM)
