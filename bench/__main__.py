@@ -132,8 +132,11 @@ def profile(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
     (the input of flamegraph.pl, inferno and speedscope) of exactly what the table
     measures."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    # The workspace's py-spy, also when the venv is not on PATH (``.venv/bin/python -m bench``).
+    beside_python = Path(sys.executable).with_name("py-spy")
+    py_spy = str(beside_python) if beside_python.exists() else "py-spy"
     command = [
-        *("py-spy", "record", "--pid", str(pid), "--duration", str(max(1, int(seconds)))),
+        *(py_spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds)))),
         *("--rate", "250", "--nonblocking", "--format", "raw", "--output", str(output)),
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
