@@ -10,6 +10,7 @@ import re
 import unicodedata
 import uuid
 from pathlib import Path
+from typing import Any
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -37,6 +38,7 @@ __all__ = [
     "ensure_admin",
     "ensure_admin_in",
     "identifier_key",
+    "read_token_row",
     "read_token_user",
 ]
 
@@ -103,15 +105,20 @@ def _token_user_query() -> str:
 TOKEN_USER_QUERY = _token_user_query()
 
 
-async def read_token_user(pool: ReadPool, user_id: str) -> User:
+async def read_token_row(pool: ReadPool, user_id: str) -> dict[str, Any]:
     """``UserRepository.get_token_user`` for a request that only reads: one prepared query
-    on the read pool, and a ``User`` that belongs to no session (never to be written)."""
+    on the read pool, the row as a dict of the ``User`` columns."""
     async with pool.connection() as conn:
         cursor = await conn.execute(TOKEN_USER_QUERY, {"user_id": uuid.UUID(user_id)})
         row = await cursor.fetchone()
     if row is None or not row["is_active"]:
         raise TokenRevoked("The account behind this token no longer exists or is inactive.")
-    return User(**row)
+    return row
+
+
+async def read_token_user(pool: ReadPool, user_id: str) -> User:
+    """``read_token_row`` as a ``User`` that belongs to no session (never to be written)."""
+    return User(**await read_token_row(pool, user_id))
 
 
 class UserRepository:

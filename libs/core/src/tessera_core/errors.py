@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "BEARER_ERRORS",
+    "DATABASE_UNREACHABLE",
     "OAUTH_ERROR_REF",
     "BodySizeLimitMiddleware",
     "Conflict",
@@ -55,6 +56,7 @@ __all__ = [
     "TesseraError",
     "TokenRevoked",
     "Unauthorized",
+    "database_unreachable",
     "error_response",
     "install_error_handlers",
     "problem_responses",
@@ -290,11 +292,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
-    # Connection-level failures only (refused, dropped, pool exhausted): the client may
-    # retry; the details (host, user, SQL) stay in the log.
+# Connection-level failures only (refused, dropped, pool exhausted): the client may retry.
+DATABASE_UNREACHABLE = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    psycopg.OperationalError,  # the read pool's plain connections (tessera_core.db)
+    psycopg_pool.PoolTimeout,
+)
+
+
+def database_unreachable(exc: Exception) -> JSONResponse:
+    """The 503 for one of ``DATABASE_UNREACHABLE``; the details (host, user, SQL) stay in
+    the log."""
     log.warning("database_unavailable", error=type(exc).__name__)
-    return await _tessera_error(request, DatabaseUnavailable("The database cannot be reached."))
+    return error_response(DatabaseUnavailable("The database cannot be reached."))
+
+
+async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    return database_unreachable(exc)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -367,13 +383,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for connection_error in (
-        OperationalError,
-        InterfaceError,
-        PoolTimeoutError,
-        psycopg.OperationalError,  # the read pool's plain connections (tessera_core.db)
-        psycopg_pool.PoolTimeout,
-    ):
+    for connection_error in DATABASE_UNREACHABLE:
         app.add_exception_handler(connection_error, _database_unreachable)
     app.add_exception_handler(Exception, _unexpected_error)
 

@@ -19,13 +19,14 @@ from tessera_auth.keys.metadata import authorization_server_metadata
 from tessera_auth.keys.router import router as keys_router
 from tessera_auth.sessions.router import router as sessions_router
 from tessera_auth.state import AuthLifespanState, AuthState
-from tessera_auth.tokens.forward_auth import ForwardAuthMiddleware
+from tessera_auth.tokens.forward_auth import forward_auth
 from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_auth.tokens.router import router as tokens_router
 from tessera_auth.tokens.router import verify_route
 from tessera_core.accounts import ensure_admin_in
 from tessera_core.db import session_scope
 from tessera_core.health import ReadinessCheck
+from tessera_core.hot_path import HotPath
 from tessera_core.keygen import write_private_key
 from tessera_core.passwords import PasswordHasher, common_passwords
 from tessera_core.runtime import CoreState, core_state, create_service_app
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_prefix="/api/v1/auth",
         lifespan=lifespan,
         readiness=_readiness,
-        hot_paths=[Middleware(ForwardAuthMiddleware, route=verify_route)],
+        hot_paths=[Middleware(HotPath, route=verify_route, answer=forward_auth)],
     )
     for router in (
         accounts_router,

@@ -8,8 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 import structlog
 from fastapi import FastAPI, Request
+from starlette.middleware import Middleware
 
 from tessera_core.health import ReadinessCheck
+from tessera_core.hot_path import HotPath
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
@@ -17,6 +19,8 @@ from tessera_core.throttle import LoginThrottle
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.router import router as admin_router
+from tessera_users.profiles import hot_path
+from tessera_users.profiles.router import me_route
 from tessera_users.profiles.router import router as profiles_router
 from tessera_users.state import UsersLifespanState, UsersState
 
@@ -94,6 +98,7 @@ def create_app(
         docs_prefix="/api/v1/users",
         lifespan=lifespan,
         readiness=_readiness,
+        hot_paths=[Middleware(HotPath, route=me_route, answer=hot_path.read_me)],
     )
     app.include_router(profiles_router)
     app.include_router(admin_router)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from tessera_core.accounts import EmailTaken
 from tessera_core.deps import RevocationsDep
@@ -41,7 +42,11 @@ UPDATE_ERRORS = (
 @router.get("/me", response_model=UserRead, responses=problem_responses(*BEARER_ERRORS))
 async def read_me(caller: CurrentCaller) -> UserRead:
     """The caller's own profile."""
+    # A GET is answered by ``hot_path.read_me`` before it gets here.
     return UserRead.model_validate(caller.user)
+
+
+me_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is read_me)
 
 
 @router.patch(
