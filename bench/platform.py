@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from tessera_core.keygen import write_private_key
 from tessera_core.migrations import migrate
 from tessera_users.admin.cursor import CursorCodec
-from tessera_users.admin.repository import UserFilters, UserListRepository
+from tessera_users.admin.repository import UserFilters, page_statement
 from tessera_users.admin.service import position_of
 from tests.e2e.stack import Proc, Service, base_env, start_service, wait_http
 from tests.fixtures.servers import LocalPostgres, LocalRedis, free_port
@@ -217,16 +217,12 @@ class Platform:
 def middle_cursor(url: str, codec: CursorCodec) -> str:
     """The cursor a client holds after paging halfway through the default ordering (found
     with OFFSET once; the measured request itself is a keyset page)."""
-    from sqlalchemy.orm import Session
-
     engine = create_engine(url)
     try:
-        with Session(engine) as session:
-            count = session.scalar(text('SELECT count(*) FROM "user"')) or 0
-            statement = UserListRepository(session).page_statement(  # type: ignore[arg-type]
-                UserFilters(), "date_joined", None, 1
-            )
-            user = session.scalars(statement.offset(count // 2)).one()
+        with engine.connect() as conn:
+            count = conn.scalar(text('SELECT count(*) FROM "user"')) or 0
+            statement = page_statement(UserFilters(), "date_joined", None, 1)
+            user = dict(conn.execute(statement.offset(count // 2)).mappings().one())
             return codec.encode({"o": "date_joined", "k": position_of(user, "date_joined")})
     finally:
         engine.dispose()

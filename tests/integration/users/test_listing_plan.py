@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tessera_users.admin.repository import Position, UserFilters, UserListRepository
+from tessera_users.admin.repository import Position, UserFilters, page_statement
 from tessera_users.admin.schemas import Ordering
 from tests.fixtures.users import FAKE_HASH
 
@@ -60,7 +60,7 @@ async def _plan(
     engine: AsyncEngine, filters: UserFilters, ordering: Ordering, after: Position | None
 ) -> tuple[str, list[dict[str, Any]]]:
     async with AsyncSession(engine) as session:
-        statement = UserListRepository(session).page_statement(filters, ordering, after, 21)
+        statement = page_statement(filters, ordering, after, 21)
         compiled = statement.compile(dialect=postgresql.psycopg.dialect())
         sql = str(compiled)
         conn = await session.connection()

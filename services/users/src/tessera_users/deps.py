@@ -37,8 +37,8 @@ async def get_user_repository(db: DbSessionDep) -> UserRepository:
     return UserRepository(db)
 
 
-async def get_user_list_repository(db: DbSessionDep) -> UserListRepository:
-    return UserListRepository(db)
+async def get_user_list_repository(core: CoreStateDep) -> UserListRepository:
+    return UserListRepository(core.read_pool)
 
 
 UsersStateDep = Annotated[UsersState, Depends(get_users_state)]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tessera_core.models import User
-from tessera_core.schemas import UserRead
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.repository import Position, UserFilters, UserListRepository
@@ -24,12 +23,12 @@ class UserListQuery:
     include_total: bool = False
 
 
-def position_of(user: User, ordering: Ordering) -> list[str]:
+def position_of(user: Mapping[str, Any], ordering: Ordering) -> list[str]:
     """The JSON form of a row's sort key, the content of the next page's cursor."""
     if ordering.endswith("date_joined"):
-        return [user.date_joined.isoformat(), str(user.id)]
+        return [user["date_joined"].isoformat(), str(user["id"])]
     # Usernames are ASCII (check_username), where Python's lower() is PostgreSQL's.
-    return [user.username.lower()]
+    return [user["username"].lower()]
 
 
 def parse_position(key: Any, ordering: Ordering) -> Position:
@@ -68,7 +67,7 @@ async def list_users(
     if len(rows) > query.limit:
         last = position_of(items[-1], query.ordering)
         next_cursor = codec.encode({"o": query.ordering, "k": last})
-    page = UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
+    page = UserPage.model_validate({"items": items, "next_cursor": next_cursor})
     if query.include_total:
         page.total = await repository.count(query.filters)
     return page
