@@ -4,10 +4,22 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.models import LoginSession, RefreshToken, User
+
+_ROTATE = text(
+    """
+    WITH spent AS (
+        UPDATE refresh_token SET spent_at = coalesce(spent_at, :now) WHERE id = :token_id
+    ), touched AS (
+        UPDATE login_session SET last_used_at = :now WHERE id = :session_id
+    )
+    INSERT INTO refresh_token (id, session_id, token_hash, expires_at)
+    VALUES (:next_id, :session_id, :next_hash, :expires_at)
+    """
+)
 
 
 class LoginSessionRepository:
@@ -42,6 +54,24 @@ class LoginSessionRepository:
         self.session.add(token)
         await self.session.flush()
         return token
+
+    async def rotate(
+        self, token: RefreshToken, next_hash: bytes, expires_at: datetime, now: datetime
+    ) -> None:
+        """Spend ``token`` (keeping the first spend's time), touch its session and insert
+        its successor: one statement, one round trip. The loaded objects are left as they
+        are, so the unit of work flushes nothing more."""
+        await self.session.execute(
+            _ROTATE,
+            {
+                "token_id": token.id,
+                "session_id": token.session_id,
+                "next_id": uuid.uuid4(),
+                "next_hash": next_hash,
+                "expires_at": expires_at,
+                "now": now,
+            },
+        )
 
     async def refresh_token_for_update(
         self, token_hash: bytes

@@ -18,19 +18,24 @@ from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims
 
 
-async def _issue_pair(
-    sessions: LoginSessionRepository,
+def _next_refresh_token(
+    settings: Settings, login: LoginSession, now: datetime
+) -> tuple[str, bytes, datetime]:
+    """A new refresh token of ``login``: the token, its hash and when it expires."""
+    refresh, refresh_hash = new_refresh_token()
+    expires = min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), login.expires_at)
+    return refresh, refresh_hash, expires
+
+
+def _pair(
     issuer: AccessTokenIssuer,
     settings: Settings,
     user: User,
     login: LoginSession,
     now: datetime,
+    refresh: str,
+    refresh_expires: datetime,
 ) -> TokenPair:
-    refresh, refresh_hash = new_refresh_token()
-    refresh_expires = min(
-        now + timedelta(seconds=settings.refresh_token_ttl_seconds), login.expires_at
-    )
-    await sessions.add_refresh_token(login, refresh_hash, refresh_expires)
     access = issuer.issue(user, login, now)
     AUTH_TOKENS_ISSUED.labels(kind="access").inc()
     AUTH_TOKENS_ISSUED.labels(kind="refresh").inc()
@@ -57,7 +62,9 @@ async def start(
         user_agent=client.user_agent,
         ip=client.ip,
     )
-    return await _issue_pair(sessions, issuer, settings, user, login, now)
+    refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login, now)
+    await sessions.add_refresh_token(login, refresh_hash, refresh_expires)
+    return _pair(issuer, settings, user, login, now, refresh, refresh_expires)
 
 
 async def rotate(
@@ -90,9 +97,9 @@ async def rotate(
         raise InvalidRefreshToken("The refresh token has expired.")
     if not user.is_active:
         raise InvalidRefreshToken("The refresh token is not valid.")
-    token.spent_at = token.spent_at or now
-    login.last_used_at = now
-    return await _issue_pair(sessions, issuer, settings, user, login, now)
+    refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login, now)
+    await sessions.rotate(token, refresh_hash, refresh_expires, now)
+    return _pair(issuer, settings, user, login, now, refresh, refresh_expires)
 
 
 async def end(
