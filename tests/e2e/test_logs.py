@@ -9,17 +9,29 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Proc, Stack
 
 pytestmark = pytest.mark.e2e
 
 
 def json_lines(text: str) -> list[dict]:
-    lines = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            lines.append(json.loads(line))
-    return lines
+    """The complete JSON lines of a log; a line still being written is left for later."""
+    return [
+        json.loads(line)
+        for line in text.splitlines(keepends=True)
+        if line.startswith("{") and line.endswith("\n")
+    ]
+
+
+def lines_of_request(proc: Proc, request_id: str, timeout: float = 5) -> list[dict]:
+    """The lines of ``proc``'s log that carry ``request_id``, waiting for the first: a
+    process writes a request's line just after its response."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in json_lines(proc.log()) if line.get("request_id") == request_id]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 class TestLogs:
@@ -120,27 +132,14 @@ class TestLogs:
             },
         )
         assert response.headers["x-request-id"] == request_id
-        deadline = time.monotonic() + 5  # the line is written just after the response
-        while True:
-            lines = [
-                line
-                for line in json_lines(stack.auth.proc.log())
-                if line.get("request_id") == request_id
-            ]
-            if lines or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        lines = lines_of_request(stack.auth.proc, request_id)
         assert lines, "no auth log line carries the request id"
         request_line = next(line for line in lines if line["event"] == "request")
         assert request_line["route"] == "/api/v1/auth/sessions"
         assert request_line["status"] == 200
         assert request_line["duration_ms"] >= 0
         assert request_line["user_id"]
-        # nginx writes its access line after the response too.
-        gateway_log = stack.gateway.proc.wait_for_log(request_id, timeout=5)
-        gateway_lines = [
-            line for line in json_lines(gateway_log) if line.get("request_id") == request_id
-        ]
+        gateway_lines = lines_of_request(stack.gateway.proc, request_id)
         assert gateway_lines
         assert gateway_lines[0]["path"] == "/api/v1/auth/sessions"
 
