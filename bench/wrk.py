@@ -124,7 +124,11 @@ def start(
 
 
 def finish(process: subprocess.Popen[str]) -> Result:
-    output, _ = process.communicate(timeout=600)
+    try:
+        output, _ = process.communicate(timeout=600)
+    finally:
+        arguments = [str(a) for a in process.args]  # type: ignore[union-attr]
+        Path(arguments[arguments.index("-s") + 1]).unlink(missing_ok=True)  # start's script
     for line in output.splitlines():
         if line.startswith(MARKER):
             raw = json.loads(line[len(MARKER) :])
