@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,36 @@ class TestFreedMemory:
         )
         assert kept_without > 30
         assert kept_with < 10
+
+
+# A server started as `tessera serve` starts one: it reports what the collector still
+# tracks once startup is over.
+STARTUP_PROBE = """
+import asyncio, gc
+from tessera_core.serve import DrainingServer, build_config
+
+async def main():
+    server = DrainingServer(build_config("bench.baseline:create_app", host="127.0.0.1", port=0))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    print(gc.get_freeze_count(), len(gc.get_objects()))
+    server.should_exit = True
+    await serving
+
+asyncio.run(main())
+"""
+
+
+class TestStartupHeap:
+    def test_what_startup_built_is_frozen_out_of_the_collectors_sight(self):
+        out = subprocess.run(
+            [sys.executable, "-c", STARTUP_PROBE],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        frozen, tracked = map(int, out.stdout.split())
+        print(f"after startup: {frozen} objects frozen, {tracked} still tracked")
+        assert frozen > 10 * tracked
