@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 
 from tessera_core.health import ReadinessCheck
+from tessera_core.mail import MailTemplates
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
@@ -62,6 +63,7 @@ def create_app(
     settings.require_production_safe(needs_cursor_secret=True)
     jwks_source_factory(settings)  # fail at startup, not at the first request
     cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+    mail_templates = MailTemplates(settings.mail_templates_dir)  # fail at startup if broken
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[UsersLifespanState]:
@@ -83,7 +85,12 @@ def create_app(
             throttle = LoginThrottle.from_settings(core.redis, settings)
             yield {
                 "core": core,
-                "users": UsersState(cursors=cursors, hasher=hasher, throttle=throttle),
+                "users": UsersState(
+                    cursors=cursors,
+                    hasher=hasher,
+                    throttle=throttle,
+                    mail_templates=mail_templates,
+                ),
             }
 
     app = create_service_app(
