@@ -85,5 +85,5 @@ class OutboxRepository:
             .group_by(MailOutbox.status)
         )
         counts = {PENDING: 0, DEAD: 0}
-        counts.update({status: count for status, count in rows.tuples()})
+        counts.update({status: count for status, count in rows})
         return counts

@@ -105,4 +105,7 @@ class MailDelivery:
                 await self.measure()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("mail_delivery_paused", error=type(exc).__name__)
+            except Exception:
+                # A bug must not end delivery for the life of the process: log, go on.
+                log.exception("mail_delivery_error")
             await asyncio.sleep(self.settings.mail_poll_seconds)

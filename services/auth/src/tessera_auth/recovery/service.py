@@ -84,6 +84,7 @@ async def reset_password(
     # Following a link mailed to the address proves it, as a verification link would.
     user.email_verified = True
     row.used_at = datetime.now(UTC)
+    await accounts.session.flush()  # spent before the unused ones are discarded
     await tokens.discard_unused(user.id, "reset")
     await revocations.revoke_user(user.id, reason="password_reset")
     await mail.password_changed(user)
