@@ -410,3 +410,33 @@ class TestEmailVerification:
             RESET, json={"token": old_link, "new_password": NEW_PASSWORD}
         )
         assert response.json()["code"] == "invalid_reset_token"
+
+
+class TestDevMail:
+    async def test_dev_shows_caught_mail(self, make_settings, smtp_server):
+        from tessera_auth.app import create_app
+
+        settings = make_settings(
+            **mail_settings(smtp_server), env="dev", dev_mail_dir=smtp_server.directory
+        )
+        async with running(create_app(settings)) as client:
+            body = {"username": "dave", "email": "dave@example.com", "password": PASSWORD}
+            assert (await client.post("/api/v1/auth/register", json=body)).status_code == 201
+            await smtp_server.mail_to("dave@example.com", VERIFY_SUBJECT)
+            listed = await client.get("/api/v1/auth/dev/mail", params={"format": "json"})
+            assert [(m["to"], m["subject"]) for m in listed.json()] == [
+                ("dave@example.com", VERIFY_SUBJECT)
+            ]
+            page = await client.get("/api/v1/auth/dev/mail")
+            assert page.status_code == 200
+            assert "/verify-email?token=" in page.text
+            assert "default-src 'none'" in page.headers["content-security-policy"]
+
+    async def test_not_served_outside_dev(self, auth_client):
+        assert (await auth_client.get("/api/v1/auth/dev/mail")).status_code == 404
+
+    def test_refused_outside_dev(self, make_settings, tmp_path):
+        from tessera_core.settings import SettingsError
+
+        with pytest.raises(SettingsError, match="TESSERA_DEV_MAIL_DIR"):
+            make_settings(dev_mail_dir=tmp_path).require_production_safe()

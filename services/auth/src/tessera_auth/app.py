@@ -18,6 +18,7 @@ from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.keys.metadata import authorization_server_metadata
 from tessera_auth.keys.router import router as keys_router
 from tessera_auth.mail.delivery import MailDelivery
+from tessera_auth.mail.dev_router import dev_mail_router
 from tessera_auth.mail.sender import SmtpSender
 from tessera_auth.recovery.router import router as recovery_router
 from tessera_auth.sessions.router import router as sessions_router
@@ -154,4 +155,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys_router,
     ):
         app.include_router(router)
+    if settings.is_dev and settings.dev_mail_dir is not None:
+        app.include_router(dev_mail_router(settings.dev_mail_dir))
     return app
