@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from fastapi import APIRouter, status
 
@@ -25,11 +26,32 @@ from tessera_auth.recovery.errors import (
 )
 from tessera_auth.recovery.schemas import Accepted, EmailVerify, PasswordForgot, PasswordReset
 from tessera_core.deps import CurrentClaims, RevocationsDep, SettingsDep
-from tessera_core.errors import BEARER_ERRORS, problem_responses
+from tessera_core.errors import BEARER_ERRORS, TesseraError, problem_responses
 from tessera_core.throttle import ThrottleUnavailable, TooManyRequests
 
+PROBLEM_JSON = "application/problem+json"
 router = APIRouter(prefix="/api/v1/auth", tags=["recovery"])
 ACCEPTED = Accepted(detail="If an account has this address, a message is on its way.")
+
+
+def with_example(
+    responses: dict[int | str, dict[str, Any]], status_code: int, error: TesseraError
+) -> dict[int | str, dict[str, Any]]:
+    """``responses`` with ``error``'s body as the example of its status."""
+    responses[status_code]["content"][PROBLEM_JSON]["example"] = error.body()
+    return responses
+
+
+RESET_RESPONSES = with_example(
+    problem_responses(InvalidResetToken, ResetTokenUsed, ResetTokenExpired, WeakPassword),
+    400,
+    ResetTokenUsed("This password-reset link has been used already."),
+)
+VERIFY_RESPONSES = with_example(
+    problem_responses(InvalidVerificationToken, VerificationTokenUsed, VerificationTokenExpired),
+    400,
+    VerificationTokenExpired("This verification link has expired; ask for a new one."),
+)
 
 
 @router.post(
@@ -62,7 +84,7 @@ async def forgot_password(
 @router.post(
     "/password/reset",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(InvalidResetToken, ResetTokenUsed, ResetTokenExpired, WeakPassword),
+    responses=RESET_RESPONSES,
 )
 async def reset_password(
     data: PasswordReset,
@@ -88,9 +110,7 @@ async def reset_password(
 @router.post(
     "/email/verify",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(
-        InvalidVerificationToken, VerificationTokenUsed, VerificationTokenExpired
-    ),
+    responses=VERIFY_RESPONSES,
 )
 async def verify_email(
     data: EmailVerify, accounts: AccountRepositoryDep, tokens: AccountTokenRepositoryDep
