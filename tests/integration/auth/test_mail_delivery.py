@@ -4,6 +4,7 @@ lost while the server is down, nothing sent twice by concurrent loops, dead lett
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -156,6 +157,30 @@ class TestDelivery:
         await MailDelivery(sessions, SmtpSender(settings).send, settings).deliver_due()
         after = REGISTRY.get_sample_value("auth_mail_sent_total", {"kind": "password_changed"})
         assert after == before + 2
+
+
+class TestShutdown:
+    async def test_stops_although_the_smtp_client_swallows_the_cancellation(
+        self, make_settings, smtp_server, sessions, db_engine
+    ):
+        """An SMTP client whose cleanup swallows the cancellation (as one can when cancelled
+        mid-conversation) must not keep the loop, and so the lifespan's shutdown, alive."""
+        settings = smtp_settings(make_settings, smtp_server)
+        sending = asyncio.Event()
+
+        async def stubborn_send(message: object) -> None:
+            sending.set()
+            with contextlib.suppress(asyncio.CancelledError):  # swallowed, as a cleanup may
+                await asyncio.sleep(0.5)
+
+        await enqueue(sessions, 1)
+        loop = MailDelivery(sessions, stubborn_send, settings)
+        task = asyncio.create_task(loop.run())
+        await asyncio.wait_for(sending.wait(), 10)
+        loop.stop()
+        task.cancel()
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+        assert task.done()
 
 
 class TestBackoff:

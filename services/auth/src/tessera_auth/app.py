@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             await core.jwks.refresh(force=True)
             tasks = [asyncio.create_task(bootstrap_admin(core, hasher))]
+            delivery = None
             if settings.smtp_host:
                 delivery = MailDelivery(core.session_factory, SmtpSender(settings).send, settings)
                 tasks.append(asyncio.create_task(delivery.run(), name="mail-delivery"))
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield {"core": core, "auth": auth}
             finally:
+                if delivery is not None:
+                    delivery.stop()
                 for task in tasks:
                     task.cancel()
                 for task in tasks:

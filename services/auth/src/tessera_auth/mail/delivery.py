@@ -15,6 +15,7 @@ mail waits in PostgreSQL while it is down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 
@@ -49,6 +50,13 @@ class MailDelivery:
         self.session_factory = session_factory
         self.send = send
         self.settings = settings
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask ``run`` to return after the message in hand. Cancelling the task alone is not
+        enough: a cancellation that lands inside the SMTP client can be swallowed by its
+        cleanup, and the loop would go on polling through the lifespan's shutdown."""
+        self._stopping.set()
 
     async def deliver_one(self) -> bool:
         """Claim one due message and try to send it; False when none is due."""
@@ -68,9 +76,9 @@ class MailDelivery:
         return True
 
     async def deliver_due(self) -> int:
-        """Send every due message; how many were tried."""
+        """Send every due message (until stopped); how many were tried."""
         tried = 0
-        while await self.deliver_one():
+        while not self._stopping.is_set() and await self.deliver_one():
             tried += 1
         return tried
 
@@ -99,7 +107,7 @@ class MailDelivery:
     async def run(self) -> None:
         """Deliver until cancelled; a database outage only pauses it."""
         log.info("mail_delivery_started", host=self.settings.smtp_host)
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.deliver_due()
                 await self.measure()
@@ -108,4 +116,6 @@ class MailDelivery:
             except Exception:
                 # A bug must not end delivery for the life of the process: log, go on.
                 log.exception("mail_delivery_error")
-            await asyncio.sleep(self.settings.mail_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.mail_poll_seconds)
+        log.info("mail_delivery_stopped")
