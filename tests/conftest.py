@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.apps",
     "tests.fixtures.users",
+    "tests.fixtures.smtp",
 ]

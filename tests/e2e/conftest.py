@@ -20,6 +20,7 @@ from tests.e2e.stack import (
     start_service,
 )
 from tests.fixtures.servers import IN_CI, LocalPostgres, LocalRedis, ServerUnavailable, free_port
+from tests.fixtures.smtp import SmtpServer
 
 
 def _unavailable(reason: str) -> None:
@@ -65,11 +66,12 @@ def backends(e2e_dir: Path) -> Iterator[Backends]:
 @pytest.fixture(scope="session")
 def stack(backends: Backends, e2e_dir: Path) -> Iterator[Stack]:
     auth_port, users_port = free_port(), free_port()
+    smtp = SmtpServer(e2e_dir / "mail").start()
     gateway = start_gateway(e2e_dir, auth_port=auth_port, users_port=users_port)
     issuer = gateway.url
     auth = start_service(
         "auth",
-        service_env("auth", backends, issuer=issuer, auth_port=auth_port),
+        service_env("auth", backends, issuer=issuer, auth_port=auth_port, smtp_port=smtp.port),
         e2e_dir,
         port=auth_port,
         wait=False,
@@ -82,7 +84,7 @@ def stack(backends: Backends, e2e_dir: Path) -> Iterator[Stack]:
         wait=False,
     )
     prometheus = start_prometheus(e2e_dir, {"auth": auth_port, "users": users_port})
-    built = Stack(backends, auth, users, gateway, prometheus, e2e_dir)
+    built = Stack(backends, auth, users, gateway, prometheus, e2e_dir, smtp=smtp)
     try:
         from tests.e2e.stack import wait_http
 
@@ -92,6 +94,7 @@ def stack(backends: Backends, e2e_dir: Path) -> Iterator[Stack]:
     finally:
         for proc in [*built.processes(), prometheus.proc]:
             proc.stop()
+        smtp.stop()
 
 
 @pytest.fixture

@@ -231,7 +231,14 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
-def service_env(name: str, backends: Backends, *, issuer: str, auth_port: int) -> dict[str, str]:
+MAIL_LINK_BASE = "https://app.e2e.test"
+
+
+def service_env(
+    name: str, backends: Backends, *, issuer: str, auth_port: int, smtp_port: int | None = None
+) -> dict[str, str]:
+    """A service's environment; ``smtp_port`` points the auth service's mail delivery at
+    an SMTP server on loopback (plain SMTP, polled often)."""
     env = base_env()
     env.update(
         TESSERA_ENV="test",
@@ -245,8 +252,21 @@ def service_env(name: str, backends: Backends, *, issuer: str, auth_port: int) -
         TESSERA_CURSOR_SECRET=secrets.token_urlsafe(32),
         TESSERA_REVOCATION_RESYNC_SECONDS=str(RESYNC_SECONDS),
     )
+    env["TESSERA_MAIL_LINK_BASE"] = MAIL_LINK_BASE
+    # Every e2e client is 127.0.0.1 to the services (behind the gateway), the fuzzer too:
+    # the per-client limit on reset requests would otherwise end the run's resets early.
+    env["TESSERA_MAIL_REQUESTS_PER_CLIENT"] = "100000"
     if name == "auth":
         env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
+        if smtp_port is not None:
+            env.update(
+                TESSERA_SMTP_HOST="127.0.0.1",
+                TESSERA_SMTP_PORT=str(smtp_port),
+                TESSERA_SMTP_TLS="none",
+                TESSERA_MAIL_POLL_SECONDS="0.2",
+                TESSERA_MAIL_BACKOFF_SECONDS="0.5",
+                TESSERA_MAIL_BACKOFF_MAX_SECONDS="1",
+            )
     else:
         env["TESSERA_JWKS_URL"] = f"http://127.0.0.1:{auth_port}/.well-known/jwks.json"
     return env
@@ -388,6 +408,8 @@ class Stack:
     prometheus: Prometheus | None
     directory: Path
     extra: list[Proc] = field(default_factory=list)
+    # The SMTP server the auth service delivers to (tests.fixtures.smtp.SmtpServer).
+    smtp: Any = None
 
     def processes(self) -> list[Proc]:
         return [self.auth.proc, self.users.proc, self.gateway.proc, *self.extra]

@@ -89,6 +89,17 @@ class TestComposeFile:
         assert services["prometheus"]["profiles"] == ["observability"]
         assert set(compose()["volumes"]) >= {"postgres_data", "redis_data", "keys"}
 
+    def test_mail_goes_to_mailpit_by_default(self):
+        services = compose()["services"]
+        assert services["mailpit"]["image"].startswith("axllent/mailpit:")
+        assert "profiles" not in services["mailpit"]  # in the default profile
+        assert "127.0.0.1:8025:8025" in services["mailpit"]["ports"]
+        auth = services["auth"]["environment"]
+        assert auth["TESSERA_SMTP_HOST"] == "${TESSERA_SMTP_HOST:-mailpit}"
+        assert auth["TESSERA_SMTP_PORT"] == "${TESSERA_SMTP_PORT:-1025}"
+        # Auth must not wait for the relay: mail waits in the outbox.
+        assert "mailpit" not in services["auth"]["depends_on"]
+
     def test_only_the_gateway_may_state_the_client_address(self):
         services = compose()["services"]
         gateway_address = services["gateway"]["networks"]["default"]["ipv4_address"]

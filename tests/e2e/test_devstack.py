@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from tests.e2e.accounts import PASSWORD
 from tests.e2e.stack import (
     GATEWAY_TEMPLATE,
     Proc,
@@ -39,6 +41,7 @@ class TestMakeDev:
             )
             assert login.status_code == 200, login.text
             assert login.json()["token_type"] == "Bearer"
+            self._caught_mail_is_shown(run.gateway)
             for service in ("auth", "users"):
                 ready = httpx.get(f"http://127.0.0.1:{ports[service]}/readyz", timeout=10)
                 assert ready.status_code == 200, (service, ready.text)
@@ -57,6 +60,22 @@ class TestMakeDev:
             if launcher.alive():
                 launcher.signal(signal.SIGTERM)
                 launcher.wait(60)
+
+    @staticmethod
+    def _caught_mail_is_shown(gateway: str) -> None:
+        """A registration's verification mail reaches the dev SMTP catcher and is listed
+        at /api/v1/auth/dev/mail through the gateway."""
+        body = {"username": "devmail", "email": "devmail@example.com", "password": PASSWORD}
+        registered = httpx.post(f"{gateway}/api/v1/auth/register", json=body, timeout=30)
+        assert registered.status_code == 201, registered.text
+        deadline = time.monotonic() + 30
+        subjects: list[str] = []
+        while time.monotonic() < deadline and not subjects:
+            listed = httpx.get(f"{gateway}/api/v1/auth/dev/mail?format=json", timeout=10)
+            assert listed.status_code == 200, listed.text
+            subjects = [m["subject"] for m in listed.json() if m["to"] == body["email"]]
+            time.sleep(0.2)
+        assert subjects == ["Confirm your email address"]
 
 
 class TestPythonDevRouter:

@@ -51,3 +51,62 @@ def test_identifiers_are_backfilled_oldest_first(database_url: str):
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+def test_0005_starts_existing_accounts_unverified_and_downgrades_cleanly(database_url: str):
+    from alembic import command
+    from alembic.config import Config
+
+    from tessera_core.migrations import find_migrations_dir
+
+    name = f"mail_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    config = Config()
+    config.set_main_option("script_location", str(find_migrations_dir()))
+    config.attributes["database_url"] = url
+    engine = create_engine(url)
+    try:
+        migrate(url, "0004")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    'INSERT INTO "user" (id, username, email, password_hash) '
+                    "VALUES (:id, 'old', 'old@example.com', :h)"
+                ),
+                {"id": uuid.uuid4(), "h": FAKE_HASH},
+            )
+        migrate(url, "head")
+        with engine.connect() as conn:
+            assert conn.execute(text('SELECT email_verified FROM "user"')).scalar_one() is False
+            tables = set(
+                conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                ).scalars()
+            )
+        assert {"account_token", "mail_outbox"} <= tables
+        command.downgrade(config, "0004")
+        with engine.connect() as conn:
+            tables = set(
+                conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                ).scalars()
+            )
+            columns = set(
+                conn.execute(
+                    text(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_name = 'user'"
+                    )
+                ).scalars()
+            )
+        assert not {"account_token", "mail_outbox"} & tables
+        assert "email_verified" not in columns
+        migrate(url, "head")  # and up again
+    finally:
+        engine.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -177,6 +177,9 @@ Checks that cannot be expressed in values.schema.json.
 {{- if and .Values.bootstrapAdmin.username (not .Values.secrets.existingSecret) (not .Values.secrets.bootstrapAdminPassword) }}
 {{- fail "bootstrapAdmin.username is set: set secrets.bootstrapAdminPassword too (or put it in secrets.existingSecret)" }}
 {{- end }}
+{{- if and .Values.mail.smtpUsername (not .Values.secrets.existingSecret) (not .Values.secrets.smtpPassword) }}
+{{- fail "mail.smtpUsername is set: set secrets.smtpPassword too (or put it in secrets.existingSecret)" }}
+{{- end }}
 {{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) }}
 {{- fail "httpRoute.enabled needs httpRoute.parentRefs (the Gateway to attach to)" }}
 {{- end }}
@@ -204,6 +207,9 @@ pods waiting for a volume.
 {{- $need := list $.Values.secrets.keys.databaseUrl $.Values.secrets.keys.redisUrl $.Values.secrets.keys.cursorSecret }}
 {{- if $.Values.bootstrapAdmin.username }}
 {{- $need = append $need $.Values.secrets.keys.bootstrapAdminPassword }}
+{{- end }}
+{{- if $.Values.mail.smtpUsername }}
+{{- $need = append $need $.Values.secrets.keys.smtpPassword }}
 {{- end }}
 {{- $data := $secret.data | default dict }}
 {{- range $need }}

@@ -294,6 +294,7 @@ class DevConfig:
     redis_port: int
     gateway: str
     redis: str = "auto"
+    smtp_port: int = 0
 
     @classmethod
     def from_env(cls) -> DevConfig:
@@ -305,6 +306,7 @@ class DevConfig:
             redis_port=_env_port("TESSERA_DEV_REDIS_PORT", 0) or free_port(),
             gateway=os.environ.get("TESSERA_DEV_GATEWAY", "auto"),
             redis=os.environ.get("TESSERA_DEV_REDIS", "auto"),
+            smtp_port=_env_port("TESSERA_DEV_SMTP_PORT", 0) or free_port(),
         )
 
 
@@ -440,6 +442,24 @@ class DevStack:
         command = [sys.executable, "-m", "tessera_core.cli", "serve", name, "--port", str(port)]
         return self._spawn(name, command, env)
 
+    def start_mailcatcher(self) -> Path | None:
+        """The local SMTP catcher (aiosmtpd, from the dev-platform group), writing every
+        message under ``.dev/mail``; None where aiosmtpd is not installed."""
+        import importlib.util
+
+        if importlib.util.find_spec("aiosmtpd") is None:
+            return None
+        directory = self.config.root / "mail"
+        port = self.config.smtp_port
+        command = [sys.executable, "-m", "tessera_core.mailcatcher", "--port", str(port)]
+        self._spawn("mail", [*command, "--dir", str(directory)], env=dict(os.environ))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                return directory
+            time.sleep(0.05)
+        raise DevStackError(f"the SMTP catcher did not start on port {port}")
+
     def start_gateway(self) -> str:
         cfg = self.config
         template = find_deploy_dir() / GATEWAY_TEMPLATE
@@ -526,6 +546,14 @@ class DevStack:
             "TESSERA_BOOTSTRAP_ADMIN_PASSWORD": admin.password,
         }
         auth_env.pop("TESSERA_BOOTSTRAP_ADMIN_PASSWORD_FILE", None)
+        mail_dir = self.start_mailcatcher()
+        if mail_dir is not None:
+            auth_env.update(
+                TESSERA_SMTP_HOST="127.0.0.1",
+                TESSERA_SMTP_PORT=str(cfg.smtp_port),
+                TESSERA_SMTP_TLS="none",
+                TESSERA_DEV_MAIL_DIR=str(mail_dir),
+            )
         auth = self.start_service("auth", cfg.auth_port, auth_env)
         users_env = {
             **env,
@@ -549,6 +577,13 @@ class DevStack:
         wait_http(f"http://127.0.0.1:{cfg.gateway_port}/", timeout=30)
         self.out(f"gateway   http://localhost:{cfg.gateway_port} ({gateway_kind})")
         self.out(f"docs      http://localhost:{cfg.gateway_port}/api/v1/auth/docs")
+        if mail_dir is not None:
+            self.out(
+                f"mail      http://localhost:{cfg.gateway_port}/api/v1/auth/dev/mail "
+                f"(SMTP catcher on 127.0.0.1:{cfg.smtp_port}, files in {mail_dir})"
+            )
+        else:
+            self.out("mail      not delivered (install the dev-platform group for a catcher)")
         if admin.generated:
             self.out(
                 f"admin     {admin.username} / {admin.password}   (printed once; kept in "

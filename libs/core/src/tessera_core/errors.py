@@ -333,8 +333,9 @@ def as_oauth_error(exc: TesseraError | RequestValidationError) -> OAuthError:
         return OAuthError("temporarily_unavailable", exc.detail, status=503, headers=exc.headers)
     if exc.status == 429:
         return OAuthError("too_many_attempts", exc.detail, status=429, headers=exc.headers)
-    if isinstance(exc, Unauthorized):
-        # §5.2: credentials or a refresh token that are invalid, expired or revoked.
+    if isinstance(exc, Unauthorized | Forbidden):
+        # §5.2: credentials or a refresh token that are invalid, expired or revoked (or an
+        # account that may not log in yet: an unverified email where one is required).
         return OAuthError("invalid_grant", exc.detail)
     return OAuthError("invalid_request", exc.detail)
 

@@ -15,6 +15,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -27,6 +28,9 @@ __all__ = [
     "AUTH_TOKENS_REVOKED",
     "HTTP_DURATION",
     "HTTP_REQUESTS",
+    "MAIL_FAILED",
+    "MAIL_OUTBOX_DEPTH",
+    "MAIL_SENT",
     "PASSWORD_CHECKS",
     "REVOCATION_FAST_PATH_FAILURES",
     "REVOCATION_RESYNCS",
@@ -66,6 +70,20 @@ REVOCATION_RESYNCS = Counter(
 REVOCATION_FAST_PATH_FAILURES = Counter(
     "revocation_fast_path_write_failures_total",
     "Committed revocations Redis could not take (re-asserted by the next resync).",
+)
+
+MAIL_SENT = Counter("auth_mail_sent_total", "Messages the SMTP relay accepted, by kind.", ["kind"])
+MAIL_FAILED = Counter(
+    "auth_mail_failed_total",
+    "Failed delivery attempts, by kind; final=true when the message went dead.",
+    ["kind", "final"],
+)
+# Every auth process measures the same table: in multiprocess mode the live maximum.
+MAIL_OUTBOX_DEPTH = Gauge(
+    "auth_mail_outbox_messages",
+    "Messages in the mail outbox, by status (pending, dead).",
+    ["status"],
+    multiprocess_mode="livemax",
 )
 
 

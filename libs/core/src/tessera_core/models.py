@@ -7,10 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     ColumnElement,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -26,7 +28,9 @@ from tessera_core.db import Base
 
 __all__ = [
     "USER_SEARCH_INDEX_EXPRESSION",
+    "AccountToken",
     "LoginSession",
+    "MailOutbox",
     "RefreshToken",
     "RevokedAccessToken",
     "User",
@@ -51,6 +55,11 @@ class User(Base):
     last_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Set by following a verification link (or a reset link sent to the same address);
+    # cleared by every email change.
+    email_verified: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     date_joined: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -171,3 +180,60 @@ class RevokedAccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     # Whose token it was: the Redis copy lives in that user's hash slot (migration 0003).
     user_id: Mapped[uuid.UUID | None] = mapped_column()
+
+
+class AccountToken(Base):
+    """A single-use link token mailed to a user (``reset`` a password, ``verify`` an email),
+    stored only as its SHA-256. ``email`` is the address it was sent to: the token is void
+    once the account's email is another one."""
+
+    __tablename__ = "account_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("purpose IN ('reset', 'verify')", name="purpose"),
+        Index("ix_account_token_user_id_purpose", "user_id", "purpose"),
+    )
+
+
+class MailOutbox(Base):
+    """A message to deliver, written in the transaction of the change that causes it and
+    sent by the auth service's delivery loop (``pending`` → ``sent``, or ``dead`` after
+    ``TESSERA_MAIL_MAX_ATTEMPTS`` failures). Bodies are emptied once sent: they may hold a
+    live link."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
+        # The delivery loop's claim: due pending rows, oldest first.
+        Index(
+            "ix_mail_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )

@@ -50,5 +50,6 @@ class UserRead(BaseModel):
     last_name: str
     is_active: bool
     is_admin: bool
+    email_verified: bool
     date_joined: datetime
     last_login: datetime | None

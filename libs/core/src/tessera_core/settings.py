@@ -28,6 +28,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SigningAlgorithm",
+    "SmtpTls",
 ]
 
 ENV_PREFIX = "TESSERA_"
@@ -37,6 +38,7 @@ DEFAULT_DEV_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_DEV_CURSOR_SECRET = "tessera-dev-cursor-secret-change-me"
 
 SigningAlgorithm = Literal["RS256", "ES256", "EdDSA"]
+SmtpTls = Literal["none", "starttls", "tls"]
 
 
 class SettingsError(ValueError):
@@ -130,6 +132,40 @@ class Settings(BaseSettings):
     bootstrap_admin_password: SecretStr | None = None
     bootstrap_admin_email: str | None = None
 
+    # Mail (account recovery, email verification). Messages go to the mail_outbox table in
+    # the transaction of the change that causes them; the auth service delivers them over
+    # SMTP. No host: nothing is delivered (messages wait in the outbox).
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_tls: SmtpTls = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    mail_from: str = "Tessera <no-reply@localhost>"
+    # The client app's URL: links in mail point at <base>/reset-password?token=... and
+    # <base>/verify-email?token=... (default: the public URL).
+    mail_link_base: str | None = None
+    # A directory of templates that replace the shipped ones by file name.
+    mail_templates_dir: Path | None = None
+    mail_max_attempts: int = Field(8, ge=1)
+    mail_backoff_seconds: float = Field(30.0, gt=0)
+    mail_backoff_max_seconds: float = Field(3600.0, gt=0)
+    mail_poll_seconds: float = Field(2.0, gt=0)
+
+    # `tessera dev` only: where its SMTP catcher writes mail, shown at /api/v1/auth/dev/mail.
+    dev_mail_dir: Path | None = None
+
+    password_reset_ttl_seconds: int = Field(1800, ge=60)
+    email_verification_ttl_seconds: int = Field(86400, ge=60)
+    require_verified_email: bool = False
+    # Reset and verification mail requested, per window: per address asked for, per client
+    # address, and (verification resends) per account.
+    mail_requests_per_email: int = Field(3, ge=1)
+    mail_requests_per_client: int = Field(20, ge=1)
+    mail_request_window_seconds: int = Field(3600, ge=1)
+    # A forgotten-password request is answered no sooner than this, known address or not.
+    password_forgot_min_seconds: float = Field(0.2, ge=0)
+
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
@@ -163,6 +199,11 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where clients reach the platform; defaults to the issuer."""
         return (self.public_url or self.issuer).rstrip("/")
+
+    @property
+    def link_base(self) -> str:
+        """Where links in mail point: the client app (``TESSERA_MAIL_LINK_BASE``)."""
+        return (self.mail_link_base or self.base_url).rstrip("/")
 
     def require_production_safe(
         self, *, needs_signing_keys: bool = False, needs_cursor_secret: bool = False
@@ -200,6 +241,8 @@ class Settings(BaseSettings):
             "changeme",
         }:
             problems.append("TESSERA_BOOTSTRAP_ADMIN_PASSWORD is a well-known default")
+        if self.dev_mail_dir is not None:
+            problems.append("TESSERA_DEV_MAIL_DIR is set (it is for `tessera dev` only)")
         if needs_signing_keys and self.keys_dir is None:
             problems.append("TESSERA_KEYS_DIR is not set (generate keys with `tessera keys`)")
         cursor_secret = self.cursor_secret.get_secret_value()

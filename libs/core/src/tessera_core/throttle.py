@@ -46,8 +46,10 @@ from tessera_core.settings import Settings
 __all__ = [
     "PREFIX",
     "LoginThrottle",
+    "RequestLimit",
     "ThrottleUnavailable",
     "TooManyAttempts",
+    "TooManyRequests",
 ]
 
 PREFIX = "tessera:login-failures:"
@@ -111,6 +113,19 @@ class TooManyAttempts(TesseraError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(
             f"Too many failed password attempts; try again in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+class TooManyRequests(TesseraError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests of this kind; try again in {retry_after} seconds.",
             headers={"Retry-After": str(retry_after)},
         )
         self.retry_after = retry_after
@@ -266,3 +281,54 @@ class LoginThrottle:
                 "Password checks are paused: the rate limiter cannot be reached."
             ) from exc
         return int(result)
+
+
+# KEYS: one counter; ARGV: limit, window. Counts the request and returns 0 while within
+# the limit, else the seconds until the window ends.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if count > tonumber(ARGV[1]) then
+  return math.max(redis.call('TTL', KEYS[1]), 1)
+end
+return 0
+"""
+REQUEST_PREFIX = "tessera:requests:"
+
+
+class RequestLimit:
+    """Requests of one kind counted in fixed windows (mail a reset link, resend a
+    verification link): 429 ``too_many_requests`` past a limit, per key. Keys are hashed
+    like the login counters' (no email in Redis), each its own hash tag.
+
+    Example:
+        >>> limit = RequestLimit(r, "password-forgot", window=3600)  # doctest: +SKIP
+        >>> await limit.hit(("email", "alice@example.com", 3), ("client", "10.0.0.1", 20))
+    """
+
+    def __init__(self, redis: RedisClient, kind: str, *, window: int) -> None:
+        self.redis = redis
+        self.kind = kind
+        self.window = window
+        self._hit = redis.register_script(_HIT)
+
+    def key(self, scope: str, value: str) -> str:
+        digest = LoginThrottle._digest(self.kind, scope, value)
+        return f"{REQUEST_PREFIX}{self.kind}:{scope}:{{{digest}}}"
+
+    async def hit(self, *counters: tuple[str, str, int]) -> None:
+        """Count one request in each ``(scope, value, limit)`` counter; ``TooManyRequests``
+        if one is past its limit, ``ThrottleUnavailable`` without Redis."""
+        retry_after = 0
+        for scope, value, limit in counters:
+            try:
+                verdict = int(
+                    await self._hit(keys=[self.key(scope, value)], args=[limit, self.window])
+                )
+            except RedisError as exc:
+                raise ThrottleUnavailable(
+                    "This request is paused: the rate limiter cannot be reached."
+                ) from exc
+            retry_after = max(retry_after, verdict)
+        if retry_after:
+            raise TooManyRequests(retry_after=retry_after)

@@ -17,6 +17,10 @@ from tessera_auth.grants.router import router as grants_router
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.keys.metadata import authorization_server_metadata
 from tessera_auth.keys.router import router as keys_router
+from tessera_auth.mail.delivery import MailDelivery
+from tessera_auth.mail.dev_router import dev_mail_router
+from tessera_auth.mail.sender import SmtpSender
+from tessera_auth.recovery.router import router as recovery_router
 from tessera_auth.sessions.router import router as sessions_router
 from tessera_auth.state import AuthLifespanState, AuthState
 from tessera_auth.tokens.forward_auth import forward_auth
@@ -28,10 +32,11 @@ from tessera_core.db import session_scope
 from tessera_core.health import ReadinessCheck
 from tessera_core.hot_path import HotPath
 from tessera_core.keygen import write_private_key
+from tessera_core.mail import MailTemplates
 from tessera_core.passwords import PasswordHasher, common_passwords
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
-from tessera_core.throttle import LoginThrottle
+from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_core.tokens import StaticJWKSSource
 
 log = structlog.get_logger("tessera.auth")
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keys = load_keys(settings)
     common = common_passwords(settings.common_passwords_file)  # fail at startup if unreadable
     oauth_metadata = authorization_server_metadata(settings)
+    mail_templates = MailTemplates(settings.mail_templates_dir)  # fail at startup if broken
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AuthLifespanState]:
@@ -105,15 +111,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 issuer=AccessTokenIssuer(keys, settings),
                 common_passwords=common,
                 oauth_metadata=oauth_metadata,
+                mail_templates=mail_templates,
+                forgot_limit=RequestLimit(
+                    core.redis, "password-forgot", window=settings.mail_request_window_seconds
+                ),
+                resend_limit=RequestLimit(
+                    core.redis, "verify-resend", window=settings.mail_request_window_seconds
+                ),
             )
             await core.jwks.refresh(force=True)
-            bootstrap = asyncio.create_task(bootstrap_admin(core, hasher))
+            tasks = [asyncio.create_task(bootstrap_admin(core, hasher))]
+            delivery = None
+            if settings.smtp_host:
+                delivery = MailDelivery(core.session_factory, SmtpSender(settings).send, settings)
+                tasks.append(asyncio.create_task(delivery.run(), name="mail-delivery"))
+            else:
+                log.warning("mail_delivery_disabled", reason="TESSERA_SMTP_HOST is not set")
             try:
                 yield {"core": core, "auth": auth}
             finally:
-                bootstrap.cancel()
-                with suppress(asyncio.CancelledError):
-                    await bootstrap
+                if delivery is not None:
+                    delivery.stop()
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
                 hasher.close()
 
     app = create_service_app(
@@ -128,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (
         accounts_router,
+        recovery_router,
         grants_router,
         oauth_router,
         sessions_router,
@@ -135,4 +159,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys_router,
     ):
         app.include_router(router)
+    if settings.is_dev and settings.dev_mail_dir is not None:
+        app.include_router(dev_mail_router(settings.dev_mail_dir))
     return app

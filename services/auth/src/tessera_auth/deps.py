@@ -11,6 +11,7 @@ from tessera_auth.grants.service import TokenGrants
 from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.state import AuthState
+from tessera_core.account_tokens import AccountTokenRepository
 from tessera_core.deps import (
     CoreStateDep,
     DbSessionDep,
@@ -19,6 +20,7 @@ from tessera_core.deps import (
     bearer_scheme,
 )
 from tessera_core.errors import InvalidToken
+from tessera_core.mail import AccountMail, OutboxRepository
 from tessera_core.tokens import AccessClaims
 
 
@@ -38,7 +40,12 @@ async def get_login_session_repository(db: DbSessionDep) -> LoginSessionReposito
     return LoginSessionRepository(db)
 
 
+async def get_account_token_repository(db: DbSessionDep) -> AccountTokenRepository:
+    return AccountTokenRepository(db)
+
+
 AccountRepositoryDep = Annotated[AccountRepository, Depends(get_account_repository)]
+AccountTokenRepositoryDep = Annotated[AccountTokenRepository, Depends(get_account_token_repository)]
 LoginSessionRepositoryDep = Annotated[LoginSessionRepository, Depends(get_login_session_repository)]
 
 
@@ -51,6 +58,19 @@ async def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo
 
 
 ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
+
+
+async def get_account_mail(
+    db: DbSessionDep,
+    tokens: AccountTokenRepositoryDep,
+    auth: AuthStateDep,
+    settings: SettingsDep,
+) -> AccountMail:
+    """Mail of this request, written to the outbox in its transaction."""
+    return AccountMail(OutboxRepository(db), tokens, auth.mail_templates, settings)
+
+
+AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
 
 
 async def get_token_grants(

@@ -8,9 +8,10 @@ from typing import Any
 
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.tokens.issuer import AccessTokenIssuer
+from tessera_core.mail import MailTemplates
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreLifespanState
-from tessera_core.throttle import LoginThrottle
+from tessera_core.throttle import LoginThrottle, RequestLimit
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class AuthState:
     issuer: AccessTokenIssuer
     common_passwords: frozenset[str]
     oauth_metadata: dict[str, Any]
+    mail_templates: MailTemplates
+    forgot_limit: RequestLimit
+    resend_limit: RequestLimit
 
 
 class AuthLifespanState(CoreLifespanState):

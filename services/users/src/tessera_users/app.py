@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 
 from tessera_core.health import ReadinessCheck
 from tessera_core.hot_path import HotPath
+from tessera_core.mail import MailTemplates
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
@@ -66,6 +67,7 @@ def create_app(
     settings.require_production_safe(needs_cursor_secret=True)
     jwks_source_factory(settings)  # fail at startup, not at the first request
     cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+    mail_templates = MailTemplates(settings.mail_templates_dir)  # fail at startup if broken
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[UsersLifespanState]:
@@ -87,7 +89,12 @@ def create_app(
             throttle = LoginThrottle.from_settings(core.redis, settings)
             yield {
                 "core": core,
-                "users": UsersState(cursors=cursors, hasher=hasher, throttle=throttle),
+                "users": UsersState(
+                    cursors=cursors,
+                    hasher=hasher,
+                    throttle=throttle,
+                    mail_templates=mail_templates,
+                ),
             }
 
     app = create_service_app(

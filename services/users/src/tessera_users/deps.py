@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tessera_core.account_tokens import AccountTokenRepository
 from tessera_core.accounts import UserRepository, read_token_user
 from tessera_core.deps import (
     AdminClaims,
@@ -17,8 +18,10 @@ from tessera_core.deps import (
     DbSessionDep,
     RevokingAdminClaims,
     RevokingClaims,
+    SettingsDep,
 )
 from tessera_core.errors import Forbidden
+from tessera_core.mail import AccountMail, OutboxRepository
 from tessera_core.models import User
 from tessera_core.tokens import AccessClaims
 from tessera_users.admin.repository import UserListRepository
@@ -51,6 +54,18 @@ async def get_reauthentication(request: Request, state: UsersStateDep) -> Reauth
 
 
 ReauthenticationDep = Annotated[Reauthentication, Depends(get_reauthentication)]
+
+
+async def get_account_mail(
+    db: DbSessionDep, state: UsersStateDep, settings: SettingsDep
+) -> AccountMail:
+    """Mail of this request, written to the shared outbox in its transaction."""
+    return AccountMail(
+        OutboxRepository(db), AccountTokenRepository(db), state.mail_templates, settings
+    )
+
+
+AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
 UserRepositoryDep = Annotated[UserRepository, Depends(get_user_repository)]
 UserListRepositoryDep = Annotated[UserListRepository, Depends(get_user_list_repository)]
 

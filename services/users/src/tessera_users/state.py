@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tessera_core.mail import MailTemplates
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreLifespanState
 from tessera_core.throttle import LoginThrottle
@@ -16,6 +17,9 @@ class UsersState:
     # Re-authentication of an email change: the caller's password, counted like logins.
     hasher: PasswordHasher
     throttle: LoginThrottle
+    # An email change mails a notice to the old address and a link to the new one (the
+    # outbox is shared; the auth service delivers).
+    mail_templates: MailTemplates
 
 
 class UsersLifespanState(CoreLifespanState):

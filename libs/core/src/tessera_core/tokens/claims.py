@@ -24,6 +24,7 @@ class AccessClaims:
     client_id: str
     preferred_username: str
     roles: list[str] = field(default_factory=list)
+    email_verified: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -44,4 +45,7 @@ class AccessClaims:
         exp, iat = payload["exp"], payload["iat"]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat)):
             raise ValueError("exp and iat must be integers")
-        return cls(exp=exp, iat=iat, roles=roles, **values)
+        email_verified = payload.get("email_verified", False)
+        if not isinstance(email_verified, bool):
+            raise ValueError("email_verified must be a boolean")
+        return cls(exp=exp, iat=iat, roles=roles, email_verified=email_verified, **values)

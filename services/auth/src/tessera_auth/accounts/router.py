@@ -7,7 +7,13 @@ from fastapi import APIRouter, status
 from tessera_auth.accounts import service
 from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
-from tessera_auth.deps import AccountRepositoryDep, AuthStateDep, ClientInfoDep
+from tessera_auth.deps import (
+    AccountMailDep,
+    AccountRepositoryDep,
+    AccountTokenRepositoryDep,
+    AuthStateDep,
+    ClientInfoDep,
+)
 from tessera_core.accounts import EmailTaken, UsernameTaken
 from tessera_core.deps import RevocationsDep, RevokingClaims
 from tessera_core.errors import BEARER_ERRORS, problem_responses
@@ -24,10 +30,10 @@ router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
     responses=problem_responses(UsernameTaken, EmailTaken, WeakPassword),
 )
 async def register(
-    data: UserCreate, accounts: AccountRepositoryDep, auth: AuthStateDep
+    data: UserCreate, accounts: AccountRepositoryDep, mail: AccountMailDep, auth: AuthStateDep
 ) -> UserRead:
-    """Create an account."""
-    user = await service.register(accounts, auth.hasher, auth.common_passwords, data)
+    """Create an account; a verification link is mailed to its address."""
+    user = await service.register(accounts, auth.hasher, auth.common_passwords, mail, data)
     return UserRead.model_validate(user)
 
 
@@ -43,6 +49,7 @@ async def change_password(
     claims: RevokingClaims,
     accounts: AccountRepositoryDep,
     revocations: RevocationsDep,
+    tokens: AccountTokenRepositoryDep,
     auth: AuthStateDep,
     client: ClientInfoDep,
 ) -> None:
@@ -53,6 +60,7 @@ async def change_password(
         auth.common_passwords,
         auth.throttle,
         revocations,
+        tokens,
         current_password=data.current_password,
         new_password=data.new_password,
         keep_session=uuid.UUID(claims.sid),

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 from tessera_auth.accounts.errors import InvalidCredentials, InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.accounts.schemas import UserCreate
+from tessera_auth.recovery.errors import EmailNotVerified
+from tessera_core.account_tokens import AccountTokenRepository
 from tessera_core.accounts import EmailTaken, UsernameTaken
+from tessera_core.mail import AccountMail
 from tessera_core.metrics import AUTH_LOGINS
 from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher, password_problems
@@ -17,8 +20,13 @@ from tessera_core.throttle import LoginThrottle, TooManyAttempts
 
 
 async def register(
-    accounts: AccountRepository, hasher: PasswordHasher, common: frozenset[str], data: UserCreate
+    accounts: AccountRepository,
+    hasher: PasswordHasher,
+    common: frozenset[str],
+    mail: AccountMail,
+    data: UserCreate,
 ) -> User:
+    """Create the account and mail a verification link to its address (same transaction)."""
     problems = password_problems(
         data.password, username=data.username, email=data.email, common=common
     )
@@ -36,7 +44,9 @@ async def register(
         first_name=data.first_name,
         last_name=data.last_name,
     )
-    return await accounts.add(user)
+    user = await accounts.add(user)
+    await mail.email_verification(user)
+    return user
 
 
 async def authenticate(
@@ -47,13 +57,17 @@ async def authenticate(
     login: str,
     password: str,
     client: str | None,
+    require_verified: bool = False,
 ) -> User:
     """The active user these credentials belong to, or ``InvalidCredentials``.
 
     The attempt takes its place in the counters before anything is looked up
     (``LoginThrottle.reserve``), so concurrent guesses cannot outrun the limit. Unknown
     users are verified against a dummy hash, so the answer takes about the same time
-    whether the account exists or not, and the body is the same either way.
+    whether the account exists or not, and the body is the same either way. With
+    ``require_verified``, an account whose email is unverified is refused
+    (``EmailNotVerified``), only once its password has been proved: the refusal tells
+    nothing to whoever does not know the password.
     """
     try:
         attempt = await throttle.reserve(identifier=login, client=client)
@@ -67,6 +81,12 @@ async def authenticate(
         AUTH_LOGINS.labels(result="failure").inc()
         raise InvalidCredentials("The username or password is incorrect.")
     await attempt.passed()
+    if require_verified and not user.email_verified:
+        AUTH_LOGINS.labels(result="unverified").inc()
+        raise EmailNotVerified(
+            "Confirm your email address first: follow the link mailed to you, or ask for a "
+            "new one (POST /api/v1/auth/email/verify/resend)."
+        )
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = await hasher.hash(password)
     await accounts.record_login(user, datetime.now(UTC))
@@ -80,6 +100,7 @@ async def change_password(
     common: frozenset[str],
     throttle: LoginThrottle,
     revocations: Revocations,
+    tokens: AccountTokenRepository,
     *,
     current_password: str,
     new_password: str,
@@ -106,4 +127,6 @@ async def change_password(
     if problems:
         raise WeakPassword(problems, field="new_password")
     user.password_hash = await hasher.hash(new_password)
+    # A reset link mailed before the change must not undo it.
+    await tokens.discard_unused(user.id, "reset")
     await revocations.revoke_other_sessions(user.id, keep=keep_session, reason="password_changed")

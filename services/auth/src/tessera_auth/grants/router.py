@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Response, status
 from tessera_auth.accounts.errors import InvalidCredentials
 from tessera_auth.deps import ClientInfoDep, TokenGrantsDep
 from tessera_auth.grants.schemas import LoginRequest
+from tessera_auth.recovery.errors import EmailNotVerified
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
 from tessera_auth.tokens.schemas import TokenPair
@@ -31,7 +32,9 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @router.post(
     "/login",
     response_model=TokenPair,
-    responses=problem_responses(InvalidCredentials, TooManyAttempts, ServiceUnavailable),
+    responses=problem_responses(
+        InvalidCredentials, EmailNotVerified, TooManyAttempts, ServiceUnavailable
+    ),
 )
 async def login(
     data: LoginRequest, response: Response, grants: TokenGrantsDep, client: ClientInfoDep

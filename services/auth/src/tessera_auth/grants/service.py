@@ -39,6 +39,7 @@ class TokenGrants:
             login=login,
             password=password,
             client=client.ip,
+            require_verified=self.settings.require_verified_email,
         )
         return await sessions_service.start(
             self.sessions, self.auth.issuer, self.settings, user, client

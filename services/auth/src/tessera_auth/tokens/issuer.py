@@ -44,6 +44,7 @@ class AccessTokenIssuer:
             "client_id": login.client_id,
             "preferred_username": user.username,
             "roles": user.roles,
+            "email_verified": user.email_verified,
             "auth_time": int(login.created_at.timestamp()),
         }
         return self.keys.sign(claims)

@@ -12,6 +12,7 @@ from tessera_core.errors import (
 from tessera_core.schemas import UserRead
 from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts
 from tessera_users.deps import (
+    AccountMailDep,
     CurrentCaller,
     ReauthenticationDep,
     RevokingCaller,
@@ -60,9 +61,12 @@ async def update_me(
     users: UserRepositoryDep,
     revocations: RevocationsDep,
     reauthentication: ReauthenticationDep,
+    mail: AccountMailDep,
 ) -> UserRead:
     """Change the caller's own profile; a new email needs `current_password`."""
-    user = await service.update(users, revocations, reauthentication, caller, caller.user, data)
+    user = await service.update(
+        users, revocations, reauthentication, mail, caller, caller.user, data
+    )
     return UserRead.model_validate(user)
 
 
@@ -88,9 +92,10 @@ async def update_user(
     users: UserRepositoryDep,
     revocations: RevocationsDep,
     reauthentication: ReauthenticationDep,
+    mail: AccountMailDep,
 ) -> UserRead:
     """Change a user: the caller themselves, or anyone for an admin. A new email needs the
     caller's `current_password`. Deactivating a user or changing their admin flag revokes
     every session of theirs."""
-    updated = await service.update(users, revocations, reauthentication, caller, user, data)
+    updated = await service.update(users, revocations, reauthentication, mail, caller, user, data)
     return UserRead.model_validate(updated)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tessera_core.accounts import EmailTaken, UserRepository
+from tessera_core.mail import AccountMail
 from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher
 from tessera_core.revocation import Revocations
@@ -62,13 +63,16 @@ async def update(
     users: UserRepository,
     revocations: Revocations,
     reauthentication: Reauthentication,
+    mail: AccountMail,
     caller: Caller,
     user: User,
     data: UserUpdate,
 ) -> User:
     """Apply a partial update. A new email needs the caller's current password (theirs,
-    also when an admin changes someone else's). Deactivating a user or changing their
-    admin flag revokes every session of theirs at once: their tokens carry the old roles."""
+    also when an admin changes someone else's); it is unverified until its link is
+    followed, and the old address is told (whoever changed it may not be the owner).
+    Deactivating a user or changing their admin flag revokes every session of theirs at
+    once: their tokens carry the old roles."""
     changes = data.changes()
     reserved = [name for name in ADMIN_ONLY_FIELDS if name in changes]
     if reserved and not caller.is_admin:
@@ -83,9 +87,16 @@ async def update(
         if await users.email_taken(email, excluding=user.id):
             raise EmailTaken("A user with this email already exists.")
 
-    was_active, was_admin = user.is_active, user.is_admin
+    was_active, was_admin, old_email = user.is_active, user.is_admin, user.email
     _apply(user, changes)
+    if user.email != old_email:
+        user.email_verified = False
     await users.save(user)
+    if user.email != old_email:
+        # Reset links mailed to the old address are void (they name it); so are its
+        # verification links, replaced by one for the new address.
+        await mail.tokens.discard_unused(user.id, "reset")
+        await mail.email_changed(user, old_email)
     if was_active and not user.is_active:
         await revocations.revoke_user(user.id, reason="deactivated")
     elif user.is_admin != was_admin:

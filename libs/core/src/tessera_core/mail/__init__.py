@@ -1,0 +1,78 @@
+"""Account mail: what each account event sends, written to the outbox in the caller's
+transaction (``OutboxRepository``); the auth service delivers it.
+
+Both services send: the auth service on registration and password resets, the users
+service on an email change. Only the auth service delivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tessera_core.account_tokens import AccountTokenRepository
+from tessera_core.mail.outbox import OutboxRepository
+from tessera_core.mail.templates import MAIL_KINDS, MailTemplates, RenderedMail
+from tessera_core.models import User
+from tessera_core.settings import Settings
+
+__all__ = [
+    "MAIL_KINDS",
+    "AccountMail",
+    "MailTemplates",
+    "OutboxRepository",
+    "RenderedMail",
+]
+
+
+@dataclass(frozen=True)
+class AccountMail:
+    """One unit of work's account mail.
+
+    Example:
+        >>> mail = AccountMail(OutboxRepository(db), AccountTokenRepository(db),
+        ...                    templates, settings)  # doctest: +SKIP
+        >>> await mail.email_verification(user)  # doctest: +SKIP
+    """
+
+    outbox: OutboxRepository
+    tokens: AccountTokenRepository
+    templates: MailTemplates
+    settings: Settings
+
+    async def password_reset(self, user: User) -> None:
+        """A reset link (single use, ``TESSERA_PASSWORD_RESET_TTL_SECONDS``) to the user's
+        address; earlier reset links stop working."""
+        ttl = self.settings.password_reset_ttl_seconds
+        token = await self.tokens.issue(user.id, "reset", email=user.email, ttl_seconds=ttl)
+        await self._send(
+            "password_reset",
+            user.email,
+            username=user.username,
+            link=f"{self.settings.link_base}/reset-password?token={token}",
+            minutes=ttl // 60,
+        )
+
+    async def password_changed(self, user: User) -> None:
+        await self._send("password_changed", user.email, username=user.username)
+
+    async def email_verification(self, user: User) -> None:
+        """A verification link for the user's current address; earlier ones stop working."""
+        ttl = self.settings.email_verification_ttl_seconds
+        token = await self.tokens.issue(user.id, "verify", email=user.email, ttl_seconds=ttl)
+        await self._send(
+            "email_verification",
+            user.email,
+            username=user.username,
+            email=user.email,
+            link=f"{self.settings.link_base}/verify-email?token={token}",
+            hours=max(ttl // 3600, 1),
+        )
+
+    async def email_changed(self, user: User, old_email: str) -> None:
+        """A notice to the old address (whoever changed it may not be the owner), and a
+        verification link to the new one."""
+        await self._send("email_changed", old_email, username=user.username, new_email=user.email)
+        await self.email_verification(user)
+
+    async def _send(self, kind: str, recipient: str, **context: object) -> None:
+        await self.outbox.enqueue(kind, recipient, self.templates.render(kind, **context))

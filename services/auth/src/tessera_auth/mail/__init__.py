@@ -1,0 +1,1 @@
+"""Delivery of the mail outbox over SMTP."""

@@ -1,0 +1,1 @@
+"""Password reset and email verification by mailed single-use links."""

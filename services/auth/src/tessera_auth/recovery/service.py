@@ -1,0 +1,131 @@
+"""Password reset and email verification: the rules. Links carry single-use tokens
+(``tessera_core.account_tokens``); the mail goes to the outbox in the request's
+transaction (``tessera_core.mail``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tessera_auth.accounts.errors import WeakPassword
+from tessera_auth.accounts.repository import AccountRepository
+from tessera_auth.recovery.errors import (
+    EmailAlreadyVerified,
+    InvalidResetToken,
+    InvalidVerificationToken,
+    ResetTokenExpired,
+    ResetTokenUsed,
+    VerificationTokenExpired,
+    VerificationTokenUsed,
+)
+from tessera_core.account_tokens import AccountTokenRepository
+from tessera_core.accounts import identifier_key
+from tessera_core.mail import AccountMail
+from tessera_core.models import AccountToken, User
+from tessera_core.passwords import PasswordHasher, password_problems
+from tessera_core.revocation import Revocations
+from tessera_core.settings import Settings
+from tessera_core.throttle import RequestLimit
+
+
+async def forgot_password(
+    accounts: AccountRepository,
+    mail: AccountMail,
+    limit: RequestLimit,
+    settings: Settings,
+    *,
+    email: str,
+    client: str | None,
+) -> None:
+    """Mail a reset link if an active account has this email; say nothing either way.
+
+    The limits count the address asked for whether or not an account has it, so a 429 says
+    nothing about accounts either; the router pads the answer to a fixed minimum time.
+    """
+    key = identifier_key(email)
+    await limit.hit(
+        ("email", key, settings.mail_requests_per_email),
+        ("client", client or "unknown", settings.mail_requests_per_client),
+    )
+    user = await accounts.get_by_identifier(email)
+    # Only the account's email names it here: a username typed into the form sends nothing,
+    # so the form cannot tell which usernames exist either.
+    if user is not None and user.is_active and identifier_key(user.email) == key:
+        await mail.password_reset(user)
+
+
+async def reset_password(
+    accounts: AccountRepository,
+    tokens: AccountTokenRepository,
+    mail: AccountMail,
+    hasher: PasswordHasher,
+    common: frozenset[str],
+    revocations: Revocations,
+    *,
+    token: str,
+    new_password: str,
+) -> User:
+    """Spend a reset token: set the new password (the policy applies), end every session
+    of the user in both services (the revocation path of logout-all), void the other reset
+    links and send a notice to the address."""
+    row = await tokens.find_for_update(token, "reset")
+    user = await _token_user(accounts, row)
+    if row is None or user is None:
+        raise InvalidResetToken("This password-reset link is not valid.")
+    if row.used_at is not None:
+        raise ResetTokenUsed("This password-reset link has been used already.")
+    if row.expires_at <= datetime.now(UTC):
+        raise ResetTokenExpired("This password-reset link has expired; ask for a new one.")
+    problems = password_problems(
+        new_password, username=user.username, email=user.email, common=common
+    )
+    if problems:
+        raise WeakPassword(problems, field="new_password")
+    user.password_hash = await hasher.hash(new_password)
+    # Following a link mailed to the address proves it, as a verification link would.
+    user.email_verified = True
+    row.used_at = datetime.now(UTC)
+    await accounts.session.flush()  # spent before the unused ones are discarded
+    await tokens.discard_unused(user.id, "reset")
+    await revocations.revoke_user(user.id, reason="password_reset")
+    await mail.password_changed(user)
+    await accounts.session.flush()
+    return user
+
+
+async def verify_email(
+    accounts: AccountRepository, tokens: AccountTokenRepository, *, token: str
+) -> User:
+    """Spend a verification token: the address it was sent to is the account's."""
+    row = await tokens.find_for_update(token, "verify")
+    user = await _token_user(accounts, row)
+    if row is None or user is None:
+        raise InvalidVerificationToken("This verification link is not valid.")
+    if row.used_at is not None:
+        raise VerificationTokenUsed("This verification link has been used already.")
+    if row.expires_at <= datetime.now(UTC):
+        raise VerificationTokenExpired("This verification link has expired; ask for a new one.")
+    user.email_verified = True
+    row.used_at = datetime.now(UTC)
+    await accounts.session.flush()
+    return user
+
+
+async def resend_verification(
+    user: User, mail: AccountMail, limit: RequestLimit, settings: Settings
+) -> None:
+    """A new verification link for the caller's address (the older ones stop working)."""
+    if user.email_verified:
+        raise EmailAlreadyVerified("This account's email is verified already.")
+    await limit.hit(("account", str(user.id), settings.mail_requests_per_email))
+    await mail.email_verification(user)
+
+
+async def _token_user(accounts: AccountRepository, row: AccountToken | None) -> User | None:
+    """The active account a token was mailed to, if its email is still the one the token
+    was sent to (a link mailed to an old address is void)."""
+    if row is None:
+        return None
+    user = await accounts.get(row.user_id)
+    if user is None or not user.is_active or user.email != row.email:
+        return None
+    return user
