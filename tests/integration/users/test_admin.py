@@ -153,6 +153,24 @@ class TestListUsers:
         others = await users_client.get(USERS, headers=admin_headers, params={"is_admin": "false"})
         assert [u["username"] for u in others.json()["items"]] == ["crew0000", "crew0001"]
 
+    async def test_filters_on_email_verified(
+        self, users_client: httpx.AsyncClient, admin_headers, seed_users
+    ):
+        await seed_users(2, prefix="proven", email_verified=True)
+        await seed_users(3, prefix="unproven")
+        for value, prefix, count in (("true", "proven", 2), ("false", "unproven", 3)):
+            response = await users_client.get(
+                USERS,
+                headers=admin_headers,
+                params={"email_verified": value, "ordering": "username", "include_total": "true"},
+            )
+            assert response.status_code == 200, response.text
+            items = response.json()["items"]
+            assert all(u["email_verified"] is (value == "true") for u in items)
+            seeded = [u["username"] for u in items if u["username"] != "root-admin"]
+            assert seeded == [f"{prefix}{i:04d}" for i in range(count)]
+            assert response.json()["total"] == len(items)
+
     async def test_include_total_counts_every_match(
         self, users_client: httpx.AsyncClient, admin_headers, seed_users
     ):

@@ -49,6 +49,7 @@ async def list_users(
     ] = None,
     is_active: bool | None = None,
     is_admin: bool | None = None,
+    email_verified: bool | None = None,
     ordering: Annotated[
         Ordering, Query(description="`username` sorts case-insensitively; ties cannot occur")
     ] = "date_joined",
@@ -62,7 +63,10 @@ async def list_users(
         limit=limit,
         cursor=cursor or None,
         filters=UserFilters(
-            search=(search or "").strip() or None, is_active=is_active, is_admin=is_admin
+            search=(search or "").strip() or None,
+            is_active=is_active,
+            is_admin=is_admin,
+            email_verified=email_verified,
         ),
         include_total=include_total,
     )
