@@ -17,8 +17,9 @@ from tessera_auth.recovery.errors import (
     VerificationTokenExpired,
     VerificationTokenUsed,
 )
-from tessera_core.account_tokens import AccountTokenRepository
+from tessera_core.account_tokens import AccountTokenRepository, Purpose
 from tessera_core.accounts import identifier_key
+from tessera_core.errors import TesseraError
 from tessera_core.mail import AccountMail
 from tessera_core.models import AccountToken, User
 from tessera_core.passwords import PasswordHasher, password_problems
@@ -67,14 +68,14 @@ async def reset_password(
     """Spend a reset token: set the new password (the policy applies), end every session
     of the user in both services (the revocation path of logout-all), void the other reset
     links and send a notice to the address."""
-    row = await tokens.find_for_update(token, "reset")
-    user = await _token_user(accounts, row)
-    if row is None or user is None:
-        raise InvalidResetToken("This password-reset link is not valid.")
-    if row.used_at is not None:
-        raise ResetTokenUsed("This password-reset link has been used already.")
-    if row.expires_at <= datetime.now(UTC):
-        raise ResetTokenExpired("This password-reset link has expired; ask for a new one.")
+    row, user = await _spendable(
+        accounts,
+        tokens,
+        token,
+        "reset",
+        "password-reset link",
+        (InvalidResetToken, ResetTokenUsed, ResetTokenExpired),
+    )
     problems = password_problems(
         new_password, username=user.username, email=user.email, common=common
     )
@@ -96,14 +97,14 @@ async def verify_email(
     accounts: AccountRepository, tokens: AccountTokenRepository, *, token: str
 ) -> User:
     """Spend a verification token: the address it was sent to is the account's."""
-    row = await tokens.find_for_update(token, "verify")
-    user = await _token_user(accounts, row)
-    if row is None or user is None:
-        raise InvalidVerificationToken("This verification link is not valid.")
-    if row.used_at is not None:
-        raise VerificationTokenUsed("This verification link has been used already.")
-    if row.expires_at <= datetime.now(UTC):
-        raise VerificationTokenExpired("This verification link has expired; ask for a new one.")
+    row, user = await _spendable(
+        accounts,
+        tokens,
+        token,
+        "verify",
+        "verification link",
+        (InvalidVerificationToken, VerificationTokenUsed, VerificationTokenExpired),
+    )
     user.email_verified = True
     row.used_at = datetime.now(UTC)
     await accounts.session.flush()
@@ -118,6 +119,28 @@ async def resend_verification(
         raise EmailAlreadyVerified("This account's email is verified already.")
     await limit.hit(("account", str(user.id), settings.mail_requests_per_email))
     await mail.email_verification(user)
+
+
+async def _spendable(
+    accounts: AccountRepository,
+    tokens: AccountTokenRepository,
+    token: str,
+    purpose: Purpose,
+    link: str,
+    errors: tuple[type[TesseraError], type[TesseraError], type[TesseraError]],
+) -> tuple[AccountToken, User]:
+    """The locked row of an unused, unexpired ``token`` and its user; else the error of
+    ``errors`` (invalid, used, expired) that says why."""
+    invalid, used, expired = errors
+    row = await tokens.find_for_update(token, purpose)
+    user = await _token_user(accounts, row)
+    if row is None or user is None:
+        raise invalid(f"This {link} is not valid.")
+    if row.used_at is not None:
+        raise used(f"This {link} has been used already.")
+    if row.expires_at <= datetime.now(UTC):
+        raise expired(f"This {link} has expired; ask for a new one.")
+    return row, user
 
 
 async def _token_user(accounts: AccountRepository, row: AccountToken | None) -> User | None:
