@@ -1,14 +1,12 @@
 """Single-use link tokens mailed to users: ``reset`` a password, ``verify`` an email.
 
-A token is 256 random bits; only its SHA-256 is stored (like refresh tokens: nothing to
-brute-force, so a fast hash is enough). Issuing a token discards the user's unused ones of
+A token is 256 random bits and only its SHA-256 is stored, as for refresh tokens
+(``tessera_core.tokens.new_opaque_token``). Issuing a token discards the user's unused ones of
 the same purpose, so only the newest link works.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -17,15 +15,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.models import AccountToken
+from tessera_core.tokens import hash_opaque_token, new_opaque_token
 
-__all__ = ["TOKEN_BYTES", "AccountTokenRepository", "Purpose", "hash_account_token"]
+__all__ = ["AccountTokenRepository", "Purpose"]
 
-TOKEN_BYTES = 32
 Purpose = Literal["reset", "verify"]
-
-
-def hash_account_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 class AccountTokenRepository:
@@ -37,13 +31,13 @@ class AccountTokenRepository:
     ) -> str:
         """A new token for ``email``; the user's unused tokens of this purpose stop working."""
         await self.discard_unused(user_id, purpose)
-        token = secrets.token_urlsafe(TOKEN_BYTES)
+        token, token_hash = new_opaque_token()
         self.session.add(
             AccountToken(
                 id=uuid.uuid4(),
                 user_id=user_id,
                 purpose=purpose,
-                token_hash=hash_account_token(token),
+                token_hash=token_hash,
                 email=email,
                 expires_at=datetime.now(UTC) + timedelta(seconds=ttl_seconds),
             )
@@ -56,7 +50,7 @@ class AccountTokenRepository:
         result = await self.session.scalars(
             select(AccountToken)
             .where(
-                AccountToken.token_hash == hash_account_token(token),
+                AccountToken.token_hash == hash_opaque_token(token),
                 AccountToken.purpose == purpose,
             )
             .with_for_update()

@@ -1,4 +1,5 @@
-"""Access-token verification shared by every service: JWKS cache, checks, revocation."""
+"""Access-token verification shared by every service: JWKS cache, checks, revocation;
+and the opaque tokens kept only as hashes."""
 
 from tessera_core.tokens.claims import AccessClaims
 from tessera_core.tokens.jwks import (
@@ -8,6 +9,7 @@ from tessera_core.tokens.jwks import (
     JWKSSource,
     StaticJWKSSource,
 )
+from tessera_core.tokens.opaque import hash_opaque_token, new_opaque_token
 from tessera_core.tokens.verify import TokenVerifier
 
 __all__ = [
@@ -18,4 +20,6 @@ __all__ = [
     "JWKSSource",
     "StaticJWKSSource",
     "TokenVerifier",
+    "hash_opaque_token",
+    "new_opaque_token",
 ]

@@ -11,12 +11,11 @@ from tessera_auth.sessions import service as sessions_service
 from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.state import AuthState
-from tessera_auth.tokens.issuer import hash_refresh_token
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.errors import InvalidToken
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
-from tessera_core.tokens import TokenVerifier
+from tessera_core.tokens import TokenVerifier, hash_opaque_token
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class TokenGrants:
         """Revoke a refresh token's session, or a single access token; anything else is
         ignored (RFC 7009 §2.2). The ``token_type_hint`` only orders a lookup (§2.1), and
         both kinds are searched whatever it says, so a wrong hint still revokes."""
-        found = await self.sessions.refresh_token_for_update(hash_refresh_token(token))
+        found = await self.sessions.refresh_token_for_update(hash_opaque_token(token))
         if found is not None:
             _, login, _ = found
             await self.revocations.revoke_session(login.id, reason="revoked")

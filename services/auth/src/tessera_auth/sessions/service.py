@@ -9,20 +9,20 @@ from datetime import UTC, datetime, timedelta
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused, SessionNotFound
 from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.sessions.schemas import ClientInfo
-from tessera_auth.tokens.issuer import AccessTokenIssuer, hash_refresh_token, new_refresh_token
+from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.models import LoginSession, User
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
-from tessera_core.tokens import AccessClaims
+from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token
 
 
 def _next_refresh_token(
     settings: Settings, login: LoginSession, now: datetime
 ) -> tuple[str, bytes, datetime]:
     """A new refresh token of ``login``: the token, its hash and when it expires."""
-    refresh, refresh_hash = new_refresh_token()
+    refresh, refresh_hash = new_opaque_token()
     expires = min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), login.expires_at)
     return refresh, refresh_hash, expires
 
@@ -76,7 +76,7 @@ async def rotate(
 ) -> TokenPair:
     """Spend a refresh token for a new pair. A spent token presented again revokes its
     whole session (RFC 9700 §4.14.2): whoever holds the copy, thief or owner, is cut off."""
-    found = await sessions.refresh_token_for_update(hash_refresh_token(refresh_token))
+    found = await sessions.refresh_token_for_update(hash_opaque_token(refresh_token))
     if found is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
     token, login, user = found
@@ -109,7 +109,7 @@ async def end(
     access_claims: AccessClaims | None,
 ) -> None:
     """Logout: revoke the refresh token's session, and the presented access token too."""
-    found = await sessions.refresh_token_for_update(hash_refresh_token(refresh_token))
+    found = await sessions.refresh_token_for_update(hash_opaque_token(refresh_token))
     if found is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
     _, login, _ = found

@@ -1,28 +1,13 @@
-"""Mints RFC 9068 access tokens and opaque refresh tokens."""
+"""Mints RFC 9068 access tokens (refresh tokens are ``tessera_core.tokens.new_opaque_token``)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from datetime import datetime
 
 from tessera_auth.keys.keystore import KeyStore
 from tessera_core.models import LoginSession, User
 from tessera_core.settings import Settings
-
-REFRESH_TOKEN_BYTES = 32  # 256 bits of entropy
-
-
-def new_refresh_token() -> tuple[str, bytes]:
-    """A fresh opaque refresh token and the SHA-256 that is all the database keeps."""
-    token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
-    return token, hash_refresh_token(token)
-
-
-def hash_refresh_token(token: str) -> bytes:
-    # A fast hash is enough: the token has 256 bits of entropy, nothing to brute-force.
-    return hashlib.sha256(token.encode()).digest()
 
 
 class AccessTokenIssuer:
