@@ -105,30 +105,30 @@ class Counter:
         return [self.failed, self.in_flight]
 
 
-class TooManyAttempts(TesseraError):
+class _RetryLater(TesseraError):
+    """A 429 whose ``Retry-After`` (and detail) say when to try again."""
+
     status = 429
+    too_many = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"{self.too_many}; try again in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+class TooManyAttempts(_RetryLater):
     code = "too_many_attempts"
     title = "Too many failed attempts"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"Too many failed password attempts; try again in {retry_after} seconds.",
-            headers={"Retry-After": str(retry_after)},
-        )
-        self.retry_after = retry_after
+    too_many = "Too many failed password attempts"
 
 
-class TooManyRequests(TesseraError):
-    status = 429
+class TooManyRequests(_RetryLater):
     code = "too_many_requests"
     title = "Too many requests"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"Too many requests of this kind; try again in {retry_after} seconds.",
-            headers={"Retry-After": str(retry_after)},
-        )
-        self.retry_after = retry_after
+    too_many = "Too many requests of this kind"
 
 
 class ThrottleUnavailable(ServiceUnavailable):
