@@ -41,6 +41,7 @@ __all__ = [
     "BEARER_ERRORS",
     "DATABASE_UNREACHABLE",
     "OAUTH_ERROR_REF",
+    "PROBLEM_JSON",
     "BodySizeLimitMiddleware",
     "Conflict",
     "DatabaseUnavailable",

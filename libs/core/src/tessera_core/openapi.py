@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera_core.errors import OAUTH_ERROR_REF
+from tessera_core.errors import OAUTH_ERROR_REF, PROBLEM_JSON
 
 __all__ = [
     "PROBLEM_SCHEMA",
     "finish_openapi",
 ]
 
-PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 PROBLEM_SCHEMA: dict[str, Any] = {

@@ -26,10 +26,9 @@ from tessera_auth.recovery.errors import (
 )
 from tessera_auth.recovery.schemas import Accepted, EmailVerify, PasswordForgot, PasswordReset
 from tessera_core.deps import CurrentClaims, RevocationsDep, SettingsDep
-from tessera_core.errors import BEARER_ERRORS, TesseraError, problem_responses
+from tessera_core.errors import BEARER_ERRORS, PROBLEM_JSON, TesseraError, problem_responses
 from tessera_core.throttle import ThrottleUnavailable, TooManyRequests
 
-PROBLEM_JSON = "application/problem+json"
 router = APIRouter(prefix="/api/v1/auth", tags=["recovery"])
 ACCEPTED = Accepted(detail="If an account has this address, a message is on its way.")
 
