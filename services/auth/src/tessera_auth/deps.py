@@ -20,7 +20,7 @@ from tessera_core.deps import (
     bearer_scheme,
 )
 from tessera_core.errors import InvalidToken
-from tessera_core.mail import AccountMail, OutboxRepository
+from tessera_core.mail import AccountMail
 from tessera_core.tokens import AccessClaims
 
 
@@ -61,13 +61,10 @@ ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
 
 
 async def get_account_mail(
-    db: DbSessionDep,
-    tokens: AccountTokenRepositoryDep,
-    auth: AuthStateDep,
-    settings: SettingsDep,
+    db: DbSessionDep, auth: AuthStateDep, settings: SettingsDep
 ) -> AccountMail:
     """Mail of this request, written to the outbox in its transaction."""
-    return AccountMail(OutboxRepository(db), tokens, auth.mail_templates, settings)
+    return AccountMail.in_session(db, auth.mail_templates, settings)
 
 
 AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]

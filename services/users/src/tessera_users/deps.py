@@ -9,7 +9,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tessera_core.account_tokens import AccountTokenRepository
 from tessera_core.accounts import UserRepository, read_token_user
 from tessera_core.deps import (
     AdminClaims,
@@ -21,7 +20,7 @@ from tessera_core.deps import (
     SettingsDep,
 )
 from tessera_core.errors import Forbidden
-from tessera_core.mail import AccountMail, OutboxRepository
+from tessera_core.mail import AccountMail
 from tessera_core.models import User
 from tessera_core.tokens import AccessClaims
 from tessera_users.admin.repository import UserListRepository
@@ -60,9 +59,7 @@ async def get_account_mail(
     db: DbSessionDep, state: UsersStateDep, settings: SettingsDep
 ) -> AccountMail:
     """Mail of this request, written to the shared outbox in its transaction."""
-    return AccountMail(
-        OutboxRepository(db), AccountTokenRepository(db), state.mail_templates, settings
-    )
+    return AccountMail.in_session(db, state.mail_templates, settings)
 
 
 AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from tessera_core.account_tokens import AccountTokenRepository
 from tessera_core.mail.outbox import OutboxRepository
 from tessera_core.mail.templates import MAIL_KINDS, MailTemplates, RenderedMail
@@ -29,8 +31,7 @@ class AccountMail:
     """One unit of work's account mail.
 
     Example:
-        >>> mail = AccountMail(OutboxRepository(db), AccountTokenRepository(db),
-        ...                    templates, settings)  # doctest: +SKIP
+        >>> mail = AccountMail.in_session(db, templates, settings)  # doctest: +SKIP
         >>> await mail.email_verification(user)  # doctest: +SKIP
     """
 
@@ -38,6 +39,14 @@ class AccountMail:
     tokens: AccountTokenRepository
     templates: MailTemplates
     settings: Settings
+
+    @classmethod
+    def in_session(
+        cls, db: AsyncSession, templates: MailTemplates, settings: Settings
+    ) -> AccountMail:
+        """The mail of the unit of work ``db``: its outbox rows and link tokens are written
+        in that transaction."""
+        return cls(OutboxRepository(db), AccountTokenRepository(db), templates, settings)
 
     async def password_reset(self, user: User) -> None:
         """A reset link (single use, ``TESSERA_PASSWORD_RESET_TTL_SECONDS``) to the user's
