@@ -45,7 +45,6 @@ class SmtpSender:
             settings.smtp_password.get_secret_value() if settings.smtp_password else None
         )
         self.timeout = settings.smtp_timeout_seconds
-        self.sender = settings.mail_from
 
     async def send(self, message: EmailMessage) -> None:
         await aiosmtplib.send(

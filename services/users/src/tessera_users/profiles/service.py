@@ -89,10 +89,11 @@ async def update(
 
     was_active, was_admin, old_email = user.is_active, user.is_admin, user.email
     _apply(user, changes)
-    if user.email != old_email:
+    email_changed = user.email != old_email
+    if email_changed:
         user.email_verified = False
     await users.save(user)
-    if user.email != old_email:
+    if email_changed:
         # Reset links mailed to the old address are void (they name it); so are its
         # verification links, replaced by one for the new address.
         await mail.tokens.discard_unused(user.id, "reset")
