@@ -3,7 +3,6 @@ processes and the auth service delivering to a real SMTP server (aiosmtpd in a p
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 
@@ -13,26 +12,17 @@ from tessera_core.mailcatcher import CaughtMail
 from tests.e2e.accounts import PASSWORD, log_in, register
 from tests.e2e.stack import MAIL_LINK_BASE, Stack, run_sql
 from tests.fixtures.apps import bearer
+from tests.fixtures.smtp import link_token as smtp_link_token
 
 NEW_PASSWORD = "velvet-harbour-2031"
 
 
 def wait_for_mail(stack: Stack, recipient: str, subject: str, timeout: float = 20) -> CaughtMail:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [
-            m for m in stack.smtp.messages() if m.recipient == recipient and m.subject == subject
-        ]
-        if found:
-            return found[-1]
-        time.sleep(0.1)
-    raise AssertionError(f"no mail {subject!r} to {recipient} within {timeout}s")
+    return stack.smtp.wait_for_mail(recipient, subject, timeout)
 
 
 def link_token(mail: CaughtMail, path: str) -> str:
-    found = re.search(re.escape(f"{MAIL_LINK_BASE}{path}?token=") + r"([\w-]+)", mail.body())
-    assert found, mail.body()
-    return found.group(1)
+    return smtp_link_token(mail, path, base=MAIL_LINK_BASE)
 
 
 class TestPasswordReset:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import statistics
 import time
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tessera_core.mailcatcher import CaughtMail
 from tests.fixtures.apps import PASSWORD, SettingsFactory, bearer, running
-from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.smtp import SmtpServer, link_token
 
 FORGOT = "/api/v1/auth/password/forgot"
 RESET = "/api/v1/auth/password/reset"
@@ -55,13 +54,6 @@ def token_claims(access_token: str) -> dict[str, Any]:
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
     return claims
-
-
-def link_token(mail: CaughtMail, path: str) -> str:
-    # The users service's links use its own settings' base (the issuer here).
-    found = re.search(re.escape(f"{path}?token=") + r"([A-Za-z0-9_-]+)", mail.body())
-    assert found, mail.body()
-    return found.group(1)
 
 
 async def reset_link(client: httpx.AsyncClient, smtp: SmtpServer, email: str) -> str:
