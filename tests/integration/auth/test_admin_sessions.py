@@ -91,6 +91,21 @@ class TestAdminOnly:
         assert response.headers["www-authenticate"] == "Bearer"
 
 
+class TestOpenApi:
+    async def test_documents_the_three_operations_and_their_errors(
+        self, auth_client: httpx.AsyncClient
+    ):
+        paths = (await auth_client.get("/api/v1/auth/openapi.json")).json()["paths"]
+        many = paths["/api/v1/auth/admin/users/{user_id}/sessions"]
+        one = paths["/api/v1/auth/admin/users/{user_id}/sessions/{session_id}"]
+        assert set(many) == {"get", "delete"}
+        assert set(one) == {"delete"}
+        for operation in (many["get"], many["delete"], one["delete"]):
+            assert {"401", "403", "404", "422"} <= set(operation["responses"])
+            assert "user_not_found" in operation["responses"]["404"]["description"]
+        assert "session_not_found" in one["delete"]["responses"]["404"]["description"]
+
+
 class TestAdminListSessions:
     async def test_lists_the_users_active_sessions_newest_first(
         self, auth_client: httpx.AsyncClient, user, admin_tokens
@@ -211,6 +226,27 @@ class TestAdminDeleteSession:
         again = await auth_client.delete(path, headers=bearer(admin_tokens))
         assert again.status_code == 404
         assert again.json()["code"] == "session_not_found"
+
+    async def test_an_expired_session_is_still_revoked(
+        self, auth_client: httpx.AsyncClient, user, user_tokens, admin_tokens, db_engine
+    ):
+        """Past its expiry but never revoked: not listed, yet ended all the same, as the
+        self-service delete does (an access token minted just before may still be live)."""
+        async with db_engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE login_session SET expires_at = now() - interval '1 second'"
+                    " WHERE id = :sid"
+                ),
+                {"sid": uuid.UUID(sid(user_tokens))},
+            )
+        listed = await auth_client.get(sessions_of(user["id"]), headers=bearer(admin_tokens))
+        assert listed.json() == []
+        response = await auth_client.delete(
+            f"{sessions_of(user['id'])}/{sid(user_tokens)}", headers=bearer(admin_tokens)
+        )
+        assert response.status_code == 204
+        assert await refused(auth_client, user_tokens)
 
     async def test_unknown_session_is_404(self, auth_client: httpx.AsyncClient, user, admin_tokens):
         response = await auth_client.delete(
