@@ -20,6 +20,8 @@ from tests.fixtures.jwt import unverified
 VERIFY = "/api/v1/auth/verify"
 REFRESH = "/api/v1/auth/refresh"
 ME = "/api/v1/users/me"
+# A fixed id, so that test ids are the same in every run and every xdist worker.
+SOME_SESSION = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
 def sessions_of(user_id: str) -> str:
@@ -65,7 +67,7 @@ async def revoked_reasons(db_engine: AsyncEngine, user_id: str) -> list[str | No
 
 class TestAdminOnly:
     @pytest.mark.parametrize(
-        ("method", "suffix"), [("GET", ""), ("DELETE", ""), ("DELETE", f"/{uuid.uuid4()}")]
+        ("method", "suffix"), [("GET", ""), ("DELETE", ""), ("DELETE", f"/{SOME_SESSION}")]
     )
     async def test_non_admin_is_403(
         self, auth_client: httpx.AsyncClient, user, user_tokens, method: str, suffix: str
@@ -80,7 +82,7 @@ class TestAdminOnly:
         assert (await auth_client.get(VERIFY, headers=bearer(user_tokens))).status_code == 200
 
     @pytest.mark.parametrize(
-        ("method", "suffix"), [("GET", ""), ("DELETE", ""), ("DELETE", f"/{uuid.uuid4()}")]
+        ("method", "suffix"), [("GET", ""), ("DELETE", ""), ("DELETE", f"/{SOME_SESSION}")]
     )
     async def test_no_token_is_401(
         self, auth_client: httpx.AsyncClient, user, method: str, suffix: str
