@@ -7,16 +7,27 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused, SessionNotFound
+import structlog
+
+from tessera_auth.sessions.errors import (
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    SessionNotFound,
+    UserNotFound,
+)
 from tessera_auth.sessions.repository import LockedRefreshToken, LoginSessionRepository
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
+from tessera_core.accounts import UserRepository
+from tessera_core.db import after_commit
 from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.models import LoginSession, User
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token
+
+log = structlog.get_logger("tessera.sessions")
 
 
 def _next_refresh_token(
@@ -167,3 +178,74 @@ async def end_one(
     if login is None or login.revoked_at is not None:
         raise SessionNotFound("No active session of yours has this id.")
     await revocations.revoke_session(login.id, reason="revoked_by_user")
+
+
+async def _existing_user(users: UserRepository, user_id: uuid.UUID) -> None:
+    if await users.get(user_id) is None:
+        raise UserNotFound("No user has this id.")
+
+
+def _audit_after_commit(sessions: LoginSessionRepository, event: str, **fields: object) -> None:
+    """Log an administrator's revocation once it is committed: the audit trail never shows
+    an end that a failed commit undid (that request answers 503 instead)."""
+
+    async def write() -> None:
+        log.info(event, **fields)
+
+    after_commit(sessions.session, write)
+
+
+async def list_active_for_admin(
+    users: UserRepository,
+    sessions: LoginSessionRepository,
+    actor_id: str,
+    user_id: uuid.UUID,
+) -> Sequence[LoginSession]:
+    """Another user's active sessions, as an administrator sees them."""
+    await _existing_user(users, user_id)
+    active = await sessions.active_for_user(user_id, datetime.now(UTC))
+    log.info("admin_sessions_listed", actor_id=actor_id, user_id=str(user_id), count=len(active))
+    return active
+
+
+async def end_one_for_admin(
+    users: UserRepository,
+    sessions: LoginSessionRepository,
+    revocations: Revocations,
+    actor_id: str,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> None:
+    """``end_one`` for an administrator: the same revocation, under another reason."""
+    await _existing_user(users, user_id)
+    login = await sessions.get_for_user(session_id, user_id)
+    if login is None or login.revoked_at is not None:
+        raise SessionNotFound("This user has no active session with this id.")
+    await revocations.revoke_session(login.id, reason="revoked_by_admin")
+    _audit_after_commit(
+        sessions,
+        "admin_session_ended",
+        actor_id=actor_id,
+        user_id=str(user_id),
+        session_id=str(session_id),
+    )
+
+
+async def end_all_for_admin(
+    users: UserRepository,
+    sessions: LoginSessionRepository,
+    revocations: Revocations,
+    actor_id: str,
+    user_id: uuid.UUID,
+) -> None:
+    """Logout-all for an administrator: every session of the user, and every access token
+    issued to them until now."""
+    await _existing_user(users, user_id)
+    revoked = await revocations.revoke_user(user_id, reason="logout_all_by_admin")
+    _audit_after_commit(
+        sessions,
+        "admin_sessions_ended",
+        actor_id=actor_id,
+        user_id=str(user_id),
+        count=len(revoked.sessions),
+    )
