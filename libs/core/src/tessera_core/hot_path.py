@@ -6,7 +6,9 @@ their time went to FastAPI's routing, dependency resolution, response validation
 exception middleware rather than to their work (docs/benchmarks.md). ``HotPath`` sits
 inside the request context and the body limit (request id, log line, metrics, as for every
 route) and answers a ``GET`` of one route's path itself, with the same checks and the same
-problem+json errors; the route stays for the OpenAPI document and for every other method.
+problem+json errors; the route stays for the OpenAPI document, for every other method, and
+for the requests an answer hands back (``None``: say, query parameters it does not parse),
+which the route answers as it always has.
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ from tessera_core.errors import (
 )
 from tessera_core.runtime import CoreState
 
-__all__ = ["Answer", "HotPath", "bearer_token"]
+__all__ = ["Answer", "HotPath", "bearer_token", "core_of"]
 
-# What a hot path does with the request's Bearer token (None without one).
-Answer = Callable[[str | None, CoreState], Awaitable[Response]]
+# A hot path's answer to a request, or None to leave it to the route.
+Answer = Callable[[Scope], Awaitable[Response | None]]
+
+
+def core_of(scope: Scope) -> CoreState:
+    """The running service's ``CoreState`` (the lifespan state every request carries)."""
+    core: CoreState = scope["state"]["core"]
+    return core
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -53,11 +61,14 @@ class HotPath:
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.route.path:
             await self.app(scope, receive, send)
             return
-        scope["route"] = self.route  # the metrics' and the log line's route label
         try:
-            response = await self.answer(bearer_token(scope), scope["state"]["core"])
+            response = await self.answer(scope)
         except TesseraError as exc:
             response = error_response(exc)
         except DATABASE_UNREACHABLE as exc:
             response = database_unreachable(exc)
+        if response is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route  # the metrics' and the log line's route label
         await response(scope, receive, send)

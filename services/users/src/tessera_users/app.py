@@ -19,8 +19,10 @@ from tessera_core.settings import Settings, SettingsError
 from tessera_core.throttle import LoginThrottle
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_users.admin.cursor import CursorCodec
+from tessera_users.admin.hot_path import list_users
+from tessera_users.admin.router import list_route
 from tessera_users.admin.router import router as admin_router
-from tessera_users.profiles import hot_path
+from tessera_users.profiles.hot_path import read_me
 from tessera_users.profiles.router import me_route
 from tessera_users.profiles.router import router as profiles_router
 from tessera_users.state import UsersLifespanState, UsersState
@@ -105,7 +107,10 @@ def create_app(
         docs_prefix="/api/v1/users",
         lifespan=lifespan,
         readiness=_readiness,
-        hot_paths=[Middleware(HotPath, route=me_route, answer=hot_path.read_me)],
+        hot_paths=[
+            Middleware(HotPath, route=me_route, answer=read_me),
+            Middleware(HotPath, route=list_route, answer=list_users),
+        ],
     )
     app.include_router(profiles_router)
     app.include_router(admin_router)

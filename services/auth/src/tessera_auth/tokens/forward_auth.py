@@ -8,9 +8,10 @@ OpenAPI document and every other method.
 from __future__ import annotations
 
 from starlette.responses import Response
+from starlette.types import Scope
 
 from tessera_core.deps import verified_claims
-from tessera_core.runtime import CoreState
+from tessera_core.hot_path import bearer_token, core_of
 from tessera_core.tokens import AccessClaims
 
 __all__ = ["forward_auth", "identity_headers"]
@@ -27,6 +28,6 @@ def identity_headers(claims: AccessClaims) -> dict[str, str]:
     }
 
 
-async def forward_auth(token: str | None, core: CoreState) -> Response:
-    claims = await verified_claims(token, core)
+async def forward_auth(scope: Scope) -> Response:
+    claims = await verified_claims(bearer_token(scope), core_of(scope))
     return Response(headers=identity_headers(claims))

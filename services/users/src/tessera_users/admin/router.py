@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.routing import APIRoute
 
 from tessera_core.deps import RevocationsDep
 from tessera_core.errors import (
@@ -11,11 +12,10 @@ from tessera_core.errors import (
     Forbidden,
     problem_responses,
 )
-from tessera_core.schemas import Text
 from tessera_users.admin import service
 from tessera_users.admin.errors import InvalidCursor
-from tessera_users.admin.repository import UserFilters
-from tessera_users.admin.schemas import Ordering, UserPage
+from tessera_users.admin.schemas import ListingParameters, UserPage
+from tessera_users.admin.service import UserListQuery
 from tessera_users.deps import (
     AdminCaller,
     RevokingAdminCaller,
@@ -39,40 +39,16 @@ async def list_users(
     admin: AdminCaller,
     repository: UserListRepositoryDep,
     state: UsersStateDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[
-        Text | None, Query(max_length=1024, description="`next_cursor` of the previous page")
-    ] = None,
-    search: Annotated[
-        Text | None,
-        Query(max_length=100, description="Substring of username, email or nickname, any case"),
-    ] = None,
-    is_active: bool | None = None,
-    is_admin: bool | None = None,
-    email_verified: bool | None = None,
-    ordering: Annotated[
-        Ordering, Query(description="`username` sorts case-insensitively; ties cannot occur")
-    ] = "date_joined",
-    include_total: Annotated[
-        bool, Query(description="Also count the matching users (costs a count)")
-    ] = False,
+    parameters: Annotated[ListingParameters, Query()],
 ) -> Response:
-    """List users, a page at a time (keyset pagination)."""
-    query = service.UserListQuery(
-        ordering=ordering,
-        limit=limit,
-        cursor=cursor or None,
-        filters=UserFilters(
-            search=(search or "").strip() or None,
-            is_active=is_active,
-            is_admin=is_admin,
-            email_verified=email_verified,
-        ),
-        include_total=include_total,
-    )
-    page = await service.list_users(repository, state.cursors, query)
+    """List users, a page at a time (keyset pagination). Answered by ``hot_path.list_users``
+    before it gets here, unless that hands the request back."""
+    page = await service.list_users(repository, state.cursors, UserListQuery.of(parameters))
     # Validated once, from the rows; FastAPI would validate the model a second time.
     return Response(page.model_dump_json(exclude_unset=True), media_type="application/json")
+
+
+list_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is list_users)
 
 
 @router.delete(

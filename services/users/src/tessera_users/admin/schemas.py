@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from tessera_core.schemas import UserRead
+from tessera_core.schemas import Text, UserRead
 
 Ordering = Literal["date_joined", "-date_joined", "username", "-username"]
 
@@ -17,3 +17,24 @@ class UserPage(BaseModel):
     total: int | None = Field(
         None, description="Users matching the filters; only with `include_total=true`."
     )
+
+
+class ListingParameters(BaseModel):
+    """The listing's query parameters, read once into one model: by the route (FastAPI's
+    query-parameter model, which documents each of them) and by ``admin.hot_path``."""
+
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Annotated[
+        Text | None, Field(max_length=1024, description="`next_cursor` of the previous page")
+    ] = None
+    search: Annotated[
+        Text | None,
+        Field(max_length=100, description="Substring of username, email or nickname, any case"),
+    ] = None
+    is_active: bool | None = None
+    is_admin: bool | None = None
+    email_verified: bool | None = None
+    ordering: Ordering = Field(
+        "date_joined", description="`username` sorts case-insensitively; ties cannot occur"
+    )
+    include_total: bool = Field(False, description="Also count the matching users (costs a count)")

@@ -11,7 +11,7 @@ from typing import Any
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.repository import Position, UserFilters, UserListRepository
-from tessera_users.admin.schemas import Ordering, UserPage
+from tessera_users.admin.schemas import ListingParameters, Ordering, UserPage
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,21 @@ class UserListQuery:
     cursor: str | None = None
     filters: UserFilters = field(default_factory=UserFilters)
     include_total: bool = False
+
+    @classmethod
+    def of(cls, parameters: ListingParameters) -> UserListQuery:
+        return cls(
+            ordering=parameters.ordering,
+            limit=parameters.limit,
+            cursor=parameters.cursor or None,
+            filters=UserFilters(
+                search=(parameters.search or "").strip() or None,
+                is_active=parameters.is_active,
+                is_admin=parameters.is_admin,
+                email_verified=parameters.email_verified,
+            ),
+            include_total=parameters.include_total,
+        )
 
 
 def position_of(user: Mapping[str, Any], ordering: Ordering) -> list[str]:
