@@ -104,8 +104,10 @@ def make_read_pool(settings: Settings) -> ReadPool:
     """Plain psycopg connections (autocommit, rows as dicts) for the reads every token
     check of a GET makes: the caller's row. Through SQLAlchemy's async session one
     primary-key lookup costs ~740 µs of CPU here, through this pool ~170 µs
-    (docs/benchmarks.md). Opened by ``core_state`` without waiting for PostgreSQL; a
-    connection PostgreSQL dropped fails its request (503) and is replaced on return."""
+    (docs/benchmarks.md). The auth service's refresh hot path also runs its one short
+    transaction here (``conn.transaction()``: BEGIN … COMMIT on an autocommit connection).
+    Opened by ``core_state`` without waiting for PostgreSQL; a connection PostgreSQL dropped
+    fails its request (503) and is replaced on return."""
     url = sqlalchemy_url(settings.database_url.get_secret_value())
     return AsyncConnectionPool(
         url.replace("postgresql+psycopg://", "postgresql://", 1),
