@@ -20,6 +20,7 @@ from tessera_core.throttle import LoginThrottle
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.router import router as admin_router
+from tessera_users.console.router import add_console
 from tessera_users.profiles import hot_path
 from tessera_users.profiles.router import me_route
 from tessera_users.profiles.router import router as profiles_router
@@ -109,4 +110,5 @@ def create_app(
     )
     app.include_router(profiles_router)
     app.include_router(admin_router)
+    add_console(app)
     return app
