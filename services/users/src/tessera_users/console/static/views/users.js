@@ -64,7 +64,10 @@ function filterForm(query) {
     event.preventDefault();
     const chosen = new URLSearchParams();
     for (const [name, value] of new FormData(form)) chosen.set(name, String(value).trim());
-    location.hash = listAddress(chosen, null);
+    const next = listAddress(chosen, null);
+    // The same address again still means "load it again" (new users may have arrived).
+    if (location.hash === next) window.dispatchEvent(new HashChangeEvent("hashchange"));
+    else location.hash = next;
   });
   return form;
 }
