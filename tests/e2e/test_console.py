@@ -20,8 +20,18 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.e2e.accounts import PASSWORD, log_in, register
 from tests.e2e.browser import DESKTOP, ConsolePage, start_chromium
-from tests.e2e.stack import Stack, run_sql
+from tests.e2e.stack import (
+    Gateway,
+    Service,
+    Stack,
+    run_sql,
+    service_env,
+    start_gateway,
+    start_service,
+    wait_http,
+)
 from tests.fixtures.apps import bearer
+from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.e2e
 STRICT_CSP = (
@@ -361,6 +371,65 @@ class TestUserPage:
             console.confirm()
             console.visible("#no-sessions")
             assert client.get("/api/v1/users/me", headers=bearer(laptop)).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def short_lived(stack: Stack) -> Iterator[Gateway]:
+    """Both services and a gateway of their own on the same database, issuing access tokens
+    that live 30 s (the least the settings allow): the console refreshes before every call."""
+    directory = stack.directory / "short-lived"
+    directory.mkdir(exist_ok=True)
+    auth_port, users_port = free_port(), free_port()
+    gateway = start_gateway(directory, auth_port=auth_port, users_port=users_port)
+    services: list[Service] = []
+    try:
+        for name, port in (("auth", auth_port), ("users", users_port)):
+            env = service_env(name, stack.backends, issuer=gateway.url, auth_port=auth_port)
+            env["TESSERA_ACCESS_TOKEN_TTL_SECONDS"] = "30"
+            services.append(start_service(name, env, directory, port=port, suffix="-short"))
+        wait_http(f"{gateway.url}/admin/", proc=gateway.proc)
+        yield gateway
+    finally:
+        for process in [*(s.proc for s in services), gateway.proc]:
+            process.stop()
+
+
+class TestRefresh:
+    def test_short_tokens_are_refreshed_and_a_dead_session_signs_out(
+        self, driver: Chrome, short_lived: Gateway, admin: dict
+    ):
+        console = ConsolePage(driver, short_lived.url)
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.open_user(admin["id"])
+        console.visible("#sessions-table")
+        console.follow("#back-to-list")
+        refreshes = console.script(
+            "return performance.getEntriesByType('resource')"
+            ".filter(e => e.name.endsWith('/api/v1/auth/refresh')).length"
+        )
+        assert refreshes >= 3, "every call found its token close to expiry and refreshed it"
+
+        # Five calls at once, each needing a refresh: one refresh serves them all (a refresh
+        # token presented twice would revoke the session, and the calls would fail).
+        answers = driver.execute_async_script(
+            """const done = arguments[arguments.length - 1];
+               import('/admin/api.js')
+                 .then(api => Promise.all([1, 2, 3, 4, 5].map(() => api.call('GET', '/api/v1/users/me'))))
+                 .then(users => done(users.map(u => u.username)), error => done(String(error)));"""
+        )
+        assert answers == [admin["username"]] * 5
+        assert console.find("#whoami").is_displayed()
+
+        # Every session of the admin ended elsewhere: the console's next refresh is refused,
+        # and it returns to the sign-in form.
+        with httpx.Client(base_url=short_lived.url, timeout=30) as client:
+            tokens = log_in(client, admin["username"])
+            ended = client.post("/api/v1/auth/logout-all", headers=bearer(tokens))
+            assert ended.status_code == 204
+        console.script("location.hash = '#/users?ordering=-username'")
+        console.visible("#sign-in")
+        console.text_in("#status", "Your session has ended")
+        assert console.find("#sign-out").is_displayed() is False
 
 
 class TestServedSafely:
