@@ -35,6 +35,7 @@ __all__ = [
     "RevokedAccessToken",
     "User",
     "UserIdentifier",
+    "roles_of",
     "user_search_text",
 ]
 
@@ -105,7 +106,12 @@ class User(Base):
 
     @property
     def roles(self) -> list[str]:
-        return ["admin"] if self.is_admin else []
+        return roles_of(is_admin=self.is_admin)
+
+
+def roles_of(*, is_admin: bool) -> list[str]:
+    """An account's ``roles`` claim."""
+    return ["admin"] if is_admin else []
 
 
 def user_search_text() -> ColumnElement[str]:

@@ -12,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware import Middleware
 
 from tessera_auth.accounts.router import router as accounts_router
-from tessera_auth.grants.router import oauth_router
+from tessera_auth.grants.hot_path import RefreshHotPath
+from tessera_auth.grants.router import oauth_router, refresh_route
 from tessera_auth.grants.router import router as grants_router
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.keys.metadata import authorization_server_metadata
@@ -147,7 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_prefix="/api/v1/auth",
         lifespan=lifespan,
         readiness=_readiness,
-        hot_paths=[Middleware(HotPath, route=verify_route, answer=forward_auth)],
+        hot_paths=[
+            Middleware(HotPath, route=verify_route, answer=forward_auth),
+            Middleware(RefreshHotPath, route=refresh_route),
+        ],
     )
     for router in (
         accounts_router,

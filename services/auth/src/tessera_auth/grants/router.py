@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
+from fastapi.routing import APIRoute
 
 from tessera_auth.accounts.errors import InvalidCredentials
 from tessera_auth.deps import ClientInfoDep, TokenGrantsDep
@@ -50,9 +51,13 @@ async def login(
     responses=problem_responses(InvalidRefreshToken, RefreshTokenReused, RevocationUnavailable),
 )
 async def refresh(data: RefreshRequest, response: Response, grants: TokenGrantsDep) -> TokenPair:
-    """Spend a refresh token for a new pair."""
+    """Spend a refresh token for a new pair. A token that simply rotates is answered by
+    ``RefreshHotPath`` before it gets here."""
     response.headers.update(NO_STORE)
     return await grants.refresh(data.refresh_token)
+
+
+refresh_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.name == "refresh")
 
 
 @oauth_router.post("/token", response_model=TokenPair)

@@ -58,10 +58,9 @@ class TokenGrants:
         """Revoke a refresh token's session, or a single access token; anything else is
         ignored (RFC 7009 §2.2). The ``token_type_hint`` only orders a lookup (§2.1), and
         both kinds are searched whatever it says, so a wrong hint still revokes."""
-        found = await self.sessions.refresh_token_for_update(hash_opaque_token(token))
-        if found is not None:
-            _, login, _ = found
-            await self.revocations.revoke_session(login.id, reason="revoked")
+        refresh = await self.sessions.refresh_token_for_update(hash_opaque_token(token))
+        if refresh is not None:
+            await self.revocations.revoke_session(refresh.session_id, reason="revoked")
             return
         if token.count(".") != 2:
             return

@@ -8,6 +8,14 @@ class SessionNotFound(NotFound):
     title = "Session not found"
 
 
+class UserNotFound(NotFound):
+    """An administrator naming a user id no account has. The users service has its own
+    class of this code; the services import nothing from each other."""
+
+    code = "user_not_found"
+    title = "User not found"
+
+
 class InvalidRefreshToken(Unauthorized):
     code = "invalid_refresh_token"
     title = "Invalid refresh token"

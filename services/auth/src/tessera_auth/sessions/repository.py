@@ -2,24 +2,84 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.models import LoginSession, RefreshToken, User
+from tessera_auth.tokens.issuer import TokenSubject
+from tessera_core.models import LoginSession, RefreshToken
 
-_ROTATE = text(
-    """
+# Both statements are written for psycopg (``%(name)s``) and run as they are, by the unit
+# of work (``exec_driver_sql``) and by the refresh hot path (``grants.hot_path``) on a
+# plain connection: one text for the rule-bearing SQL of a refresh.
+LOCK_REFRESH_TOKEN_SQL = """
+    SELECT t.id AS token_id, t.session_id, t.spent_at, t.expires_at,
+           s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at,
+           s.client_id, s.created_at AS session_created_at, s.user_id,
+           u.username, u.is_admin, u.is_active, u.email_verified
+    FROM refresh_token t
+    JOIN login_session s ON s.id = t.session_id
+    JOIN "user" u ON u.id = s.user_id
+    WHERE t.token_hash = %(token_hash)s
+    FOR UPDATE OF t
+"""
+
+ROTATE_SQL = """
     WITH spent AS (
-        UPDATE refresh_token SET spent_at = coalesce(spent_at, :now) WHERE id = :token_id
+        UPDATE refresh_token SET spent_at = coalesce(spent_at, %(now)s) WHERE id = %(token_id)s
     ), touched AS (
-        UPDATE login_session SET last_used_at = :now WHERE id = :session_id
+        UPDATE login_session SET last_used_at = %(now)s WHERE id = %(session_id)s
     )
     INSERT INTO refresh_token (id, session_id, token_hash, expires_at)
-    VALUES (:next_id, :session_id, :next_hash, :expires_at)
-    """
-)
+    VALUES (%(next_id)s, %(session_id)s, %(next_hash)s, %(expires_at)s)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LockedRefreshToken:
+    """A refresh token locked for the rest of its transaction, with what its session and
+    its user say about it (``LOCK_REFRESH_TOKEN_SQL``'s row)."""
+
+    token_id: uuid.UUID
+    session_id: uuid.UUID
+    spent_at: datetime | None
+    expires_at: datetime
+    session_revoked_at: datetime | None
+    session_expires_at: datetime
+    client_id: str
+    session_created_at: datetime
+    user_id: uuid.UUID
+    username: str
+    is_admin: bool
+    is_active: bool
+    email_verified: bool
+
+    @property
+    def subject(self) -> TokenSubject:
+        return TokenSubject(
+            user_id=self.user_id,
+            username=self.username,
+            is_admin=self.is_admin,
+            email_verified=self.email_verified,
+            session_id=self.session_id,
+            client_id=self.client_id,
+            session_started=self.session_created_at,
+        )
+
+
+def rotate_parameters(
+    token: LockedRefreshToken, next_hash: bytes, expires_at: datetime, now: datetime
+) -> dict[str, object]:
+    return {
+        "token_id": token.token_id,
+        "session_id": token.session_id,
+        "next_id": uuid.uuid4(),
+        "next_hash": next_hash,
+        "expires_at": expires_at,
+        "now": now,
+    }
 
 
 class LoginSessionRepository:
@@ -56,38 +116,24 @@ class LoginSessionRepository:
         return token
 
     async def rotate(
-        self, token: RefreshToken, next_hash: bytes, expires_at: datetime, now: datetime
+        self, token: LockedRefreshToken, next_hash: bytes, expires_at: datetime, now: datetime
     ) -> None:
         """Spend ``token`` (keeping the first spend's time), touch its session and insert
-        its successor: one statement, one round trip. The loaded objects are left as they
-        are, so the unit of work flushes nothing more."""
-        await self.session.execute(
-            _ROTATE,
-            {
-                "token_id": token.id,
-                "session_id": token.session_id,
-                "next_id": uuid.uuid4(),
-                "next_hash": next_hash,
-                "expires_at": expires_at,
-                "now": now,
-            },
+        its successor: one statement, one round trip."""
+        connection = await self.session.connection()
+        await connection.exec_driver_sql(
+            ROTATE_SQL, rotate_parameters(token, next_hash, expires_at, now)
         )
 
-    async def refresh_token_for_update(
-        self, token_hash: bytes
-    ) -> tuple[RefreshToken, LoginSession, User] | None:
-        """The refresh token, its session and its user in one query, the token locked: two
+    async def refresh_token_for_update(self, token_hash: bytes) -> LockedRefreshToken | None:
+        """The refresh token with its session and user in one query, the token locked: two
         concurrent refreshes of one token are serialised, so exactly one of them rotates it."""
-        row = (
-            await self.session.execute(
-                select(RefreshToken, LoginSession, User)
-                .join(LoginSession, RefreshToken.session_id == LoginSession.id)
-                .join(User, LoginSession.user_id == User.id)
-                .where(RefreshToken.token_hash == token_hash)
-                .with_for_update(of=RefreshToken)
-            )
-        ).first()
-        return (row[0], row[1], row[2]) if row else None
+        connection = await self.session.connection()
+        result = await connection.exec_driver_sql(
+            LOCK_REFRESH_TOKEN_SQL, {"token_hash": token_hash}
+        )
+        row = result.mappings().first()
+        return LockedRefreshToken(**row) if row else None
 
     async def get_for_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> LoginSession | None:
         login = await self.session.get(LoginSession, session_id)

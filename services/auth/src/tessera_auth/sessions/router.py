@@ -1,17 +1,35 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
-from tessera_auth.deps import LoginSessionRepositoryDep, OptionalClaims
+from tessera_auth.deps import AccountRepositoryDep, LoginSessionRepositoryDep, OptionalClaims
 from tessera_auth.sessions import service
-from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound
+from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound, UserNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
-from tessera_core.deps import CurrentClaims, RevocationsDep, RevokingClaims
-from tessera_core.errors import BEARER_ERRORS, RevocationUnavailable, problem_responses
+from tessera_core.deps import (
+    AdminClaims,
+    CurrentClaims,
+    RevocationsDep,
+    RevokingAdminClaims,
+    RevokingClaims,
+)
+from tessera_core.errors import BEARER_ERRORS, Forbidden, RevocationUnavailable, problem_responses
+from tessera_core.models import LoginSession
+from tessera_core.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
+ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
+
+
+def _read(active: Sequence[LoginSession], claims: AccessClaims) -> list[SessionRead]:
+    """The sessions as listed; ``current`` marks the one the caller's own token belongs to."""
+    return [
+        SessionRead.model_validate(s).model_copy(update={"current": str(s.id) == claims.sid})
+        for s in active
+    ]
 
 
 @router.post(
@@ -48,11 +66,7 @@ async def list_sessions(
     claims: CurrentClaims, sessions: LoginSessionRepositoryDep
 ) -> list[SessionRead]:
     """The caller's active sessions."""
-    active = await service.list_active(sessions, uuid.UUID(claims.sub))
-    return [
-        SessionRead.model_validate(s).model_copy(update={"current": str(s.id) == claims.sid})
-        for s in active
-    ]
+    return _read(await service.list_active(sessions, uuid.UUID(claims.sub)), claims)
 
 
 @router.delete(
@@ -68,3 +82,52 @@ async def delete_session(
 ) -> None:
     """Revoke one of the caller's sessions."""
     await service.end_one(sessions, revocations, uuid.UUID(claims.sub), session_id)
+
+
+@router.get(
+    "/admin/users/{user_id}/sessions",
+    response_model=list[SessionRead],
+    responses=problem_responses(UserNotFound, *ADMIN_ERRORS),
+)
+async def admin_list_sessions(
+    user_id: uuid.UUID,
+    admin: AdminClaims,
+    accounts: AccountRepositoryDep,
+    sessions: LoginSessionRepositoryDep,
+) -> list[SessionRead]:
+    """A user's active sessions, for an administrator."""
+    active = await service.list_active_for_admin(accounts, sessions, admin.sub, user_id)
+    return _read(active, admin)
+
+
+@router.delete(
+    "/admin/users/{user_id}/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(UserNotFound, SessionNotFound, *ADMIN_ERRORS),
+)
+async def admin_delete_session(
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    admin: RevokingAdminClaims,
+    accounts: AccountRepositoryDep,
+    sessions: LoginSessionRepositoryDep,
+    revocations: RevocationsDep,
+) -> None:
+    """Revoke one session of a user, for an administrator."""
+    await service.end_one_for_admin(accounts, sessions, revocations, admin.sub, user_id, session_id)
+
+
+@router.delete(
+    "/admin/users/{user_id}/sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(UserNotFound, *ADMIN_ERRORS),
+)
+async def admin_delete_sessions(
+    user_id: uuid.UUID,
+    admin: RevokingAdminClaims,
+    accounts: AccountRepositoryDep,
+    revocations: RevocationsDep,
+    sessions: LoginSessionRepositoryDep,
+) -> None:
+    """Revoke every session of a user, for an administrator."""
+    await service.end_all_for_admin(accounts, sessions, revocations, admin.sub, user_id)

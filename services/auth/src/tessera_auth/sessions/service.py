@@ -5,38 +5,49 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 
-from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused, SessionNotFound
-from tessera_auth.sessions.repository import LoginSessionRepository
+import structlog
+
+from tessera_auth.sessions.errors import (
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    SessionNotFound,
+    UserNotFound,
+)
+from tessera_auth.sessions.repository import LockedRefreshToken, LoginSessionRepository
 from tessera_auth.sessions.schemas import ClientInfo
-from tessera_auth.tokens.issuer import AccessTokenIssuer
+from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
+from tessera_core.accounts import UserRepository
+from tessera_core.db import after_commit
 from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.models import LoginSession, User
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token
 
+log = structlog.get_logger("tessera.sessions")
+
 
 def _next_refresh_token(
-    settings: Settings, login: LoginSession, now: datetime
+    settings: Settings, session_expires: datetime, now: datetime
 ) -> tuple[str, bytes, datetime]:
-    """A new refresh token of ``login``: the token, its hash and when it expires."""
+    """A new refresh token of a session: the token, its hash and when it expires."""
     refresh, refresh_hash = new_opaque_token()
-    expires = min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), login.expires_at)
+    expires = min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), session_expires)
     return refresh, refresh_hash, expires
 
 
 def _pair(
     issuer: AccessTokenIssuer,
     settings: Settings,
-    user: User,
-    login: LoginSession,
+    subject: TokenSubject,
     now: datetime,
     refresh: str,
     refresh_expires: datetime,
 ) -> TokenPair:
-    access = issuer.issue(user, login, now)
+    access = issuer.issue(subject, now)
     AUTH_TOKENS_ISSUED.labels(kind="access").inc()
     AUTH_TOKENS_ISSUED.labels(kind="refresh").inc()
     return TokenPair(
@@ -62,9 +73,47 @@ async def start(
         user_agent=client.user_agent,
         ip=client.ip,
     )
-    refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login, now)
+    refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login.expires_at, now)
     await sessions.add_refresh_token(login, refresh_hash, refresh_expires)
-    return _pair(issuer, settings, user, login, now, refresh, refresh_expires)
+    subject = TokenSubject.of(user, login)
+    return _pair(issuer, settings, subject, now, refresh, refresh_expires)
+
+
+class Rotation(Enum):
+    """What presenting a locked refresh token comes to."""
+
+    ROTATE = "rotate"
+    SESSION_REVOKED = "session_revoked"
+    REUSED = "reused"
+    EXPIRED = "expired"
+    ACCOUNT_INACTIVE = "account_inactive"
+
+
+def rotation_of(token: LockedRefreshToken, now: datetime, settings: Settings) -> Rotation:
+    """The refresh rules, in the order they apply. A spent token presented again after the
+    grace window is reuse (RFC 9700 §4.14.2): its whole session is revoked."""
+    if token.session_revoked_at is not None:
+        return Rotation.SESSION_REVOKED
+    grace = settings.refresh_reuse_grace_seconds
+    if token.spent_at is not None and (now - token.spent_at).total_seconds() > grace:
+        return Rotation.REUSED
+    if token.expires_at <= now or token.session_expires_at <= now:
+        return Rotation.EXPIRED
+    if not token.is_active:
+        return Rotation.ACCOUNT_INACTIVE
+    return Rotation.ROTATE
+
+
+def rotated_pair(
+    issuer: AccessTokenIssuer, settings: Settings, token: LockedRefreshToken, now: datetime
+) -> tuple[TokenPair, bytes, datetime]:
+    """The pair that replaces ``token``, with the new refresh token's hash and expiry to
+    store (``ROTATE_SQL``) before the pair is handed out."""
+    refresh, refresh_hash, refresh_expires = _next_refresh_token(
+        settings, token.session_expires_at, now
+    )
+    pair = _pair(issuer, settings, token.subject, now, refresh, refresh_expires)
+    return pair, refresh_hash, refresh_expires
 
 
 async def rotate(
@@ -75,31 +124,27 @@ async def rotate(
     refresh_token: str,
 ) -> TokenPair:
     """Spend a refresh token for a new pair. A spent token presented again revokes its
-    whole session (RFC 9700 §4.14.2): whoever holds the copy, thief or owner, is cut off."""
-    found = await sessions.refresh_token_for_update(hash_opaque_token(refresh_token))
-    if found is None:
+    whole session: whoever holds the copy, thief or owner, is cut off."""
+    token = await sessions.refresh_token_for_update(hash_opaque_token(refresh_token))
+    if token is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
-    token, login, user = found
     now = datetime.now(UTC)
-    if login.revoked_at is not None:
-        raise InvalidRefreshToken("The session of this refresh token has been revoked.")
-    if token.spent_at is not None:
-        within_grace = (
-            now - token.spent_at
-        ).total_seconds() <= settings.refresh_reuse_grace_seconds
-        if not within_grace:
+    match rotation_of(token, now, settings):
+        case Rotation.SESSION_REVOKED:
+            raise InvalidRefreshToken("The session of this refresh token has been revoked.")
+        case Rotation.REUSED:
             AUTH_REFRESH_REUSE.inc()
-            await revocations.revoke_session_now(login.id, reason="refresh_token_reused")
+            await revocations.revoke_session_now(token.session_id, reason="refresh_token_reused")
             raise RefreshTokenReused(
                 "This refresh token was already used; its session has been revoked."
             )
-    if token.expires_at <= now or login.expires_at <= now:
-        raise InvalidRefreshToken("The refresh token has expired.")
-    if not user.is_active:
-        raise InvalidRefreshToken("The refresh token is not valid.")
-    refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login, now)
+        case Rotation.EXPIRED:
+            raise InvalidRefreshToken("The refresh token has expired.")
+        case Rotation.ACCOUNT_INACTIVE:
+            raise InvalidRefreshToken("The refresh token is not valid.")
+    pair, refresh_hash, refresh_expires = rotated_pair(issuer, settings, token, now)
     await sessions.rotate(token, refresh_hash, refresh_expires, now)
-    return _pair(issuer, settings, user, login, now, refresh, refresh_expires)
+    return pair
 
 
 async def end(
@@ -109,12 +154,11 @@ async def end(
     access_claims: AccessClaims | None,
 ) -> None:
     """Logout: revoke the refresh token's session, and the presented access token too."""
-    found = await sessions.refresh_token_for_update(hash_opaque_token(refresh_token))
-    if found is None:
+    token = await sessions.refresh_token_for_update(hash_opaque_token(refresh_token))
+    if token is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
-    _, login, _ = found
-    await revocations.revoke_session(login.id, reason="logout")
-    if access_claims is not None and access_claims.sub == str(login.user_id):
+    await revocations.revoke_session(token.session_id, reason="logout")
+    if access_claims is not None and access_claims.sub == str(token.user_id):
         await revocations.revoke_access_token(access_claims)
 
 
@@ -134,3 +178,74 @@ async def end_one(
     if login is None or login.revoked_at is not None:
         raise SessionNotFound("No active session of yours has this id.")
     await revocations.revoke_session(login.id, reason="revoked_by_user")
+
+
+async def _existing_user(users: UserRepository, user_id: uuid.UUID) -> None:
+    if await users.get(user_id) is None:
+        raise UserNotFound("No user has this id.")
+
+
+def _audit_after_commit(sessions: LoginSessionRepository, event: str, **fields: object) -> None:
+    """Log an administrator's revocation once it is committed: the audit trail never shows
+    an end that a failed commit undid (that request answers 503 instead)."""
+
+    async def write() -> None:
+        log.info(event, **fields)
+
+    after_commit(sessions.session, write)
+
+
+async def list_active_for_admin(
+    users: UserRepository,
+    sessions: LoginSessionRepository,
+    actor_id: str,
+    user_id: uuid.UUID,
+) -> Sequence[LoginSession]:
+    """Another user's active sessions, as an administrator sees them."""
+    await _existing_user(users, user_id)
+    active = await sessions.active_for_user(user_id, datetime.now(UTC))
+    log.info("admin_sessions_listed", actor_id=actor_id, user_id=str(user_id), count=len(active))
+    return active
+
+
+async def end_one_for_admin(
+    users: UserRepository,
+    sessions: LoginSessionRepository,
+    revocations: Revocations,
+    actor_id: str,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> None:
+    """``end_one`` for an administrator: the same revocation, under another reason."""
+    await _existing_user(users, user_id)
+    login = await sessions.get_for_user(session_id, user_id)
+    if login is None or login.revoked_at is not None:
+        raise SessionNotFound("This user has no active session with this id.")
+    await revocations.revoke_session(login.id, reason="revoked_by_admin")
+    _audit_after_commit(
+        sessions,
+        "admin_session_ended",
+        actor_id=actor_id,
+        user_id=str(user_id),
+        session_id=str(session_id),
+    )
+
+
+async def end_all_for_admin(
+    users: UserRepository,
+    sessions: LoginSessionRepository,
+    revocations: Revocations,
+    actor_id: str,
+    user_id: uuid.UUID,
+) -> None:
+    """Logout-all for an administrator: every session of the user, and every access token
+    issued to them until now."""
+    await _existing_user(users, user_id)
+    revoked = await revocations.revoke_user(user_id, reason="logout_all_by_admin")
+    _audit_after_commit(
+        sessions,
+        "admin_sessions_ended",
+        actor_id=actor_id,
+        user_id=str(user_id),
+        count=len(revoked.sessions),
+    )

@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from tessera_auth.keys.keystore import KeyStore
-from tessera_core.models import LoginSession, User
+from tessera_core.models import LoginSession, User, roles_of
 from tessera_core.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSubject:
+    """Whom an access token speaks for, and in which login session."""
+
+    user_id: uuid.UUID
+    username: str
+    is_admin: bool
+    email_verified: bool
+    session_id: uuid.UUID
+    client_id: str
+    session_started: datetime
+
+    @classmethod
+    def of(cls, user: User, login: LoginSession) -> TokenSubject:
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            is_admin=user.is_admin,
+            email_verified=user.email_verified,
+            session_id=login.id,
+            client_id=login.client_id,
+            session_started=login.created_at,
+        )
 
 
 class AccessTokenIssuer:
@@ -15,21 +41,21 @@ class AccessTokenIssuer:
         self.keys = keys
         self.settings = settings
 
-    def issue(self, user: User, login: LoginSession, now: datetime) -> str:
+    def issue(self, subject: TokenSubject, now: datetime) -> str:
         issued_at = int(now.timestamp())
         claims = {
             "iss": self.settings.issuer,
             "aud": self.settings.audience,
-            "sub": str(user.id),
+            "sub": str(subject.user_id),
             "exp": issued_at + self.settings.access_token_ttl_seconds,
             "iat": issued_at,
             "nbf": issued_at,
             "jti": uuid.uuid4().hex,
-            "sid": str(login.id),
-            "client_id": login.client_id,
-            "preferred_username": user.username,
-            "roles": user.roles,
-            "email_verified": user.email_verified,
-            "auth_time": int(login.created_at.timestamp()),
+            "sid": str(subject.session_id),
+            "client_id": subject.client_id,
+            "preferred_username": subject.username,
+            "roles": roles_of(is_admin=subject.is_admin),
+            "email_verified": subject.email_verified,
+            "auth_time": int(subject.session_started.timestamp()),
         }
         return self.keys.sign(claims)
