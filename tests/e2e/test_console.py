@@ -551,11 +551,18 @@ def test_screenshots(console: ConsolePage, stack: Stack):
             ).json()
         dana = client.get("/api/v1/users/me", headers=bearer(pair)).json()["id"]
 
-    console.driver.set_window_size(1280, 860)
+    def whole_page(name: str) -> None:
+        """A screenshot of the whole page: the window made as tall as the document."""
+        outer = console.driver.get_window_size()["height"]
+        chrome = outer - console.script("return innerHeight")
+        height = console.script("return document.documentElement.scrollHeight")
+        console.driver.set_window_size(DESKTOP[0], height + chrome)
+        console.driver.save_screenshot(str(directory / name))
+        console.driver.set_window_size(*DESKTOP)
+
     console.sign_in_as_admin("amelia.clarke", PASSWORD)
     console.apply(search="", ordering="username")
-    console.driver.save_screenshot(str(directory / "console-users.png"))
+    whole_page("console-users.png")
     console.open_user(dana)
     console.until(lambda _: len(console.all("[data-testid=session-row]")) >= 2)
-    console.driver.set_window_size(1280, 1040)
-    console.driver.save_screenshot(str(directory / "console-user.png"))
+    whole_page("console-user.png")

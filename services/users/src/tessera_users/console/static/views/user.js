@@ -231,7 +231,7 @@ function sessionRow(user, session, reload) {
       }
     },
   });
-  const device = h("span", {}, session.user_agent || "unknown device");
+  const device = h("span", { class: "agent" }, session.user_agent || "unknown device");
   if (session.current) device.append(" ", h("strong", { class: "badge", text: "this console" }));
   const cells = [device, when(session.created_at), when(session.last_used_at), session.ip || "unknown", end];
   return h(
@@ -240,7 +240,7 @@ function sessionRow(user, session, reload) {
     cells.map((cell, i) =>
       i === 0
         ? h("th", { scope: "row", "data-label": SESSION_COLUMNS[i] }, cell)
-        : h("td", { "data-label": SESSION_COLUMNS[i] }, cell),
+        : h("td", { "data-label": SESSION_COLUMNS[i], class: i < 4 ? "nowrap" : null }, cell),
     ),
   );
 }

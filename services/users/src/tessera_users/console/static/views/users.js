@@ -90,7 +90,7 @@ function userRow(user) {
     cells.map((cell, i) =>
       i === 0
         ? h("th", { scope: "row", "data-label": COLUMNS[i] }, cell)
-        : h("td", { "data-label": COLUMNS[i] }, cell),
+        : h("td", { "data-label": COLUMNS[i], class: i === 6 ? "nowrap" : null }, cell),
     ),
   );
 }
