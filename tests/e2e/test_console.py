@@ -566,3 +566,9 @@ def test_screenshots(console: ConsolePage, stack: Stack):
     console.open_user(dana)
     console.until(lambda _: len(console.all("[data-testid=session-row]")) >= 2)
     whole_page("console-user.png")
+    console.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 375, "height": 740, "deviceScaleFactor": 1, "mobile": True},
+    )
+    console.go("#/users?ordering=username&limit=10")
+    console.driver.save_screenshot(str(directory / "console-phone.png"))
