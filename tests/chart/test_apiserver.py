@@ -55,6 +55,7 @@ PUBLIC_ROUTES = {
     ("Exact", "/.well-known/jwks.json", "auth"),
     ("Exact", "/.well-known/oauth-authorization-server", "auth"),
     ("PathPrefix", "/api/v1/users", "users"),
+    ("PathPrefix", "/admin", "users"),  # the admin console (docs/console.md)
 }
 INGRESS_PATH_TYPES = {"Prefix": "PathPrefix", "Exact": "Exact"}
 PORTS = {"auth": 8001, "users": 8002}

@@ -15,6 +15,7 @@ import yaml
 from fastapi import FastAPI
 
 from tessera_core.cli import CLI_ENVIRONMENT
+from tessera_core.devstack import gateway_routes
 from tessera_core.settings import Settings
 from tests.chart.conftest import (
     ROOT,
@@ -36,6 +37,8 @@ PUBLIC_ROUTES = {
     ("exact", "/.well-known/jwks.json", "auth"),
     ("exact", "/.well-known/oauth-authorization-server", "auth"),
     ("prefix", "/api/v1/users", "users"),
+    # Not in API.md: the admin console's page and files (docs/console.md).
+    ("prefix", "/admin", "users"),
 }
 REQUIRED = {
     "auth": {"ENV", "DATABASE_URL", "REDIS_URL", "KEYS_DIR", "ISSUER", "AUDIENCE"},
@@ -230,6 +233,20 @@ class TestRoutes:
             pytest.skip("tessera_users.app is not written yet")
         for path in app_paths[component] - PROBE_PATHS:
             assert _covered(path, PUBLIC_ROUTES) == component, path
+
+    def test_the_gateway_template_routes_nothing_the_chart_does_not(self) -> None:
+        """compose and `tessera dev` route with the nginx template, the chart with its own
+        list: a location in one must reach the same service in the other."""
+        template = (ROOT / "deploy" / "gateway" / "default.conf.template").read_text()
+        locations = gateway_routes(template)
+        assert len(locations) >= 6, locations
+        for _exact, path, service in locations:
+            assert _covered(path, PUBLIC_ROUTES) == service, path
+
+    def test_the_admin_console_reaches_the_users_service(self) -> None:
+        for path in ("/admin", "/admin/", "/admin/app.js", "/admin/views/user.js"):
+            assert _covered(path, PUBLIC_ROUTES) == "users", path
+        assert _covered("/administrator", PUBLIC_ROUTES) is None
 
     def test_apps_document_their_public_routes(self, app_paths: dict[str, set[str]]) -> None:
         assert "/.well-known/jwks.json" in app_paths["auth"]

@@ -23,6 +23,8 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
+from tessera_core.pages import PAGE_HEADERS, content_security_policy
+
 __all__ = ["SWAGGER_UI_ASSETS", "add_docs", "docs_csp"]
 
 # fastapi-offline ships swagger-ui-dist's bundle, stylesheet and a favicon; the wheel is
@@ -42,29 +44,18 @@ def docs_csp(html: str) -> str:
         >>> "script-src 'self' 'sha256-" in docs_csp("<script>go()</script>")
         True
     """
-    hashes = " ".join(
+    hashes = [
         f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
         for script in _INLINE_SCRIPT.findall(html)
-    )
-    return "; ".join(
-        [
-            "default-src 'none'",
-            f"script-src 'self' {hashes}".rstrip(),
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
-            "connect-src 'self'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
-    )
+    ]
+    return content_security_policy(scripts=hashes, styles=["'unsafe-inline'"], images=["data:"])
 
 
 def _page(response: HTMLResponse) -> Callable[[], Awaitable[HTMLResponse]]:
     """A route answering ``response``'s page with its CSP (computed once: the page is
     fixed when the app is built)."""
     html = bytes(response.body).decode()
-    headers = {"Content-Security-Policy": docs_csp(html)}
+    headers = {"Content-Security-Policy": docs_csp(html), **PAGE_HEADERS}
 
     async def page() -> HTMLResponse:
         return HTMLResponse(html, headers=headers)

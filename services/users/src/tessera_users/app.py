@@ -22,6 +22,7 @@ from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.hot_path import list_users
 from tessera_users.admin.router import list_route
 from tessera_users.admin.router import router as admin_router
+from tessera_users.console.router import add_console
 from tessera_users.profiles.hot_path import read_me
 from tessera_users.profiles.router import me_route
 from tessera_users.profiles.router import router as profiles_router
@@ -114,4 +115,5 @@ def create_app(
     )
     app.include_router(profiles_router)
     app.include_router(admin_router)
+    add_console(app)
     return app

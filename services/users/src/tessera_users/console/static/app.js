@@ -1,0 +1,102 @@
+// The console's entry point: a hash router over three views (sign-in, the users list, one
+// user), the header, and what happens when the session ends.
+import * as api from "./api.js";
+import { clearMessages, fail, h, notice } from "./dom.js";
+import { signInView } from "./views/signin.js";
+import { userView } from "./views/user.js";
+import { listAddress, usersView } from "./views/users.js";
+
+const view = document.getElementById("view");
+const whoami = document.getElementById("whoami");
+const signOutButton = document.getElementById("sign-out");
+
+let me = null; // the signed-in administrator (GET /users/me)
+let lastList = "#/users"; // where "All users" goes back to: the list as it was left
+let rendering = 0; // each navigation's number: a slow view must not replace a newer one
+
+function showHeader() {
+  whoami.hidden = signOutButton.hidden = !me;
+  whoami.textContent = me ? `Signed in as ${me.username}` : "";
+}
+
+function place(node, focus) {
+  view.replaceChildren(node);
+  (focus || node.querySelector("#view-title") || node).focus();
+}
+
+function showSignIn(message) {
+  me = null;
+  showHeader();
+  rendering += 1;
+  clearMessages();
+  const { node, focus } = signInView({
+    message,
+    onAdmin(admin) {
+      me = admin;
+      showHeader();
+      route();
+    },
+  });
+  place(node, focus);
+}
+
+// The address: #/users (with the listing's query) or #/users/<id>.
+function parse(hash) {
+  const [path, query = ""] = hash.replace(/^#/, "").split("?", 2);
+  const user = /^\/users\/([0-9a-fA-F-]{36})$/.exec(path);
+  if (user) return { name: "user", id: user[1] };
+  if (path === "" || path === "/" || path === "/users") {
+    return { name: "users", query: new URLSearchParams(query) };
+  }
+  return { name: "unknown" };
+}
+
+async function route() {
+  if (!api.signedIn()) {
+    showSignIn();
+    return;
+  }
+  const number = ++rendering;
+  const target = parse(location.hash);
+  clearMessages();
+  notice("Loading…");
+  try {
+    let node;
+    if (target.name === "users") {
+      lastList = listAddress(target.query, target.query.get("cursor"));
+      node = await usersView(target.query);
+    } else if (target.name === "user") {
+      node = await userView(target.id, { me, backTo: lastList });
+    } else {
+      node = h(
+        "section",
+        {},
+        h("h1", { id: "view-title", tabindex: "-1", text: "Not found" }),
+        h("p", {}, "The console has no page here. ", h("a", { href: "#/users", text: "All users" })),
+      );
+    }
+    if (number !== rendering) return;
+    notice("");
+    place(node);
+  } catch (error) {
+    if (number !== rendering || error instanceof api.SessionEnded) return;
+    notice("");
+    if (error.code === "user_not_found") fail("No user has this id.");
+    else if (error.code === "invalid_cursor") fail("That page is no longer valid: start from the first page.");
+    else fail(error.message);
+    place(h("section", {}, h("h1", { id: "view-title", tabindex: "-1", text: "Something went wrong" }),
+      h("p", {}, h("a", { href: "#/users", text: "Back to all users" }))));
+  }
+}
+
+api.onSessionEnded((message) => showSignIn(message));
+
+signOutButton.addEventListener("click", async () => {
+  signOutButton.disabled = true;
+  await api.signOut();
+  signOutButton.disabled = false;
+  showSignIn("Signed out: the session is revoked.");
+});
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,339 @@
+import * as api from "../api.js";
+import { clearMessages, confirmAction, fail, h, notice, when, yesNo } from "../dom.js";
+
+const PROFILE_FIELDS = [
+  { name: "email", label: "Email", type: "email", autocomplete: "off" },
+  { name: "nickname", label: "Nickname" },
+  { name: "first_name", label: "First name" },
+  { name: "last_name", label: "Last name" },
+];
+
+function usersPath(id) {
+  return `/api/v1/users/${encodeURIComponent(id)}`;
+}
+
+function sessionsPath(id) {
+  return `/api/v1/auth/admin/users/${encodeURIComponent(id)}/sessions`;
+}
+
+// Report a failed call in the alert line; a SessionEnded has already been reported.
+function report(error) {
+  if (!(error instanceof api.SessionEnded)) fail(error.message);
+}
+
+// --- the profile form: each error of the API next to the field it names --------------
+
+function field({ name, label, type = "text", autocomplete }, value, hint) {
+  const errorId = `${name}-error`;
+  const hintId = hint ? `${name}-hint` : null;
+  const input = h("input", {
+    id: name,
+    name,
+    type,
+    value,
+    autocomplete: autocomplete || "off",
+    "aria-describedby": [hintId, errorId].filter(Boolean).join(" "),
+  });
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: name, text: label }),
+    input,
+    hint ? h("p", { id: hintId, class: "hint", text: hint }) : null,
+    h("p", { id: errorId, class: "field-error", "data-testid": `${name}-error`, hidden: true }),
+  );
+}
+
+function showFieldError(form, name, message) {
+  const input = form.elements.namedItem(name);
+  const slot = form.querySelector(`#${name}-error`);
+  if (!input || !slot) return false;
+  input.setAttribute("aria-invalid", "true");
+  slot.textContent = message;
+  slot.hidden = false;
+  return true;
+}
+
+function clearFieldErrors(form) {
+  for (const slot of form.querySelectorAll(".field-error")) {
+    slot.textContent = "";
+    slot.hidden = true;
+  }
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
+
+// Which field an API error belongs to, where the API says so.
+function fieldErrorsOf(error) {
+  if (error.fieldErrors.length) {
+    return error.fieldErrors.map((e) => [String(e.field).split(".").pop(), e.message]);
+  }
+  if (error.code === "email_taken") return [["email", error.message]];
+  if (error.code === "reauthentication_required") return [["current_password", error.message]];
+  if (error.code === "too_many_attempts") return [["current_password", error.message]];
+  return [];
+}
+
+function profileForm(user, onSaved) {
+  const form = h(
+    "form",
+    { id: "profile-form", class: "card", novalidate: true, "aria-labelledby": "profile-title" },
+    h("h2", { id: "profile-title", text: "Profile" }),
+    PROFILE_FIELDS.map((f) => field(f, user[f.name])),
+    field(
+      { name: "current_password", label: "Your password", type: "password", autocomplete: "current-password" },
+      "",
+      "Needed only to change the email: yours, as the administrator making the change.",
+    ),
+    h("div", { class: "actions" }, h("button", { id: "save-profile", type: "submit", text: "Save changes" })),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearMessages();
+    clearFieldErrors(form);
+    const changes = {};
+    for (const { name } of PROFILE_FIELDS) {
+      const value = form.elements.namedItem(name).value;
+      if (value !== user[name]) changes[name] = value;
+    }
+    if (!Object.keys(changes).length) {
+      notice("Nothing to save: no field was changed.");
+      return;
+    }
+    const password = form.elements.namedItem("current_password").value;
+    if ("email" in changes && password) changes.current_password = password;
+    const button = form.querySelector("#save-profile");
+    button.disabled = true;
+    try {
+      const saved = await api.call("PATCH", usersPath(user.id), changes);
+      form.elements.namedItem("current_password").value = "";
+      onSaved(saved, `Saved ${saved.username}.`);
+    } catch (error) {
+      if (error instanceof api.SessionEnded) return;
+      const placed = fieldErrorsOf(error).filter(([name, message]) => showFieldError(form, name, message));
+      if (placed.length) {
+        fail(placed.length === 1 ? "One field needs attention." : `${placed.length} fields need attention.`);
+        form.elements.namedItem(placed[0][0]).focus();
+      } else {
+        fail(error.message);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+// --- account state: deactivate/reactivate, promote/demote, each confirmed first --------
+
+async function changeAccess(user, action, onSaved) {
+  const questions = {
+    deactivate: [
+      `Deactivate ${user.username}?`,
+      "They can no longer sign in, and every session of theirs ends now.",
+      "Deactivate",
+    ],
+    reactivate: [`Reactivate ${user.username}?`, "They can sign in again.", "Reactivate"],
+    promote: [
+      `Make ${user.username} an administrator?`,
+      "They can then see and change every account, yours included. Their current sessions end.",
+      "Make administrator",
+    ],
+    demote: [
+      `Remove ${user.username}'s administrator role?`,
+      "Their current sessions end; they keep their account.",
+      "Remove administrator",
+    ],
+  };
+  if (!(await confirmAction(...questions[action]))) return;
+  clearMessages();
+  try {
+    if (action === "deactivate") await api.call("DELETE", usersPath(user.id));
+    else {
+      const change = action === "reactivate" ? { is_active: true } : { is_admin: action === "promote" };
+      await api.call("PATCH", usersPath(user.id), change);
+    }
+    const done = {
+      deactivate: `${user.username} is deactivated; their sessions have ended.`,
+      reactivate: `${user.username} is active again.`,
+      promote: `${user.username} is now an administrator.`,
+      demote: `${user.username} is no longer an administrator.`,
+    };
+    onSaved(await api.call("GET", usersPath(user.id)), done[action]);
+  } catch (error) {
+    report(error);
+  }
+}
+
+function accessCard(user, me, onSaved) {
+  const self = user.id === me.id;
+  const activeAction = user.is_active ? "deactivate" : "reactivate";
+  const adminAction = user.is_admin ? "demote" : "promote";
+  const labels = {
+    deactivate: "Deactivate",
+    reactivate: "Reactivate",
+    promote: "Make administrator",
+    demote: "Remove administrator",
+  };
+  const button = (id, action) =>
+    h("button", {
+      id,
+      type: "button",
+      class: action === "deactivate" || action === "demote" ? "danger" : "",
+      // The API refuses an administrator locking themselves out (403 self_lockout).
+      disabled: self && (action === "deactivate" || action === "demote"),
+      text: labels[action],
+      onclick: () => changeAccess(user, action, onSaved),
+    });
+  return h(
+    "section",
+    { id: "access", class: "card", "aria-labelledby": "access-title" },
+    h("h2", { id: "access-title", text: "Access" }),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", { text: "Active" }), h("dd", { id: "fact-active" }, yesNo(user.is_active)),
+      h("dt", { text: "Administrator" }), h("dd", { id: "fact-admin" }, yesNo(user.is_admin)),
+      h("dt", { text: "Email verified" }), h("dd", { id: "fact-verified" }, yesNo(user.email_verified)),
+      h("dt", { text: "Joined" }), h("dd", { text: when(user.date_joined) }),
+      h("dt", { text: "Last login" }), h("dd", { text: when(user.last_login) }),
+      h("dt", { text: "ID" }), h("dd", { class: "mono", text: user.id }),
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      button("toggle-active", activeAction),
+      button("toggle-admin", adminAction),
+    ),
+    self ? h("p", { class: "hint", text: "This is your own account: you cannot deactivate or demote it here." }) : null,
+  );
+}
+
+// --- sessions --------------------------------------------------------------------------
+
+const SESSION_COLUMNS = ["Device", "Started", "Last used", "Address", ""];
+
+function sessionRow(user, session, reload) {
+  const end = h("button", {
+    type: "button",
+    class: "danger small",
+    "data-testid": "end-session",
+    "data-session-id": session.id,
+    text: "End this session",
+    "aria-label": `End the session last used ${when(session.last_used_at)}`,
+    onclick: async () => {
+      clearMessages();
+      try {
+        await api.call("DELETE", `${sessionsPath(user.id)}/${encodeURIComponent(session.id)}`);
+        notice("The session has ended.");
+        await reload();
+      } catch (error) {
+        report(error);
+      }
+    },
+  });
+  const device = h("span", { class: "agent" }, session.user_agent || "unknown device");
+  if (session.current) device.append(" ", h("strong", { class: "badge", text: "this console" }));
+  const cells = [device, when(session.created_at), when(session.last_used_at), session.ip || "unknown", end];
+  return h(
+    "tr",
+    { "data-testid": "session-row", "data-session-id": session.id },
+    cells.map((cell, i) =>
+      i === 0
+        ? h("th", { scope: "row", "data-label": SESSION_COLUMNS[i] }, cell)
+        : h("td", { "data-label": SESSION_COLUMNS[i], class: i < 4 ? "nowrap" : null }, cell),
+    ),
+  );
+}
+
+function sessionsCard(user) {
+  const body = h("div", { id: "sessions-body" }, h("p", { class: "hint", text: "Loading sessions…" }));
+  const endAll = h("button", {
+    id: "end-all-sessions",
+    type: "button",
+    class: "danger",
+    text: "End all sessions",
+    disabled: true,
+    onclick: async () => {
+      const sure = await confirmAction(
+        `End every session of ${user.username}?`,
+        "Every device signed in as them is signed out; their account stays as it is.",
+        "End all sessions",
+      );
+      if (!sure) return;
+      clearMessages();
+      try {
+        await api.call("DELETE", sessionsPath(user.id));
+        notice(`Every session of ${user.username} has ended.`);
+        await reload();
+      } catch (error) {
+        report(error);
+      }
+    },
+  });
+  async function reload() {
+    let sessions;
+    try {
+      sessions = await api.call("GET", sessionsPath(user.id));
+    } catch (error) {
+      if (error instanceof api.SessionEnded) return;
+      body.replaceChildren(h("p", { id: "sessions-error", class: "alert", text: `Sessions unavailable: ${error.message}` }));
+      return;
+    }
+    endAll.disabled = sessions.length === 0;
+    body.replaceChildren(
+      sessions.length
+        ? h(
+            "div",
+            { class: "table-wrap" },
+            h(
+              "table",
+              { id: "sessions-table", class: "cards" },
+              h("caption", { class: "visually-hidden", text: `Sessions of ${user.username}` }),
+              h("thead", {}, h("tr", {}, SESSION_COLUMNS.map((c) => h("th", { scope: "col", text: c || "Action" })))),
+              h("tbody", {}, sessions.map((s) => sessionRow(user, s, reload))),
+            ),
+          )
+        : h("p", { id: "no-sessions", class: "empty", text: "No active session." }),
+    );
+  }
+  reload();
+  return h(
+    "section",
+    { id: "sessions", class: "card wide", "aria-labelledby": "sessions-title" },
+    h("h2", { id: "sessions-title", text: "Sessions" }),
+    body,
+    h("div", { class: "actions" }, endAll),
+  );
+}
+
+// --- the page ----------------------------------------------------------------------------
+
+export async function userView(id, { me, backTo }) {
+  const user = await api.call("GET", usersPath(id));
+  const page = h("section", { id: "user-view", "aria-labelledby": "view-title" });
+  function render(current) {
+    page.replaceChildren(
+      h("p", { class: "crumbs" }, h("a", { id: "back-to-list", href: backTo, text: "← All users" })),
+      h(
+        "h1",
+        { id: "view-title", tabindex: "-1" },
+        current.username,
+        current.is_active ? null : h("span", { class: "badge muted", text: "deactivated" }),
+        current.is_admin ? h("span", { class: "badge", text: "admin" }) : null,
+      ),
+      h(
+        "div",
+        { class: "grid" },
+        profileForm(current, saved),
+        accessCard(current, me, saved),
+      ),
+      sessionsCard(current),
+    );
+  }
+  function saved(updated, message) {
+    render(updated);
+    notice(message);
+  }
+  render(user);
+  return page;
+}

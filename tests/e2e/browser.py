@@ -1,0 +1,149 @@
+"""A real browser for the e2e tests: Debian's ``chromium`` driven headless through Debian's
+``chromium-driver`` with Selenium (``.ci/run`` installs both)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from selenium import webdriver
+from selenium.webdriver import Chrome
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.e2e.stack import require_binary
+
+T = TypeVar("T")
+WAIT_SECONDS = 15
+DESKTOP = (1280, 900)
+
+
+def start_chromium() -> Chrome:
+    """Headless Chromium at a fixed size that keeps the browser's console log. Both binaries
+    are given by path, so Selenium Manager never looks for (or downloads) anything."""
+    chromium = require_binary("chromium")
+    chromedriver = require_binary("chromedriver")
+    os.environ["SE_OFFLINE"] = "true"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
+        "--disable-dev-shm-usage",
+        f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+        "--lang=en-US",
+        "--no-first-run",
+        "--disable-background-networking",  # no requests of the browser's own
+        "--disable-component-update",
+        "--disable-sync",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+
+
+class ConsolePage:
+    """The admin console in the browser, by the ids the page gives its elements."""
+
+    def __init__(self, driver: Chrome, origin: str) -> None:
+        self.driver = driver
+        self.origin = origin
+
+    # --- waiting ---------------------------------------------------------------------
+
+    def until(self, condition: Callable[[Chrome], T], timeout: float = WAIT_SECONDS) -> T:
+        return WebDriverWait(self.driver, timeout).until(condition)
+
+    def visible(self, css: str) -> WebElement:
+        found = self.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+        assert found is not False  # until() returns only once the condition holds
+        return found
+
+    def text_in(self, css: str, text: str) -> None:
+        self.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+    def gone(self, element: WebElement) -> None:
+        self.until(ec.staleness_of(element))
+
+    def find(self, css: str) -> WebElement:
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def script(self, source: str, *args: Any) -> Any:
+        return self.driver.execute_script(source, *args)
+
+    # --- navigating ------------------------------------------------------------------
+
+    def open(self, fragment: str = "") -> None:
+        """Load the page afresh: whatever the console held in memory is gone."""
+        self.driver.get(f"{self.origin}/admin/{fragment}")
+        self.visible("#sign-in")
+
+    def go(self, fragment: str) -> WebElement:
+        """Follow an in-page address (``#/users?...``) and wait for its view."""
+        old = self.find("#view > *")
+        self.script("location.hash = arguments[0]", fragment)
+        self.gone(old)
+        return self.visible("#view-title")
+
+    def sign_in(self, username: str, password: str) -> None:
+        self.find("#username").send_keys(username)
+        self.find("#password").send_keys(password)
+        self.find("#sign-in-submit").click()
+
+    def sign_in_as_admin(self, username: str, password: str) -> None:
+        self.open()
+        self.sign_in(username, password)
+        self.visible("#users-view")
+
+    def status(self) -> str:
+        return self.find("#status").text
+
+    def alert(self) -> str:
+        return self.find("#alert").text
+
+    # --- the list ----------------------------------------------------------------------
+
+    def usernames(self) -> list[str]:
+        return [row.find_element(By.CSS_SELECTOR, ".user-link").text for row in self.rows()]
+
+    def rows(self) -> list[WebElement]:
+        return self.all("#users-table [data-testid=user-row]")
+
+    def apply(self, **filters: str) -> None:
+        """Set the filter form's fields (by name) and apply them; waits for the new page."""
+        from selenium.webdriver.support.select import Select
+
+        for name, value in filters.items():
+            field = self.find(f"#filter-{name}")
+            if field.tag_name == "select":
+                Select(field).select_by_value(value)
+            else:
+                field.clear()
+                field.send_keys(value)
+        old = self.find("#users-view")
+        self.find("#apply-filters").click()
+        self.gone(old)
+        self.visible("#users-view")
+
+    def follow(self, css: str) -> None:
+        """Click a link or button that leads to another view and wait for it."""
+        old = self.find("#view > *")
+        self.find(css).click()
+        self.gone(old)
+        self.visible("#view-title")
+
+    def open_user(self, user_id: str) -> None:
+        self.go(f"#/users/{user_id}")
+        self.visible("#user-view")
+
+    def confirm(self, accept: bool = True) -> None:
+        self.visible("#confirm")
+        self.find("#confirm-ok" if accept else "#confirm-cancel").click()
+        self.until(lambda d: not self.find("#confirm").get_attribute("open"))

@@ -1,0 +1,574 @@
+"""The admin console in a real browser (headless Chromium) against the e2e stack: the page
+comes through nginx from the users service, and every click is a real API call.
+
+Set TESSERA_SCREENSHOTS=<directory> to also save the screenshots shown in README.md and
+docs/console.md (test_screenshots; run it alone, on a fresh stack, for tidy data)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium.webdriver import Chrome
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from tests.e2e.accounts import PASSWORD, log_in, register
+from tests.e2e.browser import DESKTOP, ConsolePage, start_chromium
+from tests.e2e.stack import (
+    Gateway,
+    Service,
+    Stack,
+    run_sql,
+    service_env,
+    start_gateway,
+    start_service,
+    wait_http,
+)
+from tests.fixtures.apps import bearer
+from tests.fixtures.servers import free_port
+
+pytestmark = pytest.mark.e2e
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Chrome]:
+    browser = start_chromium()
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def console(driver: Chrome, stack: Stack) -> Iterator[ConsolePage]:
+    driver.set_window_size(*DESKTOP)
+    driver.get_log("browser")  # start each test with an empty console log
+    yield ConsolePage(driver, stack.gateway.url)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def make_admin(stack: Stack, client: httpx.Client) -> str:
+    username = register(client, "admin")
+    run_sql(stack, 'UPDATE "user" SET is_admin = true WHERE username = :u', u=username)
+    return username
+
+
+@pytest.fixture(scope="module")
+def admin(stack: Stack) -> dict:
+    """An administrator: username, id and an API token pair of their own."""
+    with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+        username = make_admin(stack, client)
+        tokens = log_in(client, username)
+        me = client.get("/api/v1/users/me", headers=bearer(tokens)).json()
+    return {"username": username, "id": me["id"], "tokens": tokens}
+
+
+def user_id(client: httpx.Client, username: str) -> str:
+    tokens = log_in(client, username)
+    return str(client.get("/api/v1/users/me", headers=bearer(tokens)).json()["id"])
+
+
+def as_admin(client: httpx.Client, admin: dict, method: str, path: str, **kwargs) -> httpx.Response:
+    return client.request(method, path, headers=bearer(admin["tokens"]), **kwargs)
+
+
+def session_ids(client: httpx.Client, tokens: dict) -> set[str]:
+    response = client.get("/api/v1/auth/sessions", headers=bearer(tokens))
+    assert response.status_code == 200, response.text
+    return {s["id"] for s in response.json()}
+
+
+def refused_everywhere(client: httpx.Client, tokens: dict) -> bool:
+    verify = client.get("/api/v1/auth/verify", headers=bearer(tokens))
+    me = client.get("/api/v1/users/me", headers=bearer(tokens))
+    return verify.status_code == 401 and me.status_code == 401
+
+
+class TestSignIn:
+    def test_a_non_admin_is_refused_and_their_session_revoked(
+        self, console: ConsolePage, gateway_client: httpx.Client
+    ):
+        username = register(gateway_client, "cons")
+        own = log_in(gateway_client, username)
+        before = session_ids(gateway_client, own)
+        console.open()
+        console.sign_in(username, PASSWORD)
+        console.text_in("#alert", "not an administrator")
+        assert console.all("#users-view") == []
+        assert console.find("#sign-in").is_displayed()
+        assert console.find("#sign-out").is_displayed() is False
+        # The console signed them out again: no session of theirs is left but the test's.
+        assert session_ids(gateway_client, own) == before
+
+    def test_wrong_password_is_shown(self, console: ConsolePage, admin: dict):
+        console.open()
+        console.sign_in(admin["username"], "not-the-password-at-all")
+        console.text_in("#alert", "Wrong username or password")
+        assert console.all("#users-view") == []
+
+    def test_keyboard_only_sign_in_with_visible_focus(self, console: ConsolePage, admin: dict):
+        console.open()
+        active = console.driver.switch_to.active_element
+        assert active.get_attribute("id") == "username", "the form starts focused"
+        active.send_keys(admin["username"], Keys.TAB)
+        password = console.driver.switch_to.active_element
+        assert password.get_attribute("id") == "password"
+        outline = console.script(
+            "const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]"
+        )
+        assert outline[0] == "solid", outline
+        assert outline[1] != "0px", outline
+        password.send_keys(PASSWORD, Keys.ENTER)
+        console.visible("#users-view")
+        # Every part of the list is reachable by Tab: on to a user's link, Enter opens it.
+        for _ in range(40):
+            console.driver.switch_to.active_element.send_keys(Keys.TAB)
+            if "user-link" in (
+                console.driver.switch_to.active_element.get_attribute("class") or ""
+            ):
+                break
+        else:
+            pytest.fail("Tab never reached a user's link")
+        console.driver.switch_to.active_element.send_keys(Keys.ENTER)
+        console.visible("#user-view")
+        assert console.driver.switch_to.active_element.get_attribute("id") == "view-title"
+
+    def test_sign_out_revokes_the_session_and_nothing_is_stored(
+        self, console: ConsolePage, admin: dict, gateway_client: httpx.Client
+    ):
+        before = session_ids(gateway_client, admin["tokens"])
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        (opened,) = session_ids(gateway_client, admin["tokens"]) - before
+        stored = console.script(
+            "return [localStorage.length, sessionStorage.length, document.cookie]"
+        )
+        assert stored == [0, 0, ""], "the tokens stay in memory only"
+        assert console.find("#whoami").text == f"Signed in as {admin['username']}"
+        console.find("#sign-out").click()
+        console.visible("#sign-in")
+        console.text_in("#status", "Signed out")
+        assert opened not in session_ids(gateway_client, admin["tokens"])
+        # A reload finds nothing to resume: the tokens were never written anywhere.
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.driver.refresh()
+        console.visible("#sign-in")
+        assert console.all("#users-view") == []
+
+
+@pytest.fixture(scope="module")
+def seeded(stack: Stack) -> dict:
+    """25 users sharing a prefix no one else has; one of them an administrator."""
+    prefix = f"pg{uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+        names = [register(client, prefix) for _ in range(25)]
+    run_sql(stack, 'UPDATE "user" SET is_admin = true WHERE username = :u', u=names[7])
+    return {"prefix": prefix, "names": names, "admin": names[7]}
+
+
+class TestUsersList:
+    def test_search_pages_filters_and_orders(self, console: ConsolePage, admin: dict, seeded):
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        prefix, names = seeded["prefix"], seeded["names"]
+
+        console.apply(search=prefix, limit="10")
+        first = console.usernames()
+        assert len(first) == 10
+        assert all(name.startswith(prefix) for name in first)
+        assert f"search={prefix}" in console.driver.current_url
+
+        console.follow("#next-page")
+        second = console.usernames()
+        assert len(second) == 10
+        assert not set(first) & set(second)
+        console.follow("#next-page")
+        third = console.usernames()
+        assert len(third) == 5
+        assert console.find("#last-page").is_displayed()
+        assert set(first) | set(second) | set(third) == set(names)
+        console.follow("#first-page")
+        assert console.usernames() == first
+
+        console.apply(is_admin="true")
+        assert console.usernames() == [seeded["admin"]]
+
+        console.apply(is_admin="", ordering="-username")
+        assert console.usernames() == sorted(names, key=str.lower, reverse=True)[:10]
+        console.apply(ordering="username")
+        assert console.usernames() == sorted(names, key=str.lower)[:10]
+
+        console.apply(search=f"{prefix}-nobody")
+        console.visible("#no-users")
+
+    def test_a_user_is_opened_from_the_list(self, console: ConsolePage, admin: dict, seeded):
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.apply(search=seeded["admin"])
+        console.follow(".user-link")
+        console.visible("#user-view")
+        assert console.find("#view-title").text.startswith(seeded["admin"])
+        console.follow("#back-to-list")
+        assert console.usernames() == [seeded["admin"]]
+
+
+class TestUserPage:
+    def test_edit_and_the_api_errors_next_to_their_fields(
+        self, console: ConsolePage, admin: dict, gateway_client: httpx.Client
+    ):
+        target = register(gateway_client, "cons")
+        other = register(gateway_client, "cons")
+        target_id = user_id(gateway_client, target)
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.open_user(target_id)
+
+        nickname = console.find("#nickname")
+        nickname.clear()
+        nickname.send_keys("Renamed by the console")
+        console.find("#save-profile").click()
+        console.text_in("#status", f"Saved {target}")
+        read = as_admin(gateway_client, admin, "GET", f"/api/v1/users/{target_id}").json()
+        assert read["nickname"] == "Renamed by the console"
+
+        # 409: another account's email, with the admin's password (needed for any email change).
+        email = console.find("#email")
+        email.clear()
+        email.send_keys(f"{other}@example.com")
+        console.find("#current_password").send_keys(PASSWORD)
+        console.find("#save-profile").click()
+        console.visible("#email-error")
+        assert "already exists" in console.find("#email-error").text
+        assert console.find("#email").get_attribute("aria-invalid") == "true"
+        assert "email-error" in (console.find("#email").get_attribute("aria-describedby") or "")
+        assert console.driver.switch_to.active_element.get_attribute("id") == "email"
+
+        # 422: the API's validation message, on the field it names (the password is still
+        # typed in: a failed save keeps the form as it was).
+        email.clear()
+        email.send_keys("not-an-email")
+        console.find("#save-profile").click()
+        console.until(lambda _: "already exists" not in console.find("#email-error").text)
+        console.visible("#email-error")
+        assert console.find("#email-error").text
+        nickname = console.find("#nickname")
+        nickname.clear()
+        nickname.send_keys("x" * 151)
+        email.clear()
+        email.send_keys(f"{target}@example.com")
+        console.find("#save-profile").click()
+        console.visible("#nickname-error")
+        assert "150" in console.find("#nickname-error").text
+        assert console.find("#email-error").is_displayed() is False
+
+        # An email change without the admin's password: asked for on the password field.
+        console.find("#current_password").clear()
+        nickname.clear()
+        nickname.send_keys("Renamed by the console")
+        email.clear()
+        email.send_keys(f"{target}.new@example.com")
+        console.find("#save-profile").click()
+        console.visible("#current_password-error")
+        read = as_admin(gateway_client, admin, "GET", f"/api/v1/users/{target_id}").json()
+        assert read["email"] == f"{target}@example.com"
+
+    def test_deactivate_reactivate_promote_demote(
+        self, console: ConsolePage, admin: dict, gateway_client: httpx.Client
+    ):
+        target = register(gateway_client, "cons")
+        tokens = log_in(gateway_client, target)
+        target_id = user_id(gateway_client, target)
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.open_user(target_id)
+
+        # Cancelled: nothing changes.
+        console.find("#toggle-active").click()
+        assert "Deactivate" in console.find("#confirm-title").text
+        console.confirm(accept=False)
+        assert as_admin(gateway_client, admin, "GET", f"/api/v1/users/{target_id}").json()[
+            "is_active"
+        ]
+        assert not refused_everywhere(gateway_client, tokens)
+
+        console.find("#toggle-active").click()
+        console.confirm()
+        console.text_in("#status", "is deactivated")
+        console.text_in("#fact-active", "no")
+        assert refused_everywhere(gateway_client, tokens), "both services refuse the old token"
+        assert not as_admin(gateway_client, admin, "GET", f"/api/v1/users/{target_id}").json()[
+            "is_active"
+        ]
+
+        console.find("#toggle-active").click()
+        console.confirm()
+        console.text_in("#status", "is active again")
+        console.text_in("#fact-active", "yes")
+        assert as_admin(gateway_client, admin, "GET", f"/api/v1/users/{target_id}").json()[
+            "is_active"
+        ]
+        assert log_in(gateway_client, target)["access_token"]
+
+        console.find("#toggle-admin").click()
+        assert "administrator" in console.find("#confirm-title").text
+        console.confirm()
+        console.text_in("#fact-admin", "yes")
+        assert as_admin(gateway_client, admin, "GET", f"/api/v1/users/{target_id}").json()[
+            "is_admin"
+        ]
+        console.find("#toggle-admin").click()
+        console.confirm()
+        console.text_in("#fact-admin", "no")
+        assert not as_admin(gateway_client, admin, "GET", f"/api/v1/users/{target_id}").json()[
+            "is_admin"
+        ]
+
+    def test_an_admin_cannot_lock_themselves_out(self, console: ConsolePage, admin: dict):
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.open_user(admin["id"])
+        assert not console.find("#toggle-active").is_enabled()
+        assert not console.find("#toggle-admin").is_enabled()
+
+    def test_sessions_listed_ended_one_by_one_and_all(
+        self, console: ConsolePage, admin: dict, stack: Stack
+    ):
+        with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+            target = register(client, "cons")
+            phone = client.post(
+                "/api/v1/auth/login",
+                json={"username": target, "password": PASSWORD},
+                headers={"User-Agent": "ConsoleTest Phone/1.0"},
+            ).json()
+            laptop = client.post(
+                "/api/v1/auth/login",
+                json={"username": target, "password": PASSWORD},
+                headers={"User-Agent": "ConsoleTest Laptop/2.0"},
+            ).json()
+            target_id = client.get("/api/v1/users/me", headers=bearer(phone)).json()["id"]
+            console.sign_in_as_admin(admin["username"], PASSWORD)
+            console.open_user(target_id)
+            console.until(lambda _: len(console.all("[data-testid=session-row]")) == 2)
+            rows = {row.text: row for row in console.all("[data-testid=session-row]")}
+            listing = "\n".join(rows)
+            assert "ConsoleTest Phone/1.0" in listing
+            assert "ConsoleTest Laptop/2.0" in listing
+            assert "127.0.0.1" in listing
+            assert "never" not in listing, "last used is shown"
+
+            (phone_row,) = [row for text, row in rows.items() if "Phone" in text]
+            phone_row.find_element(By.CSS_SELECTOR, "[data-testid=end-session]").click()
+            console.until(lambda _: len(console.all("[data-testid=session-row]")) == 1)
+            assert "Laptop" in console.find("[data-testid=session-row]").text
+            assert client.get("/api/v1/users/me", headers=bearer(phone)).status_code == 401
+            assert client.get("/api/v1/users/me", headers=bearer(laptop)).status_code == 200
+
+            console.find("#end-all-sessions").click()
+            console.confirm()
+            console.visible("#no-sessions")
+            assert client.get("/api/v1/users/me", headers=bearer(laptop)).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def short_lived(stack: Stack) -> Iterator[Gateway]:
+    """Both services and a gateway of their own on the same database, issuing access tokens
+    that live 30 s (the least the settings allow): the console refreshes before every call."""
+    directory = stack.directory / "short-lived"
+    directory.mkdir(exist_ok=True)
+    auth_port, users_port = free_port(), free_port()
+    gateway = start_gateway(directory, auth_port=auth_port, users_port=users_port)
+    services: list[Service] = []
+    try:
+        for name, port in (("auth", auth_port), ("users", users_port)):
+            env = service_env(name, stack.backends, issuer=gateway.url, auth_port=auth_port)
+            env["TESSERA_ACCESS_TOKEN_TTL_SECONDS"] = "30"
+            services.append(start_service(name, env, directory, port=port, suffix="-short"))
+        wait_http(f"{gateway.url}/admin/", proc=gateway.proc)
+        yield gateway
+    finally:
+        for process in [*(s.proc for s in services), gateway.proc]:
+            process.stop()
+
+
+class TestRefresh:
+    def test_short_tokens_are_refreshed_and_a_dead_session_signs_out(
+        self, driver: Chrome, short_lived: Gateway, admin: dict
+    ):
+        console = ConsolePage(driver, short_lived.url)
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.open_user(admin["id"])
+        console.visible("#sessions-table")
+        console.follow("#back-to-list")
+        refreshes = console.script(
+            "return performance.getEntriesByType('resource')"
+            ".filter(e => e.name.endsWith('/api/v1/auth/refresh')).length"
+        )
+        assert refreshes >= 3, "every call found its token close to expiry and refreshed it"
+
+        # Five calls at once, each needing a refresh: one refresh serves them all (a refresh
+        # token presented twice would revoke the session, and the calls would fail).
+        answers = driver.execute_async_script(
+            """const done = arguments[arguments.length - 1];
+               import('/admin/api.js')
+                 .then(api => Promise.all([1, 2, 3, 4, 5].map(() => api.call('GET', '/api/v1/users/me'))))
+                 .then(users => done(users.map(u => u.username)), error => done(String(error)));"""
+        )
+        assert answers == [admin["username"]] * 5
+        assert console.find("#whoami").is_displayed()
+
+        # Every session of the admin ended elsewhere: the console's next refresh is refused,
+        # and it returns to the sign-in form.
+        with httpx.Client(base_url=short_lived.url, timeout=30) as client:
+            tokens = log_in(client, admin["username"])
+            ended = client.post("/api/v1/auth/logout-all", headers=bearer(tokens))
+            assert ended.status_code == 204
+        console.script("location.hash = '#/users?ordering=-username'")
+        console.visible("#sign-in")
+        console.text_in("#status", "Your session has ended")
+        assert console.find("#sign-out").is_displayed() is False
+
+
+class TestServedSafely:
+    @pytest.mark.parametrize(
+        "path", ["/admin/", "/admin/app.js", "/admin/views/user.js", "/admin/console.css"]
+    )
+    def test_policy_headers_through_the_gateway(self, gateway_client: httpx.Client, path: str):
+        response = gateway_client.get(path)
+        assert response.status_code == 200
+        assert response.headers["content-security-policy"] == STRICT_CSP
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        if path.endswith(".js"):
+            assert response.headers["content-type"].startswith("text/javascript")
+
+    def test_the_gateway_redirects_and_links_the_console(self, gateway_client: httpx.Client):
+        response = gateway_client.get("/admin")
+        assert response.status_code == 301
+        assert response.headers["location"] == "/admin/"
+        assert 'href="/admin/"' in gateway_client.get("/").text
+        missing = gateway_client.get("/admin/missing.js")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+
+    def test_no_policy_violation_and_no_request_elsewhere(
+        self, console: ConsolePage, admin: dict, stack: Stack
+    ):
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.open_user(admin["id"])
+        console.visible("#sessions")
+        entries = console.script(
+            "return performance.getEntries().map(e => e.name).filter(n => /^[a-z]+:/.test(n))"
+        )
+        assert any("/admin/views/user.js" in name for name in entries)
+        assert any("/api/v1/users/" in name for name in entries)
+        for name in entries:
+            assert name.startswith(f"{stack.gateway.url}/"), name
+        log = console.driver.get_log("browser")
+        violations = [
+            e for e in log if re.search(r"Content.Security.Policy|Refused to", e["message"], re.I)
+        ]
+        assert violations == []
+
+
+class TestPhoneWidth:
+    def test_no_sideways_scrolling_and_every_control_on_screen(
+        self, console: ConsolePage, admin: dict
+    ):
+        console.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 375, "height": 740, "deviceScaleFactor": 2, "mobile": True},
+        )
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        assert console.script("return innerWidth") == 375
+
+        def fits() -> None:
+            width = console.script("return [document.documentElement.scrollWidth, innerWidth]")
+            assert width[0] <= width[1], width
+            offscreen = console.script(
+                """return [...document.querySelectorAll('#view a, #view button, #view input, #view select, #sign-out')]
+                     .filter(e => e.offsetParent !== null)
+                     .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
+                     .map(e => e.id || e.textContent)"""
+            )
+            assert offscreen == []
+
+        fits()
+        console.open_user(admin["id"])
+        console.visible("#sessions")
+        fits()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TESSERA_SCREENSHOTS"), reason="set TESSERA_SCREENSHOTS=<directory>"
+)
+def test_screenshots(console: ConsolePage, stack: Stack):
+    """The README's pictures, with a few realistic accounts (run alone on a fresh stack)."""
+    directory = Path(os.environ["TESSERA_SCREENSHOTS"])
+    directory.mkdir(parents=True, exist_ok=True)
+    people = [
+        ("amelia.clarke", "Amelia", "Amelia", "Clarke"),
+        ("bruno.santos", "Bruno", "Bruno", "Santos"),
+        ("chen.wei", "", "Wei", "Chen"),
+        ("dana.okafor", "Dee", "Dana", "Okafor"),
+        ("elias.berg", "", "Elias", "Berg"),
+        ("fatima.haddad", "Fatima", "Fatima", "Haddad"),
+        ("gustav.lind", "Gus", "Gustav", "Lind"),
+        ("hana.sato", "", "Hana", "Sato"),
+        ("ines.moreau", "Inès", "Inès", "Moreau"),
+        ("jonas.weber", "", "Jonas", "Weber"),
+    ]
+    phone_agent = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+    )
+    laptop_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0"
+    with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+        for username, nickname, first, last in people:
+            response = client.post(
+                "/api/v1/auth/register",
+                json={
+                    "username": username,
+                    "email": f"{username}@example.org",
+                    "password": PASSWORD,
+                    "nickname": nickname,
+                    "first_name": first,
+                    "last_name": last,
+                },
+            )
+            assert response.status_code in (201, 409), response.text
+        run_sql(stack, """UPDATE "user" SET email_verified = true WHERE username <> 'hana.sato'""")
+        run_sql(stack, """UPDATE "user" SET is_admin = true WHERE username = 'amelia.clarke'""")
+        run_sql(stack, """UPDATE "user" SET is_active = false WHERE username = 'elias.berg'""")
+        for agent in (phone_agent, laptop_agent):
+            pair = client.post(
+                "/api/v1/auth/login",
+                json={"username": "dana.okafor", "password": PASSWORD},
+                headers={"User-Agent": agent},
+            ).json()
+        dana = client.get("/api/v1/users/me", headers=bearer(pair)).json()["id"]
+
+    def whole_page(name: str) -> None:
+        """A screenshot of the whole page: the window made as tall as the document."""
+        outer = console.driver.get_window_size()["height"]
+        chrome = outer - console.script("return innerHeight")
+        height = console.script("return document.documentElement.scrollHeight")
+        console.driver.set_window_size(DESKTOP[0], height + chrome)
+        console.driver.save_screenshot(str(directory / name))
+        console.driver.set_window_size(*DESKTOP)
+
+    console.sign_in_as_admin("amelia.clarke", PASSWORD)
+    console.apply(search="", ordering="username")
+    whole_page("console-users.png")
+    console.open_user(dana)
+    console.until(lambda _: len(console.all("[data-testid=session-row]")) >= 2)
+    whole_page("console-user.png")
+    console.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 375, "height": 740, "deviceScaleFactor": 1, "mobile": True},
+    )
+    console.go("#/users?ordering=username&limit=10")
+    console.driver.save_screenshot(str(directory / "console-phone.png"))
