@@ -64,7 +64,7 @@ class TestRefresh:
         assert response.status_code == 200
         assert [s.kind for s in seen] == ["SELECT", "WITH"]
         assert not any(s.autocommit for s in seen)
-        assert all(s.plain for s in seen)  # answered by the hot path, not the route
+        assert all(s.plain for s in seen)  # answered by RefreshHotPath, not the route
 
 
 class TestReads:

@@ -337,7 +337,7 @@ class TestRefresh:
 
 
 class TestRefreshHandOff:
-    """``grants.hot_path.rotate_refresh`` rotates a live token itself and hands every other request, body
+    """``RefreshHotPath`` rotates a live token itself and hands every other request, body
     and all, to the route: the answers are the route's."""
 
     async def test_the_rotated_pair_has_the_routes_shape_and_headers(

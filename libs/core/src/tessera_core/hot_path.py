@@ -1,15 +1,14 @@
 """Routes answered ahead of routing and the dependency tree.
 
-A few requests are asked far more often than any other: ``/verify`` before every request
-the gateway forwards, ``/users/me`` by every client, a refresh per access-token lifetime.
-Profiled under load, most of their time went to FastAPI's routing, dependency resolution,
-response validation and exception middleware rather than to their work
-(docs/benchmarks.md). ``HotPath`` sits inside the request context and the body limit
-(request id, log line, metrics, as for every route) and answers one method of one route's
-path itself, with the same checks and the same problem+json errors; the route stays for
-the OpenAPI document, for every other method, and for the requests an answer hands back
-(``None``: say, query parameters it does not parse), which the route answers as it always
-has, body and all.
+A few GETs are asked far more often than any other request: ``/verify`` before every
+request the gateway forwards, ``/users/me`` by every client. Profiled under load, most of
+their time went to FastAPI's routing, dependency resolution, response validation and
+exception middleware rather than to their work (docs/benchmarks.md). ``HotPath`` sits
+inside the request context and the body limit (request id, log line, metrics, as for every
+route) and answers a ``GET`` of one route's path itself, with the same checks and the same
+problem+json errors; the route stays for the OpenAPI document, for every other method, and
+for the requests an answer hands back (``None``: say, query parameters it does not parse),
+which the route answers as it always has.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tessera_core.errors import (
     DATABASE_UNREACHABLE,
@@ -31,9 +30,8 @@ from tessera_core.runtime import CoreState
 
 __all__ = ["Answer", "HotPath", "bearer_token", "core_of"]
 
-# A hot path's answer to a request and its body (empty for a GET), or None to leave the
-# request to the route.
-Answer = Callable[[Scope, bytes], Awaitable[Response | None]]
+# A hot path's answer to a request, or None to leave it to the route.
+Answer = Callable[[Scope], Awaitable[Response | None]]
 
 
 def core_of(scope: Scope) -> CoreState:
@@ -52,33 +50,19 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class HotPath:
-    """Answer ``method route.path`` with ``answer``; pass everything else on."""
+    """Answer ``GET route.path`` with ``answer``; pass everything else on."""
 
-    def __init__(self, app: ASGIApp, route: APIRoute, answer: Answer, method: str = "GET") -> None:
+    def __init__(self, app: ASGIApp, route: APIRoute, answer: Answer) -> None:
         self.app = app
         self.route = route
         self.answer = answer
-        self.method = method
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != self.method
-            or scope["path"] != self.route.path
-        ):
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.route.path:
             await self.app(scope, receive, send)
             return
-        body = b""
-        if self.method != "GET":
-            if not _declares_length(scope):
-                await self.app(scope, receive, send)  # a streamed body: the route reads it
-                return
-            read = await _read_body(receive)
-            if read is None:
-                return  # the client went away
-            body, receive = read, _replaying(read, receive)
         try:
-            response = await self.answer(scope, body)
+            response = await self.answer(scope)
         except TesseraError as exc:
             response = error_response(exc)
         except DATABASE_UNREACHABLE as exc:
@@ -88,33 +72,3 @@ class HotPath:
             return
         scope["route"] = self.route  # the metrics' and the log line's route label
         await response(scope, receive, send)
-
-
-def _declares_length(scope: Scope) -> bool:
-    """A ``Content-Length``, which the body limit outside has checked against its bound."""
-    return any(name == b"content-length" for name, _ in scope["headers"])
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for the route: the body already read, then the client's own messages."""
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware import Middleware
 
 from tessera_auth.accounts.router import router as accounts_router
-from tessera_auth.grants.hot_path import rotate_refresh
+from tessera_auth.grants.hot_path import RefreshHotPath
 from tessera_auth.grants.router import oauth_router, refresh_route
 from tessera_auth.grants.router import router as grants_router
 from tessera_auth.keys.keystore import KeyStore
@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readiness=_readiness,
         hot_paths=[
             Middleware(HotPath, route=verify_route, answer=forward_auth),
-            Middleware(HotPath, route=refresh_route, answer=rotate_refresh, method="POST"),
+            Middleware(RefreshHotPath, route=refresh_route),
         ],
     )
     for router in (

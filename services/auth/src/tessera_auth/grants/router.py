@@ -52,7 +52,7 @@ async def login(
 )
 async def refresh(data: RefreshRequest, response: Response, grants: TokenGrantsDep) -> TokenPair:
     """Spend a refresh token for a new pair. A token that simply rotates is answered by
-    ``hot_path.rotate_refresh`` before it gets here."""
+    ``RefreshHotPath`` before it gets here."""
     response.headers.update(NO_STORE)
     return await grants.refresh(data.refresh_token)
 

@@ -28,6 +28,6 @@ def identity_headers(claims: AccessClaims) -> dict[str, str]:
     }
 
 
-async def forward_auth(scope: Scope, _body: bytes) -> Response:
+async def forward_auth(scope: Scope) -> Response:
     claims = await verified_claims(bearer_token(scope), core_of(scope))
     return Response(headers=identity_headers(claims))

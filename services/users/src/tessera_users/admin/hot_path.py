@@ -14,20 +14,20 @@ from starlette.types import Scope
 from tessera_core.deps import get_admin_claims, verified_claims
 from tessera_core.hot_path import bearer_token, core_of
 from tessera_users.admin import service
-from tessera_users.admin.router import page_response
+from tessera_users.admin.repository import UserListRepository
 from tessera_users.admin.schemas import ListingParameters
-from tessera_users.deps import get_admin_caller, get_user_list_repository
+from tessera_users.deps import get_admin_caller
 from tessera_users.state import UsersState
 
 __all__ = ["list_users"]
 
 
-async def list_users(scope: Scope, _body: bytes) -> Response | None:
+async def list_users(scope: Scope) -> Response | None:
     try:
         # As Starlette's QueryParams: the last of a repeated name counts; names the route
         # does not know are ignored by both.
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        parameters = ListingParameters.model_validate(dict(pairs))
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+        parameters = ListingParameters.model_validate(query)
     except (ValidationError, UnicodeDecodeError):
         return None
     core = core_of(scope)
@@ -35,6 +35,7 @@ async def list_users(scope: Scope, _body: bytes) -> Response | None:
     claims = await get_admin_claims(await verified_claims(bearer_token(scope), core))
     await get_admin_caller(claims, core)
     users: UsersState = scope["state"]["users"]
-    repository = await get_user_list_repository(core)
-    query = service.UserListQuery.of(parameters)
-    return page_response(await service.list_users(repository, users.cursors, query))
+    page = await service.list_users(
+        UserListRepository(core.read_pool), users.cursors, service.UserListQuery.of(parameters)
+    )
+    return Response(page.model_dump_json(exclude_unset=True), media_type="application/json")

@@ -43,14 +43,8 @@ async def list_users(
 ) -> Response:
     """List users, a page at a time (keyset pagination). Answered by ``hot_path.list_users``
     before it gets here, unless that hands the request back."""
-    return page_response(
-        await service.list_users(repository, state.cursors, UserListQuery.of(parameters))
-    )
-
-
-def page_response(page: UserPage) -> Response:
-    """The page as JSON, ``total`` only when it was asked for. Validated once, from the
-    rows: through ``response_model`` FastAPI would validate it a second time."""
+    page = await service.list_users(repository, state.cursors, UserListQuery.of(parameters))
+    # Validated once, from the rows; FastAPI would validate the model a second time.
     return Response(page.model_dump_json(exclude_unset=True), media_type="application/json")
 
 

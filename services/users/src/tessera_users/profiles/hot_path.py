@@ -15,7 +15,7 @@ from tessera_core.schemas import UserRead
 __all__ = ["read_me"]
 
 
-async def read_me(scope: Scope, _body: bytes) -> Response:
+async def read_me(scope: Scope) -> Response:
     core = core_of(scope)
     claims = await verified_claims(bearer_token(scope), core)
     user = UserRead.model_validate(await read_token_row(core.read_pool, claims.sub))
