@@ -9,7 +9,7 @@ sync:
 	$(UV) sync --frozen --all-packages --all-groups
 
 dev: sync ## the whole platform on embedded backends: gateway :8000, auth :8001, users :8002
-	$(RUN) tessera dev
+	$(RUN) tessera-dev
 
 test: sync ## every test layer: unit, integration, e2e, chart
 	$(RUN) pytest $(PYTEST_ARGS)

@@ -15,8 +15,8 @@ import yaml
 from fastapi import FastAPI
 
 from tessera_core.cli import CLI_ENVIRONMENT
-from tessera_core.devstack import gateway_routes
 from tessera_core.settings import Settings
+from tessera_devstack.gateway import gateway_routes
 from tests.chart.conftest import (
     ROOT,
     VALUE_SETS,
@@ -235,7 +235,7 @@ class TestRoutes:
             assert _covered(path, PUBLIC_ROUTES) == component, path
 
     def test_the_gateway_template_routes_nothing_the_chart_does_not(self) -> None:
-        """compose and `tessera dev` route with the nginx template, the chart with its own
+        """compose and `make dev` route with the nginx template, the chart with its own
         list: a location in one must reach the same service in the other."""
         template = (ROOT / "deploy" / "gateway" / "default.conf.template").read_text()
         locations = gateway_routes(template)

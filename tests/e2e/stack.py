@@ -23,8 +23,9 @@ import httpx
 import yaml
 from sqlalchemy import create_engine, text
 
-from tessera_core import devstack
-from tessera_core.devstack import DevStackError, nginx_command, write_nginx_config
+from tessera_devstack import network
+from tessera_devstack.errors import DevStackError
+from tessera_devstack.gateway import nginx_command, write_nginx_config
 from tests.fixtures.servers import IN_CI, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,10 +161,10 @@ class Proc:
 def wait_http(
     url: str, *, proc: Proc | None = None, status: int = 200, timeout: float = 60
 ) -> None:
-    """``devstack.wait_http``, with the process's log in the failure."""
+    """``tessera_devstack.network.wait_http``, with the process's log in the failure."""
     try:
         alive = proc.alive if proc else (lambda: True)
-        devstack.wait_http(url, timeout=timeout, expect=status, alive=alive)
+        network.wait_http(url, timeout=timeout, expect=status, alive=alive)
     except DevStackError as exc:
         log = f"\n{proc.name} log:\n{proc.log()[-4000:]}" if proc else ""
         raise RuntimeError(f"{exc}{log}") from exc
@@ -171,7 +172,7 @@ def wait_http(
 
 @dataclass
 class DevRun:
-    """A running ``tessera dev`` launcher, its ports and the admin it created."""
+    """A running ``tessera-dev`` launcher, its ports and the admin it created."""
 
     launcher: Proc
     ports: dict[str, int]
@@ -183,7 +184,7 @@ class DevRun:
 
 
 def start_dev(directory: Path, *, path: str | None = None, timeout: float = 180) -> DevRun:
-    """``tessera dev`` with its state in ``directory/.dev``, on free ports (and ``path`` as
+    """``tessera-dev`` (``make dev``) with its state in ``directory/.dev``, on free ports (and ``path`` as
     its PATH if given), once it has printed ``ready.``; stopped again if it never does."""
     ports = {name: free_port() for name in ("gateway", "auth", "users")}
     env = {
@@ -195,7 +196,7 @@ def start_dev(directory: Path, *, path: str | None = None, timeout: float = 180)
     }
     if path is not None:
         env["PATH"] = path
-    launcher = Proc("tessera-dev", [str(BIN_DIR / "tessera"), "dev"], env, directory / "dev.log")
+    launcher = Proc("tessera-dev", [str(BIN_DIR / "tessera-dev")], env, directory / "dev.log")
     launcher.start()
     try:
         deadline = time.monotonic() + timeout

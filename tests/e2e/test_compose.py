@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from tessera_core.cli import CLI_ENVIRONMENT
-from tessera_core.devstack import template_placeholders
 from tessera_core.settings import Settings
+from tessera_devstack.gateway import template_placeholders
 from tests.e2e.stack import (
     GATEWAY_TEMPLATE,
     PROMETHEUS_CONFIG,

@@ -1,9 +1,12 @@
-"""`make dev` (= `tessera dev`): starts everything, serves a login through its gateway,
-stops every child on SIGINT. And the Python dev router used when nginx is missing."""
+"""`make dev` (= `tessera-dev`): starts everything, serves a login through its gateway,
+stops every child on SIGINT, and refuses to start outside dev. And the Python dev router
+used when nginx is missing."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 
 from tests.e2e.accounts import PASSWORD
 from tests.e2e.stack import (
+    BIN_DIR,
     GATEWAY_TEMPLATE,
     Proc,
     Stack,
@@ -78,6 +82,20 @@ class TestMakeDev:
         assert subjects == ["Confirm your email address"]
 
 
+class TestOutsideDev:
+    def test_refuses_to_start(self, tmp_path: Path):
+        result = subprocess.run(
+            [str(BIN_DIR / "tessera-dev")],
+            env={**os.environ, "TESSERA_ENV": "production", "TESSERA_DEV_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert "refusing to run: TESSERA_ENV=production" in result.stderr
+        assert not any(tmp_path.iterdir()), "nothing may be started or written"
+
+
 class TestPythonDevRouter:
     def test_routes_like_the_nginx_template(self, stack: Stack, tmp_path: Path):
         port = free_port()
@@ -86,8 +104,7 @@ class TestPythonDevRouter:
             [
                 sys.executable,
                 "-m",
-                "tessera_core.devstack",
-                "router",
+                "tessera_devstack.router",
                 "--port",
                 str(port),
                 "--template",

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tessera_core.mailcatcher import CaughtMail
+from tessera_auth.mail.mailbox import CaughtMail
 from tests.e2e.accounts import PASSWORD, log_in, register
 from tests.e2e.stack import MAIL_LINK_BASE, Stack, run_sql
 from tests.fixtures.apps import bearer

@@ -128,14 +128,6 @@ class TestBootstrapAdmin:
                 assert isinstance(client, httpx.AsyncClient)
 
 
-class TestDev:
-    def test_refuses_outside_dev(self, tmp_path: Path):
-        result = run(["dev"], {"TESSERA_ENV": "production", "TESSERA_DEV_DIR": str(tmp_path)})
-        assert result.returncode == 2
-        assert "refusing to run: TESSERA_ENV=production" in result.stderr
-        assert not any(tmp_path.iterdir()), "nothing may be started or written"
-
-
 class TestEngine:
     async def test_sql_parameters_stay_out_of_errors(self, make_settings):
         from sqlalchemy.exc import DBAPIError

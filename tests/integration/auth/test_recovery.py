@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tessera_core.mailcatcher import CaughtMail
+from tessera_auth.mail.mailbox import CaughtMail
 from tests.fixtures.apps import PASSWORD, SettingsFactory, bearer, running
 from tests.fixtures.smtp import SmtpServer, link_token
 

@@ -1,11 +1,11 @@
-"""The ``tessera`` command: migrate, keys, create-admin, serve.
+"""The ``tessera`` command: migrate, keys, create-admin, serve. (``make dev`` is
+``tessera-dev``, from the dev-only ``tessera-devstack`` package.)
 
 Example:
     $ tessera migrate
     $ tessera keys --dir .keys --alg ES256
     $ tessera create-admin --username admin --email admin@example.com
     $ tessera serve auth --port 8001 --workers 2
-    $ tessera dev
 """
 
 from __future__ import annotations
@@ -113,12 +113,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
 
 
-def _cmd_dev(args: argparse.Namespace) -> int:
-    from tessera_core.devstack import run_dev
-
-    return run_dev()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tessera", description="Tessera identity platform")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -148,14 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=int(os.environ.get("TESSERA_PORT", "0")) or None)
     p.add_argument("--workers", type=int, default=int(os.environ.get("TESSERA_WORKERS", "1")))
     p.set_defaults(handler=_cmd_serve)
-
-    p = commands.add_parser(
-        "dev",
-        help="the whole platform on embedded backends (gateway :8000, auth :8001, users :8002)",
-        description="Ports and the state directory come from TESSERA_DEV_* variables; "
-        "see tessera_core.devstack.",
-    )
-    p.set_defaults(handler=_cmd_dev)
     return parser
 
 

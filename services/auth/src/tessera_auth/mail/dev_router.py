@@ -1,5 +1,5 @@
 """``GET /api/v1/auth/dev/mail``: the messages the dev stack's SMTP catcher received, for
-``tessera dev`` only (mounted when ``TESSERA_ENV=dev`` and ``TESSERA_DEV_MAIL_DIR`` is set;
+``make dev`` only (mounted when ``TESSERA_ENV=dev`` and ``TESSERA_DEV_MAIL_DIR`` is set;
 the settings refuse that directory anywhere else). Under the auth prefix, so the gateway
 routes it like everything else; left out of the OpenAPI document."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from tessera_core.mailcatcher import read_mail
+from tessera_auth.mail.mailbox import read_mail
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
@@ -46,7 +46,7 @@ def dev_mail_router(directory: Path) -> APIRouter:
             "<!doctype html><html><head><meta charset='utf-8'><title>Dev mail</title>"
             "<style>body{font-family:sans-serif;max-width:60rem;margin:auto}"
             "article{border-bottom:1px solid #ccc}pre{white-space:pre-wrap}</style></head>"
-            f"<body><h1>Mail caught by tessera dev ({len(messages)})</h1>"
+            f"<body><h1>Mail caught by make dev ({len(messages)})</h1>"
             f"{items or '<p>No mail yet.</p>'}</body></html>"
         )
         return Response(page, media_type="text/html", headers={"Content-Security-Policy": CSP})
