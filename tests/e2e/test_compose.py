@@ -151,6 +151,13 @@ class TestDockerfiles:
         ignored = (ROOT / ".dockerignore").read_text().split()
         assert {".git", ".dev", ".env", "**/.venv", "**/*.pem"} <= set(ignored)
 
+    @pytest.mark.parametrize("service", ["auth", "users"])
+    def test_images_carry_no_dev_tooling(self, service: str):
+        copied = re.findall(r"^COPY (?!--from)(.+)$", dockerfile(service), re.MULTILINE)
+        assert "libs/core libs/core" in copied
+        assert [line for line in copied if "tools" in line] == []
+        assert "tools" in (ROOT / ".dockerignore").read_text().split()
+
 
 class TestEnvSample:
     def test_lists_every_setting_and_cli_variable(self):
