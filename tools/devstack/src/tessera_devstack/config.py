@@ -23,6 +23,7 @@ environment (all optional):
   TESSERA_DEV_REDIS             auto (default), redis-server, valkey or fakeredis
   TESSERA_BOOTSTRAP_ADMIN_*     the admin to create (default: generated, kept in
                                 .dev/admin.txt)
+  TESSERA_DEPLOY_DIR            where deploy/ is, if not found from the working directory
 """
 
 
