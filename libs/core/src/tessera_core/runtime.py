@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -16,7 +16,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.middleware import Middleware
 
 from tessera_core.db import (
     ReadPool,
@@ -167,14 +166,10 @@ def create_service_app(
     lifespan: Callable[[FastAPI], Any],
     readiness: Callable[[Request], Mapping[str, ReadinessCheck]],
     description: str = "",
-    hot_paths: Sequence[Middleware] = (),
 ) -> FastAPI:
     """The FastAPI app every service starts from: errors, request context, body limit,
     probes and metrics. Docs live under the service's own prefix so the gateway can route
-    them without rewriting, and load nothing from outside (``tessera_core.docs``).
-
-    ``hot_paths`` are middlewares that answer a path themselves, inside the request context
-    and the body limit but ahead of routing and the dependency tree."""
+    them without rewriting, and load nothing from outside (``tessera_core.docs``)."""
     configure_logging(settings)
     app = FastAPI(
         title=title,
@@ -192,8 +187,6 @@ def create_service_app(
     app.state.settings = settings
     app.state.draining = False
     install_error_handlers(app)
-    for middleware in reversed(hot_paths):  # each add wraps the previous: keep their order
-        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Bearer tokens, not cookies: credentials stay off, so "*" cannot leak a session.
