@@ -143,18 +143,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_prefix="/api/v1/auth",
         lifespan=lifespan,
         readiness=_readiness,
+        # Busiest first: /verify before every forwarded request, then /refresh.
+        routers=(
+            tokens_router,
+            refresh_router,
+            grants_router,
+            oauth_router,
+            accounts_router,
+            sessions_router,
+            recovery_router,
+            keys_router,
+        ),
     )
-    for router in (
-        accounts_router,
-        recovery_router,
-        grants_router,
-        refresh_router,
-        oauth_router,
-        sessions_router,
-        tokens_router,
-        keys_router,
-    ):
-        app.include_router(router)
     if settings.is_dev and settings.dev_mail_dir is not None:
         app.include_router(dev_mail_router(settings.dev_mail_dir))
     return app

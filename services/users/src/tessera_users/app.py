@@ -104,9 +104,8 @@ def create_app(
         docs_prefix="/api/v1/users",
         lifespan=lifespan,
         readiness=_readiness,
+        # Busiest first; /me before /{user_id}.
+        routers=(me_router, listing_router, profiles_router, admin_router),
     )
-    # /me before /{user_id}: the router matches in order.
-    for router in (me_router, listing_router, profiles_router, admin_router):
-        app.include_router(router)
     add_console(app)
     return app
