@@ -4,6 +4,7 @@ the caller's token. Each alias is named for what it yields."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 import structlog
@@ -11,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db import session_scope
+from tessera_core.db import PgTransaction, session_scope
 from tessera_core.errors import Forbidden, NotAuthenticated
 from tessera_core.revocation import Revocations
 from tessera_core.runtime import CoreState
@@ -23,6 +24,7 @@ __all__ = [
     "CoreStateDep",
     "CurrentClaims",
     "DbSessionDep",
+    "PgTransactionDep",
     "RevocationsDep",
     "RevokingAdminClaims",
     "RevokingClaims",
@@ -32,6 +34,7 @@ __all__ = [
     "get_claims",
     "get_core_state",
     "get_db_session",
+    "get_pg_transaction",
     "get_revocations",
     "get_revoking_admin_claims",
     "get_revoking_claims",
@@ -70,6 +73,18 @@ async def get_db_session(
 
 
 DbSessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+async def get_pg_transaction(
+    core: Annotated[CoreState, Depends(get_core_state)],
+) -> AsyncIterator[PgTransaction]:
+    """A transaction on a plain connection, begun at its first statement and, like
+    ``get_db_session``, committed before the response is sent (``scope="function"``)."""
+    async with AsyncExitStack() as stack:
+        yield PgTransaction(core.read_pool, stack)
+
+
+PgTransactionDep = Annotated[PgTransaction, Depends(get_pg_transaction, scope="function")]
 
 
 async def get_revocations(

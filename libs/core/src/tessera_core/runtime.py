@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.middleware import Middleware
 
 from tessera_core.db import (
     ReadPool,
@@ -166,15 +165,15 @@ def create_service_app(
     docs_prefix: str,
     lifespan: Callable[[FastAPI], Any],
     readiness: Callable[[Request], Mapping[str, ReadinessCheck]],
+    routers: Sequence[APIRouter],
     description: str = "",
-    hot_paths: Sequence[Middleware] = (),
 ) -> FastAPI:
-    """The FastAPI app every service starts from: errors, request context, body limit,
-    probes and metrics. Docs live under the service's own prefix so the gateway can route
-    them without rewriting, and load nothing from outside (``tessera_core.docs``).
+    """The FastAPI app every service starts from: its ``routers``, errors, request context,
+    body limit, probes and metrics. Docs live under the service's own prefix so the gateway
+    can route them without rewriting, and load nothing from outside (``tessera_core.docs``).
 
-    ``hot_paths`` are middlewares that answer a path themselves, inside the request context
-    and the body limit but ahead of routing and the dependency tree."""
+    The router tries routes in order (~20 µs each, profiled), so ``routers`` come first,
+    busiest first; the probes, metrics and docs after them."""
     configure_logging(settings)
     app = FastAPI(
         title=title,
@@ -188,12 +187,12 @@ def create_service_app(
         # (a tenth of /verify's time); Tessera's metrics are Prometheus (tessera_core.metrics).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    for router in routers:
+        app.include_router(router)
     add_docs(app, docs_prefix)
     app.state.settings = settings
     app.state.draining = False
     install_error_handlers(app)
-    for middleware in reversed(hot_paths):  # each add wraps the previous: keep their order
-        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Bearer tokens, not cookies: credentials stay off, so "*" cannot leak a session.

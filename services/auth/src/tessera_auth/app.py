@@ -9,11 +9,9 @@ from contextlib import asynccontextmanager, suppress
 import structlog
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.middleware import Middleware
 
 from tessera_auth.accounts.router import router as accounts_router
-from tessera_auth.grants.hot_path import RefreshHotPath
-from tessera_auth.grants.router import oauth_router, refresh_route
+from tessera_auth.grants.router import oauth_router, refresh_router
 from tessera_auth.grants.router import router as grants_router
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.keys.metadata import authorization_server_metadata
@@ -24,14 +22,11 @@ from tessera_auth.mail.sender import SmtpSender
 from tessera_auth.recovery.router import router as recovery_router
 from tessera_auth.sessions.router import router as sessions_router
 from tessera_auth.state import AuthLifespanState, AuthState
-from tessera_auth.tokens.forward_auth import forward_auth
 from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_auth.tokens.router import router as tokens_router
-from tessera_auth.tokens.router import verify_route
 from tessera_core.accounts import ensure_admin_in
 from tessera_core.db import session_scope
 from tessera_core.health import ReadinessCheck
-from tessera_core.hot_path import HotPath
 from tessera_core.keygen import write_private_key
 from tessera_core.mail import MailTemplates
 from tessera_core.passwords import PasswordHasher, common_passwords
@@ -148,21 +143,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_prefix="/api/v1/auth",
         lifespan=lifespan,
         readiness=_readiness,
-        hot_paths=[
-            Middleware(HotPath, route=verify_route, answer=forward_auth),
-            Middleware(RefreshHotPath, route=refresh_route),
-        ],
+        # Busiest first: /verify before every forwarded request, then /refresh.
+        routers=(
+            tokens_router,
+            refresh_router,
+            grants_router,
+            oauth_router,
+            accounts_router,
+            sessions_router,
+            recovery_router,
+            keys_router,
+        ),
     )
-    for router in (
-        accounts_router,
-        recovery_router,
-        grants_router,
-        oauth_router,
-        sessions_router,
-        tokens_router,
-        keys_router,
-    ):
-        app.include_router(router)
     if settings.is_dev and settings.dev_mail_dir is not None:
         app.include_router(dev_mail_router(settings.dev_mail_dir))
     return app

@@ -8,13 +8,14 @@ from fastapi import Depends, Request
 
 from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.grants.service import TokenGrants
-from tessera_auth.sessions.repository import LoginSessionRepository
+from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRotationRepository
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.state import AuthState
 from tessera_core.account_tokens import AccountTokenRepository
 from tessera_core.deps import (
     CoreStateDep,
     DbSessionDep,
+    PgTransactionDep,
     RevocationsDep,
     SettingsDep,
     bearer_scheme,
@@ -44,9 +45,14 @@ async def get_account_token_repository(db: DbSessionDep) -> AccountTokenReposito
     return AccountTokenRepository(db)
 
 
+async def get_refresh_rotations(transaction: PgTransactionDep) -> RefreshRotationRepository:
+    return RefreshRotationRepository(transaction)
+
+
 AccountRepositoryDep = Annotated[AccountRepository, Depends(get_account_repository)]
 AccountTokenRepositoryDep = Annotated[AccountTokenRepository, Depends(get_account_token_repository)]
 LoginSessionRepositoryDep = Annotated[LoginSessionRepository, Depends(get_login_session_repository)]
+RefreshRotationsDep = Annotated[RefreshRotationRepository, Depends(get_refresh_rotations)]
 
 
 async def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
@@ -73,12 +79,13 @@ AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
 async def get_token_grants(
     accounts: AccountRepositoryDep,
     sessions: LoginSessionRepositoryDep,
+    rotations: RefreshRotationsDep,
     revocations: RevocationsDep,
     core: CoreStateDep,
     auth: AuthStateDep,
     settings: SettingsDep,
 ) -> TokenGrants:
-    return TokenGrants(accounts, sessions, revocations, core.verifier, auth, settings)
+    return TokenGrants(accounts, sessions, rotations, revocations, core.verifier, auth, settings)
 
 
 TokenGrantsDep = Annotated[TokenGrants, Depends(get_token_grants)]

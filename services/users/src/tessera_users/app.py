@@ -8,10 +8,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 import structlog
 from fastapi import FastAPI, Request
-from starlette.middleware import Middleware
 
 from tessera_core.health import ReadinessCheck
-from tessera_core.hot_path import HotPath
 from tessera_core.mail import MailTemplates
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreState, core_state, create_service_app
@@ -19,12 +17,10 @@ from tessera_core.settings import Settings, SettingsError
 from tessera_core.throttle import LoginThrottle
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_users.admin.cursor import CursorCodec
-from tessera_users.admin.hot_path import list_users
-from tessera_users.admin.router import list_route
+from tessera_users.admin.router import listing_router
 from tessera_users.admin.router import router as admin_router
 from tessera_users.console.router import add_console
-from tessera_users.profiles.hot_path import read_me
-from tessera_users.profiles.router import me_route
+from tessera_users.profiles.router import me_router
 from tessera_users.profiles.router import router as profiles_router
 from tessera_users.state import UsersLifespanState, UsersState
 
@@ -108,12 +104,8 @@ def create_app(
         docs_prefix="/api/v1/users",
         lifespan=lifespan,
         readiness=_readiness,
-        hot_paths=[
-            Middleware(HotPath, route=me_route, answer=read_me),
-            Middleware(HotPath, route=list_route, answer=list_users),
-        ],
+        # Busiest first; /me before /{user_id}.
+        routers=(me_router, listing_router, profiles_router, admin_router),
     )
-    app.include_router(profiles_router)
-    app.include_router(admin_router)
     add_console(app)
     return app

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from tessera_auth.accounts import service as accounts_service
 from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.sessions import service as sessions_service
-from tessera_auth.sessions.repository import LoginSessionRepository
+from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRotationRepository
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.state import AuthState
 from tessera_auth.tokens.schemas import TokenPair
@@ -24,6 +24,7 @@ class TokenGrants:
 
     accounts: AccountRepository
     sessions: LoginSessionRepository
+    rotations: RefreshRotationRepository
     revocations: Revocations
     verifier: TokenVerifier
     auth: AuthState
@@ -47,7 +48,7 @@ class TokenGrants:
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Spend a refresh token for the next pair of its session."""
         return await sessions_service.rotate(
-            self.sessions,
+            self.rotations,
             self.auth.issuer,
             self.revocations,
             self.settings,

@@ -15,7 +15,11 @@ from tessera_auth.sessions.errors import (
     SessionNotFound,
     UserNotFound,
 )
-from tessera_auth.sessions.repository import LockedRefreshToken, LoginSessionRepository
+from tessera_auth.sessions.repository import (
+    LockedRefreshToken,
+    LoginSessionRepository,
+    RefreshRotationRepository,
+)
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
@@ -104,20 +108,8 @@ def rotation_of(token: LockedRefreshToken, now: datetime, settings: Settings) ->
     return Rotation.ROTATE
 
 
-def rotated_pair(
-    issuer: AccessTokenIssuer, settings: Settings, token: LockedRefreshToken, now: datetime
-) -> tuple[TokenPair, bytes, datetime]:
-    """The pair that replaces ``token``, with the new refresh token's hash and expiry to
-    store (``ROTATE_SQL``) before the pair is handed out."""
-    refresh, refresh_hash, refresh_expires = _next_refresh_token(
-        settings, token.session_expires_at, now
-    )
-    pair = _pair(issuer, settings, token.subject, now, refresh, refresh_expires)
-    return pair, refresh_hash, refresh_expires
-
-
 async def rotate(
-    sessions: LoginSessionRepository,
+    rotations: RefreshRotationRepository,
     issuer: AccessTokenIssuer,
     revocations: Revocations,
     settings: Settings,
@@ -125,7 +117,7 @@ async def rotate(
 ) -> TokenPair:
     """Spend a refresh token for a new pair. A spent token presented again revokes its
     whole session: whoever holds the copy, thief or owner, is cut off."""
-    token = await sessions.refresh_token_for_update(hash_opaque_token(refresh_token))
+    token = await rotations.lock(hash_opaque_token(refresh_token))
     if token is None:
         raise InvalidRefreshToken("The refresh token is not valid.")
     now = datetime.now(UTC)
@@ -142,8 +134,11 @@ async def rotate(
             raise InvalidRefreshToken("The refresh token has expired.")
         case Rotation.ACCOUNT_INACTIVE:
             raise InvalidRefreshToken("The refresh token is not valid.")
-    pair, refresh_hash, refresh_expires = rotated_pair(issuer, settings, token, now)
-    await sessions.rotate(token, refresh_hash, refresh_expires, now)
+    refresh, refresh_hash, refresh_expires = _next_refresh_token(
+        settings, token.session_expires_at, now
+    )
+    pair = _pair(issuer, settings, token.subject, now, refresh, refresh_expires)
+    await rotations.rotate(token, refresh_hash, refresh_expires, now)
     return pair
 
 

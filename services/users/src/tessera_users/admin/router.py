@@ -3,8 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Query, status
 
 from tessera_core.deps import RevocationsDep
 from tessera_core.errors import (
@@ -12,6 +11,7 @@ from tessera_core.errors import (
     Forbidden,
     problem_responses,
 )
+from tessera_core.routing import LeanRoute
 from tessera_users.admin import service
 from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.schemas import ListingParameters, UserPage
@@ -26,13 +26,19 @@ from tessera_users.deps import (
 from tessera_users.profiles import service as profiles
 from tessera_users.profiles.errors import SelfLockout, UserNotFound
 
+__all__ = ["listing_router", "router"]
+
 router = APIRouter(prefix="/api/v1/users", tags=["admin"])
+# The console and every admin tool page through users: a LeanRoute.
+listing_router = APIRouter(prefix="/api/v1/users", tags=["admin"], route_class=LeanRoute)
 ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 
 
-@router.get(
+@listing_router.get(
     "",
     response_model=UserPage,
+    # ``total`` only when asked for (include_total=true).
+    response_model_exclude_unset=True,
     responses=problem_responses(InvalidCursor, *ADMIN_ERRORS),
 )
 async def list_users(
@@ -40,15 +46,9 @@ async def list_users(
     repository: UserListRepositoryDep,
     state: UsersStateDep,
     parameters: Annotated[ListingParameters, Query()],
-) -> Response:
-    """List users, a page at a time (keyset pagination). Answered by ``hot_path.list_users``
-    before it gets here, unless that hands the request back."""
-    page = await service.list_users(repository, state.cursors, UserListQuery.of(parameters))
-    # Validated once, from the rows; FastAPI would validate the model a second time.
-    return Response(page.model_dump_json(exclude_unset=True), media_type="application/json")
-
-
-list_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is list_users)
+) -> UserPage:
+    """List users, a page at a time (keyset pagination)."""
+    return await service.list_users(repository, state.cursors, UserListQuery.of(parameters))
 
 
 @router.delete(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.routing import APIRoute
 
 from tessera_core.accounts import EmailTaken
 from tessera_core.deps import RevocationsDep
@@ -9,6 +8,7 @@ from tessera_core.errors import (
     BEARER_ERRORS,
     problem_responses,
 )
+from tessera_core.routing import LeanRoute
 from tessera_core.schemas import UserRead
 from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts
 from tessera_users.deps import (
@@ -29,7 +29,11 @@ from tessera_users.profiles.errors import (
 )
 from tessera_users.profiles.schemas import UserUpdate
 
+__all__ = ["me_router", "router"]
+
 router = APIRouter(prefix="/api/v1/users", tags=["profiles"])
+# Every client page asks for the caller's profile: a LeanRoute.
+me_router = APIRouter(prefix="/api/v1/users", tags=["profiles"], route_class=LeanRoute)
 UPDATE_ERRORS = (
     EmailTaken,
     ForbiddenField,
@@ -40,14 +44,10 @@ UPDATE_ERRORS = (
 )
 
 
-@router.get("/me", response_model=UserRead, responses=problem_responses(*BEARER_ERRORS))
+@me_router.get("/me", response_model=UserRead, responses=problem_responses(*BEARER_ERRORS))
 async def read_me(caller: CurrentCaller) -> UserRead:
     """The caller's own profile."""
-    # A GET is answered by ``hot_path.read_me`` before it gets here.
     return UserRead.model_validate(caller.user)
-
-
-me_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is read_me)
 
 
 @router.patch(
