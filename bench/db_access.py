@@ -76,6 +76,7 @@ async def measure(url: str, lookups: int) -> list[tuple[str, float]]:
     async def sqlalchemy_raw_connection() -> object:
         async with autocommit.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
             return await (await raw.execute(TOKEN_USER_QUERY, parameters)).fetchone()
 
     ways: list[tuple[str, Lookup]] = [
