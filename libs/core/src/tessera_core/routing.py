@@ -38,6 +38,7 @@ from fastapi.dependencies.utils import request_body_to_args, request_params_to_a
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -150,32 +151,45 @@ class LeanRoute(APIRoute):
         exclude_unset = self.response_model_exclude_unset
         embed = self._embed_body_fields
 
+        # The Response that a ``response: Response`` parameter sets headers on; as in FastAPI,
+        # they go onto a rendered model, not onto a Response the endpoint returns itself.
+        takes_response = _takes_response(plan)
+
         async def handler(request: Request) -> Response:
-            sub_response = Response()
-            del sub_response.headers["content-length"]
+            sub_response = _NO_RESPONSE
+            if takes_response:
+                sub_response = Response()
+                del sub_response.headers["content-length"]
+            # As FastAPI: the body is read before any dependency runs, validated after them.
+            received = await _json_body(request) if body_fields else PydanticUndefined
             values = await plan.solve(request, {}, sub_response)
             if body_fields:
-                body, errors = await request_body_to_args(
-                    body_fields, await _json_body(request), embed
-                )
+                body, errors = await request_body_to_args(body_fields, received, embed)
                 if errors:
                     raise RequestValidationError(errors)
                 values.update(body)
             result = await endpoint(**values)
             if isinstance(result, Response):
-                response = result
-            elif isinstance(result, BaseModel):
-                response = Response(
-                    result.model_dump_json(exclude_unset=exclude_unset),
-                    status_code=status_code or 200,
-                    media_type="application/json",
-                )
-            else:
+                return result
+            if not isinstance(result, BaseModel):
                 raise LeanRouteError(f"{endpoint!r} returned {type(result).__name__}")
-            response.headers.raw.extend(sub_response.headers.raw)
+            response = Response(
+                result.model_dump_json(exclude_unset=exclude_unset),
+                status_code=status_code or 200,
+                media_type="application/json",
+            )
+            if takes_response:
+                response.headers.raw.extend(sub_response.headers.raw)
             return response
 
         return handler
+
+
+_NO_RESPONSE = Response()
+
+
+def _takes_response(call: _Call) -> bool:
+    return call.response_name is not None or any(_takes_response(a) for a in call.arguments)
 
 
 async def _json_body(request: Request) -> Any:
@@ -183,7 +197,7 @@ async def _json_body(request: Request) -> Any:
     raw bytes otherwise (the model then refuses them), nothing when it is empty."""
     body = await request.body()
     if not body:
-        return None
+        return PydanticUndefined
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (
