@@ -1,4 +1,4 @@
-"""The one Alembic history, applied from code: ``tessera migrate``, ``tessera dev``, the
+"""The one Alembic history, applied from code: ``tessera migrate``, ``tessera-dev`` (make dev), the
 test fixtures and the benchmark all call ``migrate``."""
 
 from __future__ import annotations

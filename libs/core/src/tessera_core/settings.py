@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     mail_backoff_max_seconds: float = Field(3600.0, gt=0)
     mail_poll_seconds: float = Field(2.0, gt=0)
 
-    # `tessera dev` only: where its SMTP catcher writes mail, shown at /api/v1/auth/dev/mail.
+    # `make dev` (tessera-dev) only: where its SMTP catcher writes mail, shown at /api/v1/auth/dev/mail.
     dev_mail_dir: Path | None = None
 
     password_reset_ttl_seconds: int = Field(1800, ge=60)
@@ -242,7 +242,7 @@ class Settings(BaseSettings):
         }:
             problems.append("TESSERA_BOOTSTRAP_ADMIN_PASSWORD is a well-known default")
         if self.dev_mail_dir is not None:
-            problems.append("TESSERA_DEV_MAIL_DIR is set (it is for `tessera dev` only)")
+            problems.append("TESSERA_DEV_MAIL_DIR is set (it is for `make dev` only)")
         if needs_signing_keys and self.keys_dir is None:
             problems.append("TESSERA_KEYS_DIR is not set (generate keys with `tessera keys`)")
         cursor_secret = self.cursor_secret.get_secret_value()
