@@ -165,6 +165,9 @@ class TestGracefulShutdown:
     ):
         env = service_env("auth", backends, issuer=stack.gateway.url, auth_port=0)
         env["TESSERA_SHUTDOWN_DELAY_SECONDS"] = "0"
+        # Logins must last long enough to be in flight at SIGTERM: the production cost.
+        env["TESSERA_PASSWORD_HASH_MEMORY_KIB"] = str(19 * 1024)
+        env["TESSERA_PASSWORD_HASH_TIME_COST"] = "2"
         service = start_service("auth", env, tmp_path, suffix="-inflight")
         username = register(service.url)
         clients = [httpx.Client(base_url=service.url, timeout=60) for _ in range(12)]
