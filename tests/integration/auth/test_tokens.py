@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from collections import Counter
 from pathlib import Path
 
@@ -88,12 +89,13 @@ class TestLogin:
     async def test_records_last_login(self, auth_client: httpx.AsyncClient, user, db_engine):
         from sqlalchemy import text
 
+        before = datetime.now(UTC)
         await auth_client.post(LOGIN, json={"username": "alice", "password": PASSWORD})
         async with db_engine.connect() as conn:
             last_login = await conn.scalar(
                 text("SELECT last_login FROM \"user\" WHERE username = 'alice'")
             )
-        assert last_login is not None
+        assert before <= last_login <= datetime.now(UTC)
 
     @pytest.mark.real_argon2
     async def test_rehashes_when_parameters_change(
