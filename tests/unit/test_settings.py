@@ -134,8 +134,9 @@ class TestPasswordHashCost:
         ("field", "value"), [("password_hash_memory_kib", 7), ("password_hash_time_cost", 0)]
     )
     def test_refuses_what_argon2_cannot_run(self, field: str, value: int):
+        values: dict[str, Any] = {field: value}
         with pytest.raises(ValidationError):
-            Settings(**{field: value})
+            Settings(**values)
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ class TestLeeway:
     async def test_a_token_revoked_inside_its_leeway_stays_revoked(
         self, auth_client: httpx.AsyncClient, user_tokens, keys_dir, redis_client: Redis, db_engine
     ):
-        from tests.integration.auth.test_token_checks import claims_for, sign, signing_key
+        from tests.fixtures.jwt import claims_for, sign, signing_key
 
         expired = int(time.time()) - 5  # past exp, inside the 30 s leeway: still accepted
         token = sign(claims_for(user_tokens, exp=expired), signing_key(keys_dir))
