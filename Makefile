@@ -2,6 +2,10 @@
 UV ?= uv
 RUN = $(UV) run --frozen
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (each with its own database, Redis database and
+# ports); the e2e stack and the kube-apiservers are each built on one worker only
+# (xdist_group, --dist loadgroup). PYTEST_ARGS="-n 0" runs serially.
+PYTEST_WORKERS ?= 2
 
 .PHONY: dev test test-unit test-integration test-e2e test-chart lint fmt typecheck migrate keys bench bench-quick up down sync
 
@@ -11,8 +15,8 @@ sync:
 dev: sync ## the whole platform on embedded backends: gateway :8000, auth :8001, users :8002
 	$(RUN) tessera-dev
 
-test: sync ## every test layer: unit, integration, e2e, chart
-	$(RUN) pytest $(PYTEST_ARGS)
+test: sync ## every test layer: unit, integration, e2e, chart, in parallel
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: sync
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)

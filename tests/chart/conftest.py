@@ -136,3 +136,27 @@ def pod_spec(manifest: Manifest) -> dict[str, Any]:
         manifest["spec"] if manifest["kind"] == "Pod" else manifest["spec"]["template"]["spec"]
     )
     return spec
+
+
+def container_env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "<from>") for e in container.get("env", [])}
+
+
+def all_env(manifests: list[Manifest], container: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        name = source["configMapRef"]["name"]
+        env.update(named(manifests, "ConfigMap", name)["data"])
+    env.update(container_env(container))
+    return env
+
+
+def deployment_of(manifests: list[Manifest], component: str) -> Manifest:
+    return named(manifests, "Deployment", f"-{component}")
+
+
+def container_of(manifests: list[Manifest], component: str) -> dict[str, Any]:
+    containers = pod_spec(deployment_of(manifests, component))["containers"]
+    assert len(containers) == 1
+    container: dict[str, Any] = containers[0]
+    return container

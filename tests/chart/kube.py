@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from tessera_devstack.network import free_port
+from tests.fixtures.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path.home() / ".cache" / "tessera" / "bin"

@@ -21,6 +21,10 @@ from tests.chart.conftest import (
     ROOT,
     VALUE_SETS,
     Manifest,
+    all_env,
+    container_env,
+    container_of,
+    deployment_of,
     named,
     of_kind,
     pod_spec,
@@ -105,30 +109,6 @@ def _covered(path: str, routes: set[tuple[str, str, str]]) -> str | None:
     return None
 
 
-def _env(container: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e.get("value", "<from>") for e in container.get("env", [])}
-
-
-def _all_env(manifests: list[Manifest], container: dict[str, Any]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for source in container.get("envFrom", []):
-        name = source["configMapRef"]["name"]
-        env.update(named(manifests, "ConfigMap", name)["data"])
-    env.update(_env(container))
-    return env
-
-
-def _deployment(manifests: list[Manifest], component: str) -> Manifest:
-    return named(manifests, "Deployment", f"-{component}")
-
-
-def _container(manifests: list[Manifest], component: str) -> dict[str, Any]:
-    containers = pod_spec(_deployment(manifests, component))["containers"]
-    assert len(containers) == 1
-    container: dict[str, Any] = containers[0]
-    return container
-
-
 def _workloads(manifests: list[Manifest]) -> list[Manifest]:
     kinds = {"Deployment", "StatefulSet", "Job", "Pod"}
     return [m for m in manifests if m["kind"] in kinds]
@@ -154,10 +134,10 @@ class TestProbes:
         self, helm: str, value_set: str, component: str
     ) -> None:
         manifests = render(helm, value_set)
-        container = _container(manifests, component)
+        container = container_of(manifests, component)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports == {"http": PORTS[component]}
-        assert _env(container)["TESSERA_PORT"] == str(PORTS[component])
+        assert container_env(container)["TESSERA_PORT"] == str(PORTS[component])
         assert container["command"] + container["args"] == ["tessera", "serve", component]
         probes = {
             kind: container[f"{kind}Probe"]["httpGet"]
@@ -172,7 +152,7 @@ class TestProbes:
         assert service["spec"]["ports"] == [
             {"name": "http", "port": PORTS[component], "targetPort": "http", "protocol": "TCP"}
         ]
-        labels = _deployment(manifests, component)["spec"]["template"]["metadata"]["labels"]
+        labels = deployment_of(manifests, component)["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= labels.items()
 
 
@@ -265,7 +245,7 @@ class TestSettings:
     def test_every_variable_is_a_setting(self, helm: str, value_set: str, component: str) -> None:
         manifests = render(helm, value_set)
         fields = {name.upper() for name in Settings.model_fields}
-        env = _all_env(manifests, _container(manifests, component))
+        env = all_env(manifests, container_of(manifests, component))
         unknown = []
         for name in env:
             if not name.startswith("TESSERA_") or name in CLI_ENVIRONMENT:
@@ -279,7 +259,7 @@ class TestSettings:
     @pytest.mark.parametrize("component", ["auth", "users"])
     def test_required_settings_are_set(self, helm: str, value_set: str, component: str) -> None:
         manifests = render(helm, value_set)
-        env = _all_env(manifests, _container(manifests, component))
+        env = all_env(manifests, container_of(manifests, component))
         given = {n.removeprefix("TESSERA_").removesuffix("_FILE") for n in env}
         required = {r for r in REQUIRED[component] if r.lower() in Settings.model_fields}
         assert required <= given
@@ -287,7 +267,7 @@ class TestSettings:
 
     def test_jwks_url_is_the_auth_service(self, helm: str) -> None:
         manifests = render(helm, "default-values.yaml")
-        env = _env(_container(manifests, "users"))
+        env = container_env(container_of(manifests, "users"))
         service = named(manifests, "Service", "-auth")["metadata"]["name"]
         assert env["TESSERA_JWKS_URL"] == (
             f"http://{service}.identity.svc:8001/.well-known/jwks.json"
@@ -298,8 +278,8 @@ class TestSettings:
     def test_secret_files_are_mounted(self, helm: str, value_set: str, component: str) -> None:
         """Every TESSERA_*_FILE points at a file some mounted Secret provides."""
         manifests = render(helm, value_set)
-        spec = pod_spec(_deployment(manifests, component))
-        container = _container(manifests, component)
+        spec = pod_spec(deployment_of(manifests, component))
+        container = container_of(manifests, component)
         volumes = {v["name"]: v for v in spec["volumes"]}
         files: set[str] = set()
         for mount in container["volumeMounts"]:
@@ -307,7 +287,7 @@ class TestSettings:
             if secret:
                 for item in secret.get("items", []):
                     files.add(f"{mount['mountPath']}/{item['path']}")
-        for name, value in _env(container).items():
+        for name, value in container_env(container).items():
             if name.endswith("_FILE"):
                 assert value in files, name
 
@@ -320,7 +300,7 @@ class TestSettings:
                     r"URL$|SECRET|PASSWORD", name.removeprefix("TESSERA_PUBLIC")
                 ), name
         for component in ("auth", "users"):
-            for name, value in _env(_container(manifests, component)).items():
+            for name, value in container_env(container_of(manifests, component)).items():
                 assert "://" not in value or name in {"TESSERA_JWKS_URL"}, name
 
 
@@ -354,18 +334,20 @@ class TestSigningKeys:
                 for env in container.get("env", []) + container.get("envFrom", []):
                     ref = (env.get("valueFrom") or {}).get("secretKeyRef") or env.get("secretRef")
                     assert not ref or ref["name"] != keys_secret
-        auth = _deployment(manifests, "auth")["metadata"]["name"]
+        auth = deployment_of(manifests, "auth")["metadata"]["name"]
         assert holders == [("Deployment", auth, "signing-keys")]
-        container = _container(manifests, "auth")
+        container = container_of(manifests, "auth")
         (mount,) = [m for m in container["volumeMounts"] if m["name"] == "signing-keys"]
         assert mount["readOnly"] is True
         assert "subPath" not in mount  # a subPath mount would never see a rotated key
-        assert _env(container)["TESSERA_KEYS_DIR"] == mount["mountPath"]
+        assert container_env(container)["TESSERA_KEYS_DIR"] == mount["mountPath"]
 
     @pytest.mark.parametrize("value_set", VALUE_SETS)
     def test_keys_do_not_roll_pods(self, helm: str, value_set: str) -> None:
         manifests = render(helm, value_set)
-        annotations = _deployment(manifests, "auth")["spec"]["template"]["metadata"]["annotations"]
+        annotations = deployment_of(manifests, "auth")["spec"]["template"]["metadata"][
+            "annotations"
+        ]
         assert "checksum/config" in annotations
         assert not any("key" in name for name in annotations)
 
@@ -434,10 +416,10 @@ class TestSecurity:
 
     def test_several_workers_get_a_metrics_directory(self, helm: str) -> None:
         manifests = render(helm, "autoscaling-values.yaml")
-        container = _container(manifests, "auth")
-        directory = _env(container)["PROMETHEUS_MULTIPROC_DIR"]
+        container = container_of(manifests, "auth")
+        directory = container_env(container)["PROMETHEUS_MULTIPROC_DIR"]
         assert directory in {m["mountPath"] for m in container["volumeMounts"]}
-        assert _env(container)["TESSERA_WORKERS"] == "2"
+        assert container_env(container)["TESSERA_WORKERS"] == "2"
 
 
 # --- scaling --------------------------------------------------------------------------
@@ -447,17 +429,17 @@ class TestScaling:
     def test_hpa_owns_the_replica_count(self, helm: str) -> None:
         manifests = render(helm, "autoscaling-values.yaml")
         for component in ("auth", "users"):
-            assert "replicas" not in _deployment(manifests, component)["spec"]
+            assert "replicas" not in deployment_of(manifests, component)["spec"]
             hpa = named(manifests, "HorizontalPodAutoscaler", f"-{component}")
             target = hpa["spec"]["scaleTargetRef"]
-            assert target["name"] == _deployment(manifests, component)["metadata"]["name"]
+            assert target["name"] == deployment_of(manifests, component)["metadata"]["name"]
         metrics = named(manifests, "HorizontalPodAutoscaler", "-auth")["spec"]["metrics"]
         assert {m["resource"]["name"] for m in metrics} == {"cpu", "memory"}
 
     def test_defaults_spread_pods_and_keep_some_up(self, helm: str) -> None:
         manifests = render(helm, "default-values.yaml")
         for component in ("auth", "users"):
-            spec = pod_spec(_deployment(manifests, component))
+            spec = pod_spec(deployment_of(manifests, component))
             keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
             assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
             assert named(manifests, "PodDisruptionBudget", f"-{component}")
@@ -467,15 +449,15 @@ class TestScaling:
         before = render(helm, "default-values.yaml")
         after = render(helm, "default-values.yaml", "1.37", "--set", "config.logLevel=DEBUG")
         for component in ("auth", "users"):
-            old = _deployment(before, component)["spec"]["template"]["metadata"]["annotations"]
-            new = _deployment(after, component)["spec"]["template"]["metadata"]["annotations"]
+            old = deployment_of(before, component)["spec"]["template"]["metadata"]["annotations"]
+            new = deployment_of(after, component)["spec"]["template"]["metadata"]["annotations"]
             assert old["checksum/config"] != new["checksum/config"]
 
     def test_images_pinned_to_app_version(self, helm: str) -> None:
         chart = yaml.safe_load((ROOT / "deploy/helm/tessera/Chart.yaml").read_text())
         manifests = render(helm, "default-values.yaml")
         for component in ("auth", "users"):
-            image = _container(manifests, component)["image"]
+            image = container_of(manifests, component)["image"]
             assert image == f"ghcr.io/tessera/tessera-{component}:{chart['appVersion']}"
 
 
@@ -542,7 +524,9 @@ class TestMigrationHook:
         assert hooks & {"pre-install", "post-install"}
         (container,) = pod_spec(job)["containers"]
         assert container["command"] + container.get("args", []) == ["tessera", "migrate"]
-        assert _env(container)["TESSERA_DATABASE_URL_FILE"].startswith("/etc/tessera/secrets/")
+        assert container_env(container)["TESSERA_DATABASE_URL_FILE"].startswith(
+            "/etc/tessera/secrets/"
+        )
 
     @pytest.mark.parametrize("value_set", VALUE_SETS)
     def test_secret_exists_at_hook_time(self, helm: str, value_set: str) -> None:

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chart.conftest import of_kind, pod_spec, render
-from tests.chart.test_consistency import _all_env, _container, _deployment, _env
+from tests.chart.conftest import (
+    all_env,
+    container_env,
+    container_of,
+    deployment_of,
+    of_kind,
+    pod_spec,
+    render,
+)
 
 pytestmark = pytest.mark.chart
 
@@ -14,7 +21,7 @@ pytestmark = pytest.mark.chart
 class TestMail:
     def test_the_relay_and_its_password_reach_auth(self, helm: str) -> None:
         manifests = render(helm, "mail-values.yaml")
-        env = _all_env(manifests, _container(manifests, "auth"))
+        env = all_env(manifests, container_of(manifests, "auth"))
         assert env["TESSERA_SMTP_HOST"] == "smtp.example.com"
         assert env["TESSERA_SMTP_TLS"] == "starttls"
         assert env["TESSERA_SMTP_USERNAME"] == "tessera"
@@ -23,14 +30,14 @@ class TestMail:
         assert env["TESSERA_SMTP_PASSWORD_FILE"] == "/etc/tessera/secrets/smtp-password"
         (secret,) = [s for s in of_kind(manifests, "Secret") if s["metadata"]["name"] == "tessera"]
         assert secret["stringData"]["smtp-password"] == "ci-smtp-password"
-        volumes = pod_spec(_deployment(manifests, "auth"))["volumes"]
+        volumes = pod_spec(deployment_of(manifests, "auth"))["volumes"]
         items = [i for v in volumes if "secret" in v for i in v["secret"].get("items", [])]
         assert {"key": "smtp-password", "path": "smtp-password"} in items
 
     def test_users_never_get_the_password(self, helm: str) -> None:
         manifests = render(helm, "mail-values.yaml")
-        assert "TESSERA_SMTP_PASSWORD_FILE" not in _env(_container(manifests, "users"))
-        volumes = pod_spec(_deployment(manifests, "users"))["volumes"]
+        assert "TESSERA_SMTP_PASSWORD_FILE" not in container_env(container_of(manifests, "users"))
+        volumes = pod_spec(deployment_of(manifests, "users"))["volumes"]
         paths = [i["path"] for v in volumes if "secret" in v for i in v["secret"].get("items", [])]
         assert "smtp-password" not in paths
 

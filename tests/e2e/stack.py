@@ -250,6 +250,9 @@ def service_env(
         TESSERA_AUDIENCE="tessera-e2e",
         TESSERA_LOG_FORMAT="json",
         TESSERA_PASSWORD_HASH_THREADS="2",
+        # argon2id at its floor, as in-process tests run it (tests.fixtures.apps.CHEAP_ARGON2).
+        TESSERA_PASSWORD_HASH_MEMORY_KIB="8",
+        TESSERA_PASSWORD_HASH_TIME_COST="1",
         TESSERA_CURSOR_SECRET=secrets.token_urlsafe(32),
         TESSERA_REVOCATION_RESYNC_SECONDS=str(RESYNC_SECONDS),
     )

@@ -59,3 +59,22 @@ class TestPasswordHasher:
             assert hasher.needs_rehash(digest) is False
         finally:
             hasher.close()
+
+    def test_hashes_at_the_cost_it_is_given(self):
+        hasher = PasswordHasher(threads=1, memory_kib=8, time_cost=1)
+        try:
+            digest = asyncio.run(hasher.hash("correct horse"))
+            assert digest.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+            assert asyncio.run(hasher.verify(digest, "correct horse")) is True
+        finally:
+            hasher.close()
+
+    def test_a_hash_at_another_cost_needs_rehashing(self):
+        cheap, owasp = PasswordHasher(threads=1, memory_kib=8, time_cost=1), PasswordHasher()
+        try:
+            digest = asyncio.run(cheap.hash("correct horse"))
+            assert owasp.needs_rehash(digest) is True
+            assert asyncio.run(owasp.verify(digest, "correct horse")) is True
+        finally:
+            cheap.close()
+            owasp.close()

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tessera_core.db import sqlalchemy_url
 from tessera_core.settings import Settings, SettingsError
@@ -83,6 +84,59 @@ class TestProductionSafety:
 
     def test_dev_allows_everything(self):
         Settings(env="dev").require_production_safe(needs_signing_keys=True)
+
+
+def production(**values: Any) -> Settings:
+    """Settings that pass every production check except the ones ``values`` break."""
+    return Settings(
+        env="production",
+        database_url="postgresql://db/x",
+        redis_url="rediss://:pw@cache:6380/0",
+        issuer="https://id.example.com",
+        audience="tasks-api",
+        **values,
+    )
+
+
+class TestPasswordHashCost:
+    def test_defaults_to_owasps_first_configuration(self):
+        settings = Settings()
+        assert (settings.password_hash_memory_kib, settings.password_hash_time_cost) == (
+            19456,
+            2,
+        )
+
+    @pytest.mark.parametrize(
+        ("memory_kib", "time_cost"),
+        [(47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5), (7168, 9), (65536, 3)],
+    )
+    def test_accepts_each_owasp_configuration_in_production(self, memory_kib, time_cost):
+        production(
+            password_hash_memory_kib=memory_kib, password_hash_time_cost=time_cost
+        ).require_production_safe()
+
+    @pytest.mark.parametrize(
+        ("memory_kib", "time_cost"), [(47103, 1), (19455, 2), (19456, 1), (8, 1), (7167, 5)]
+    )
+    def test_refuses_less_than_owasp_in_production(self, memory_kib, time_cost):
+        settings = production(
+            password_hash_memory_kib=memory_kib, password_hash_time_cost=time_cost
+        )
+        with pytest.raises(SettingsError, match="TESSERA_PASSWORD_HASH_MEMORY_KIB"):
+            settings.require_production_safe()
+
+    @pytest.mark.parametrize("env", ["dev", "test"])
+    def test_dev_and_test_may_hash_cheaply(self, env: str):
+        settings = production(password_hash_memory_kib=8, password_hash_time_cost=1)
+        settings.model_copy(update={"env": env}).require_production_safe()
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("password_hash_memory_kib", 7), ("password_hash_time_cost", 0)]
+    )
+    def test_refuses_what_argon2_cannot_run(self, field: str, value: int):
+        values: dict[str, Any] = {field: value}
+        with pytest.raises(ValidationError):
+            Settings(**values)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import json
 import statistics
 import time
 
+import pytest
 from sqlalchemy import text
 
 from tests.fixtures.apps import PASSWORD, running
@@ -21,6 +22,7 @@ WARM_UP = 10
 TOLERANCE = 0.30
 
 
+@pytest.mark.real_argon2
 class TestLoginTiming:
     async def test_unknown_wrong_and_inactive_take_the_same_time(self, make_settings, db_engine):
         from tessera_auth.app import create_app

@@ -5,38 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-import uuid
-import warnings
-from pathlib import Path
 
 import httpx
 import pytest
-from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.fixtures.jwt import b64, segment, unverified
+from tests.fixtures.jwt import b64, claims_for, segment, sign, signing_key
 
 VERIFY = "/api/v1/auth/verify"
-
-
-def signing_key(keys_dir: Path) -> RSAKey:
-    return RSAKey.import_key((keys_dir / "test-rs256.pem").read_bytes())
-
-
-def claims_for(user_tokens: dict, **overrides) -> dict:
-    _, claims = unverified(user_tokens["access_token"])
-    return {**claims, "jti": uuid.uuid4().hex, **overrides}
-
-
-def sign(claims: dict, key, **header) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return jwt.encode(
-            {"alg": "RS256", "kid": "test-rs256", "typ": "at+jwt", **header},
-            claims,
-            key,
-            algorithms=[header.get("alg", "RS256")],
-        )
 
 
 async def assert_rejected(client: httpx.AsyncClient, token: str) -> None:

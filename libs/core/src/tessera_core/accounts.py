@@ -261,7 +261,11 @@ async def ensure_admin(
 ) -> AdminCreation:
     """``ensure_admin_in`` with its own engine: for the CLI."""
     engine = make_engine(settings)
-    hasher = PasswordHasher(threads=1)
+    hasher = PasswordHasher(
+        threads=1,
+        memory_kib=settings.password_hash_memory_kib,
+        time_cost=settings.password_hash_time_cost,
+    )
     try:
         async with session_scope(make_session_factory(engine)) as db:
             return await ensure_admin_in(

@@ -31,9 +31,14 @@ MAX_LENGTH = 1024
 MAX_SIMILARITY = 0.7
 
 
-def owasp_argon2() -> Argon2Hasher:
-    """argon2id with OWASP's first recommendation: 19 MiB, 2 iterations, 1 lane."""
-    return Argon2Hasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+def owasp_argon2(*, memory_kib: int = 19 * 1024, time_cost: int = 2) -> Argon2Hasher:
+    """argon2id, one lane; by default OWASP's first recommendation: 19 MiB, 2 iterations.
+
+    Example:
+        >>> owasp_argon2().hash("x").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        True
+    """
+    return Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
 
 
 class PasswordHasher:
@@ -47,8 +52,15 @@ class PasswordHasher:
         True
     """
 
-    def __init__(self, *, threads: int = 2, argon2: Argon2Hasher | None = None) -> None:
-        self.argon2 = argon2 or owasp_argon2()
+    def __init__(
+        self,
+        *,
+        threads: int = 2,
+        memory_kib: int = 19 * 1024,
+        time_cost: int = 2,
+        argon2: Argon2Hasher | None = None,
+    ) -> None:
+        self.argon2 = argon2 or owasp_argon2(memory_kib=memory_kib, time_cost=time_cost)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="argon2")
         # A real hash of a random string: unknown users are verified against it so that
         # login takes the same time whether the account exists or not.

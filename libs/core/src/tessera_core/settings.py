@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_DEV_REDIS_URL",
     "DEV_ONLY_URL_MARKERS",
     "ENV_PREFIX",
+    "OWASP_ARGON2_MIN_MEMORY_KIB",
     "Settings",
     "SettingsError",
     "SigningAlgorithm",
@@ -36,6 +37,10 @@ DEV_ONLY_URL_MARKERS = ("fakeredis", "embedded", "/.dev/")
 DEFAULT_DEV_DATABASE_URL = "postgresql+psycopg://tessera:tessera@localhost:5432/tessera"
 DEFAULT_DEV_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_DEV_CURSOR_SECRET = "tessera-dev-cursor-secret-change-me"
+
+# OWASP's argon2id configurations (Password Storage Cheat Sheet), as the least memory each
+# iteration count needs; they are equally strong. Five iterations and more need 7 MiB.
+OWASP_ARGON2_MIN_MEMORY_KIB = {1: 46 * 1024, 2: 19 * 1024, 3: 12 * 1024, 4: 9 * 1024, 5: 7 * 1024}
 
 SigningAlgorithm = Literal["RS256", "ES256", "EdDSA"]
 SmtpTls = Literal["none", "starttls", "tls"]
@@ -126,6 +131,10 @@ class Settings(BaseSettings):
     login_max_failures_per_client: int = Field(100, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
     password_hash_threads: int = Field(2, ge=1)
+    # argon2id's cost: OWASP's first configuration by default. Lower only for tests (each
+    # hash then takes microseconds); outside dev and test a cost below OWASP's is refused.
+    password_hash_memory_kib: int = Field(19 * 1024, ge=8)
+    password_hash_time_cost: int = Field(2, ge=1)
     common_passwords_file: Path | None = None
 
     bootstrap_admin_username: str | None = None
@@ -196,6 +205,12 @@ class Settings(BaseSettings):
         return self.env == "dev"
 
     @property
+    def password_hash_meets_owasp(self) -> bool:
+        """True when the argon2id cost is at least one of OWASP's configurations."""
+        needed = OWASP_ARGON2_MIN_MEMORY_KIB[min(self.password_hash_time_cost, 5)]
+        return self.password_hash_memory_kib >= needed
+
+    @property
     def base_url(self) -> str:
         """Where clients reach the platform; defaults to the issuer."""
         return (self.public_url or self.issuer).rstrip("/")
@@ -250,6 +265,11 @@ class Settings(BaseSettings):
             problems.append("TESSERA_CURSOR_SECRET is the built-in development default")
         elif needs_cursor_secret and len(cursor_secret) < 32:
             problems.append("TESSERA_CURSOR_SECRET is shorter than 32 characters")
+        if self.env == "production" and not self.password_hash_meets_owasp:
+            problems.append(
+                "TESSERA_PASSWORD_HASH_MEMORY_KIB and TESSERA_PASSWORD_HASH_TIME_COST are below"
+                " OWASP's argon2id minimum (19456 KiB with 2 iterations, or an equal trade)"
+            )
         if problems:
             raise SettingsError(
                 f"refusing to start with TESSERA_ENV={self.env}: "

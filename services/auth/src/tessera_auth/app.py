@@ -98,7 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AuthLifespanState]:
-        hasher = PasswordHasher(threads=settings.password_hash_threads)
+        hasher = PasswordHasher(
+            threads=settings.password_hash_threads,
+            memory_kib=settings.password_hash_memory_kib,
+            time_cost=settings.password_hash_time_cost,
+        )
         async with core_state(settings, lambda _http: StaticJWKSSource(keys.jwks)) as core:
             auth = AuthState(
                 keys=keys,

@@ -83,7 +83,11 @@ def create_app(
             if not await core.jwks.wait_ready():
                 source = settings.jwks_url or str(settings.jwks_file)
                 log.warning("jwks_unavailable_at_startup", source=source)
-            hasher = PasswordHasher(threads=settings.password_hash_threads)
+            hasher = PasswordHasher(
+                threads=settings.password_hash_threads,
+                memory_kib=settings.password_hash_memory_kib,
+                time_cost=settings.password_hash_time_cost,
+            )
             stack.callback(hasher.close)
             throttle = LoginThrottle.from_settings(core.redis, settings)
             yield {
