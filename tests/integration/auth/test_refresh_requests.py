@@ -12,7 +12,6 @@ VERIFY = "/api/v1/auth/verify"
 
 
 class TestRefresh:
-
     async def test_the_rotated_pair_has_its_shape_and_headers(
         self, auth_client: httpx.AsyncClient, user_tokens
     ):
@@ -49,9 +48,7 @@ class TestRefresh:
         assert response.status_code == 422
         assert response.headers["content-type"] == "application/problem+json"
 
-    async def test_a_chunked_body_is_read(
-        self, auth_client: httpx.AsyncClient, user_tokens
-    ):
+    async def test_a_chunked_body_is_read(self, auth_client: httpx.AsyncClient, user_tokens):
         async def chunks():
             yield b'{"refresh_token": "'
             yield user_tokens["refresh_token"].encode() + b'"}'

@@ -8,7 +8,6 @@ USERS = "/api/v1/users"
 
 
 class TestListingQuery:
-
     async def test_a_repeated_name_counts_its_last_value(
         self, users_client: httpx.AsyncClient, admin_headers
     ):
@@ -26,9 +25,7 @@ class TestListingQuery:
         response = await users_client.get(f"{USERS}?limit=x")
         assert response.status_code == 401
 
-    async def test_a_blank_filter_is_the_routes_422(
-        self, users_client: httpx.AsyncClient, admin_headers
-    ):
+    async def test_a_blank_filter_is_a_422(self, users_client: httpx.AsyncClient, admin_headers):
         response = await users_client.get(f"{USERS}?is_active=", headers=admin_headers)
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "is_active"

@@ -161,7 +161,8 @@ class Settings(BaseSettings):
     mail_backoff_max_seconds: float = Field(3600.0, gt=0)
     mail_poll_seconds: float = Field(2.0, gt=0)
 
-    # `make dev` (tessera-dev) only: where its SMTP catcher writes mail, shown at /api/v1/auth/dev/mail.
+    # `make dev` (tessera-dev) only: where its catcher writes mail, shown at
+    # /api/v1/auth/dev/mail.
     dev_mail_dir: Path | None = None
 
     password_reset_ttl_seconds: int = Field(1800, ge=60)
