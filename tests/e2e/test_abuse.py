@@ -4,6 +4,7 @@ and around it, and concurrent password guessing counted at the hash."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import uuid
 
@@ -117,3 +118,28 @@ class TestConcurrentGuessing:
         with client_from(OWNER, stack.gateway.url) as owner:
             response = owner.post(LOGIN, json={"username": username, "password": PASSWORD})
             assert response.status_code == 200
+
+
+# A JOSE header of `[` nested 5,000 deep (the JSON parser runs out of recursion on it).
+NESTED_HEADER = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
+NESTED_HEADER_TOKEN = f"{NESTED_HEADER}.eyJzdWIiOiAieCJ9.c2ln"
+
+
+class TestCraftedTokens:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/auth/verify",  # what the gateway's forward-auth asks for every backend
+            "/api/v1/auth/sessions",
+            "/api/v1/users/me",
+            "/api/v1/users",
+            f"/api/v1/users/{uuid.uuid4()}",
+        ],
+    )
+    def test_a_nested_header_is_401_through_the_gateway(self, stack: Stack, path: str):
+        before = stack.all_logs().count("Traceback")
+        with client_from(ATTACKER, stack.gateway.url) as client:
+            response = client.get(path, headers={"Authorization": f"Bearer {NESTED_HEADER_TOKEN}"})
+        assert response.status_code == 401, response.text[:300]
+        assert response.json()["code"] == "invalid_token"
+        assert stack.all_logs().count("Traceback") == before

@@ -16,8 +16,10 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tessera_core.errors import internal_error
 from tessera_core.metrics import HTTP_DURATION, HTTP_REQUESTS
 from tessera_core.settings import Settings
 
@@ -98,6 +100,20 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
+def _hot_path_route(app: ASGIApp, scope: Scope) -> BaseRoute | None:
+    """The route of the hot path (``tessera_core.hot_path``) that took this request: one
+    that raised never reached the line that names its route for the metrics."""
+    layer: Any = app
+    for _ in range(32):  # the middleware stack, outside in; a few layers deep
+        route = getattr(layer, "route", None)
+        if isinstance(route, BaseRoute) and route.matches(scope)[0] is Match.FULL:
+            return route
+        layer = getattr(layer, "app", None)
+        if layer is None:
+            break
+    return None
+
+
 class RequestContextMiddleware:
     """Request id (taken from ``X-Request-ID`` or generated, echoed back), one log line
     per request, and the HTTP metrics — in one pass."""
@@ -138,11 +154,12 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, response_started = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
@@ -151,6 +168,14 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if "route" not in scope:
+                scope["route"] = _hot_path_route(self.app, scope)
+            if response_started:
+                raise
+            # Answered here rather than by Starlette's ServerErrorMiddleware, which would
+            # re-raise it for the server to log a second traceback.
+            await internal_error(exc)(scope, receive, send_with_id)
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)
