@@ -50,10 +50,12 @@ async def change_password(
     accounts: AccountRepositoryDep,
     revocations: RevocationsDep,
     tokens: AccountTokenRepositoryDep,
+    mail: AccountMailDep,
     auth: AuthStateDep,
     client: ClientInfoDep,
 ) -> None:
-    """Change the caller's password; every other session of theirs is revoked."""
+    """Change the caller's password; every other session of theirs is revoked and the
+    address is told."""
     await service.change_password(
         await accounts.get_token_user(claims.sub),
         auth.hasher,
@@ -61,6 +63,7 @@ async def change_password(
         auth.throttle,
         revocations,
         tokens,
+        mail,
         current_password=data.current_password,
         new_password=data.new_password,
         keep_session=uuid.UUID(claims.sid),
