@@ -143,3 +143,29 @@ class TestCraftedTokens:
         assert response.status_code == 401, response.text[:300]
         assert response.json()["code"] == "invalid_token"
         assert stack.all_logs().count("Traceback") == before
+
+
+class TestIPv6Clients:
+    def test_guesses_spread_over_a_64_do_not_lock_the_owner_out(self, stack: Stack):
+        """The gateway here listens on IPv4 loopback only, so the /64 arrives as it would
+        behind a trusted edge: from the proxy address the services trust (127.0.0.1),
+        each guess naming another address of one /64 in X-Forwarded-For."""
+        with client_from(OWNER, stack.gateway.url) as owner:
+            username = register(owner)
+        statuses = []
+        with httpx.Client(base_url=stack.auth.url, timeout=30) as edge:
+            for i in range(50):
+                forwarded = {"X-Forwarded-For": f"2001:db8:77:1:{i:x}::{i + 1:x}"}
+                response = edge.post(
+                    LOGIN, json={"username": username, "password": f"guess{i}"}, headers=forwarded
+                )
+                statuses.append(response.status_code)
+        print(
+            f"\n50 guesses from one /64 through uvicorn's proxy headers: {statuses.count(401)} 401s"
+        )
+        assert statuses.count(401) == 5
+        assert statuses.count(429) == 45
+        assert "2001:db8:77:1::/64" in client_counters(stack)
+        with client_from(OWNER, stack.gateway.url) as owner:
+            response = owner.post(LOGIN, json={"username": username, "password": PASSWORD})
+            assert response.status_code == 200

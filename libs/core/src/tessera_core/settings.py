@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(50, ge=1)
     login_max_failures_per_client: int = Field(100, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
+    # Every limit keyed by a client address counts an IPv6 client by this prefix of its
+    # address: one host is commonly given a /64, so one address each would be 2**64 clients.
+    ipv6_client_prefix: int = Field(64, ge=32, le=128)
     password_hash_threads: int = Field(2, ge=1)
     common_passwords_file: Path | None = None
 

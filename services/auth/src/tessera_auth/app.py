@@ -113,12 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 common_passwords=common,
                 oauth_metadata=oauth_metadata,
                 mail_templates=mail_templates,
-                forgot_limit=RequestLimit(
-                    core.redis, "password-forgot", window=settings.mail_request_window_seconds
-                ),
-                resend_limit=RequestLimit(
-                    core.redis, "verify-resend", window=settings.mail_request_window_seconds
-                ),
+                forgot_limit=RequestLimit.from_settings(core.redis, "password-forgot", settings),
+                resend_limit=RequestLimit.from_settings(core.redis, "verify-resend", settings),
             )
             await core.jwks.refresh(force=True)
             tasks = [asyncio.create_task(bootstrap_admin(core, hasher))]
