@@ -169,3 +169,18 @@ class TestIPv6Clients:
         with client_from(OWNER, stack.gateway.url) as owner:
             response = owner.post(LOGIN, json={"username": username, "password": PASSWORD})
             assert response.status_code == 200
+
+
+class TestRecoveryLockout:
+    def test_a_strangers_forgot_requests_do_not_refuse_the_owners(self, stack: Stack):
+        with client_from(OWNER, stack.gateway.url) as owner:
+            email = f"{register(owner)}@example.com"
+        with client_from(ATTACKER, stack.gateway.url) as stranger:
+            statuses = [
+                stranger.post("/api/v1/auth/password/forgot", json={"email": email}).status_code
+                for _ in range(4)
+            ]
+        assert statuses == [202, 202, 202, 429]
+        with client_from(OWNER, stack.gateway.url) as owner:
+            response = owner.post("/api/v1/auth/password/forgot", json={"email": email})
+            assert response.status_code == 202

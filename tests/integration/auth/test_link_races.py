@@ -33,6 +33,8 @@ def auth_app(make_settings: SettingsFactory, smtp_server: SmtpServer) -> FastAPI
         # Room for every concurrent request: the race, not the limits, is under test.
         mail_requests_per_email=100,
         mail_requests_per_client=100,
+        mail_requests_per_email_across_clients=100,
+        password_reset_min_interval_seconds=0,
     )
     return create_app(settings)
 

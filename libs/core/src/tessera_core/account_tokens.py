@@ -48,9 +48,50 @@ class AccountTokenRepository:
         user row while deleting that token would deadlock with it; nor a unique partial
         index with an upsert, which needs a migration that first resolves the duplicates
         the race may already have left."""
+        await self._take_turns(user_id, purpose)
+        return await self._replace_unused(user_id, purpose, email=email, ttl_seconds=ttl_seconds)
+
+    async def issue_unless_recent(
+        self,
+        user_id: uuid.UUID,
+        purpose: Purpose,
+        *,
+        email: str,
+        ttl_seconds: int,
+        min_interval_seconds: int,
+    ) -> str | None:
+        """``issue``, unless an unused token for ``email`` was issued less than
+        ``min_interval_seconds`` ago: then that one keeps working and ``None`` is returned.
+        Whoever asks, a link that reached the mailbox lives at least this long."""
+        await self._take_turns(user_id, purpose)
+        if min_interval_seconds <= 0:
+            return await self._replace_unused(
+                user_id, purpose, email=email, ttl_seconds=ttl_seconds
+            )
+        recent = await self.session.scalar(
+            select(func.count())
+            .select_from(AccountToken)
+            .where(
+                AccountToken.user_id == user_id,
+                AccountToken.purpose == purpose,
+                AccountToken.email == email,
+                AccountToken.used_at.is_(None),
+                AccountToken.expires_at > func.now(),
+                AccountToken.created_at > func.now() - timedelta(seconds=min_interval_seconds),
+            )
+        )
+        if recent:
+            return None
+        return await self._replace_unused(user_id, purpose, email=email, ttl_seconds=ttl_seconds)
+
+    async def _take_turns(self, user_id: uuid.UUID, purpose: Purpose) -> None:
         await self.session.execute(
             select(func.pg_advisory_xact_lock(_issue_lock(user_id, purpose)))
         )
+
+    async def _replace_unused(
+        self, user_id: uuid.UUID, purpose: Purpose, *, email: str, ttl_seconds: int
+    ) -> str:
         await self.discard_unused(user_id, purpose)
         token, token_hash = new_opaque_token()
         self.session.add(

@@ -159,11 +159,16 @@ class Settings(BaseSettings):
     dev_mail_dir: Path | None = None
 
     password_reset_ttl_seconds: int = Field(1800, ge=60)
+    # A new reset link replaces an unused one only once that one is this old: a stranger's
+    # request cannot void the link the owner is following.
+    password_reset_min_interval_seconds: int = Field(300, ge=0)
     email_verification_ttl_seconds: int = Field(86400, ge=60)
     require_verified_email: bool = False
-    # Reset and verification mail requested, per window: per address asked for, per client
-    # address, and (verification resends) per account.
+    # Reset and verification mail requested, per window: per address asked for from one
+    # client (strict) and from all clients (looser, so a stranger cannot use up the owner's
+    # requests), per client address, and (verification resends) per account.
     mail_requests_per_email: int = Field(3, ge=1)
+    mail_requests_per_email_across_clients: int = Field(10, ge=1)
     mail_requests_per_client: int = Field(20, ge=1)
     mail_request_window_seconds: int = Field(3600, ge=1)
     # A forgotten-password request is answered no sooner than this, known address or not.

@@ -358,6 +358,10 @@ class RequestLimit:
             ipv6_prefix=settings.ipv6_client_prefix,
         )
 
+    def client(self, address: str | None) -> str:
+        """What this limit counts ``address`` as (``client_key``; ``unknown`` without one)."""
+        return client_key(address, self.ipv6_prefix) or "unknown"
+
     def key(self, scope: str, value: str) -> str:
         if scope == CLIENT_SCOPE:
             value = client_key(value, self.ipv6_prefix) or value

@@ -50,9 +50,19 @@ class AccountMail:
 
     async def password_reset(self, user: User) -> None:
         """A reset link (single use, ``TESSERA_PASSWORD_RESET_TTL_SECONDS``) to the user's
-        address; earlier reset links stop working."""
+        address; earlier reset links stop working. Nothing is sent while the newest link is
+        younger than ``TESSERA_PASSWORD_RESET_MIN_INTERVAL_SECONDS``: anyone may ask, and a
+        stranger's request must not void the link the owner is about to follow."""
         ttl = self.settings.password_reset_ttl_seconds
-        token = await self.tokens.issue(user.id, "reset", email=user.email, ttl_seconds=ttl)
+        token = await self.tokens.issue_unless_recent(
+            user.id,
+            "reset",
+            email=user.email,
+            ttl_seconds=ttl,
+            min_interval_seconds=self.settings.password_reset_min_interval_seconds,
+        )
+        if token is None:
+            return
         await self._send(
             "password_reset",
             user.email,
