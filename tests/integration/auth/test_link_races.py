@@ -35,6 +35,7 @@ def auth_app(make_settings: SettingsFactory, smtp_server: SmtpServer) -> FastAPI
         mail_requests_per_client=100,
         mail_requests_per_email_across_clients=100,
         password_reset_min_interval_seconds=0,
+        mail_per_recipient=100,
     )
     return create_app(settings)
 

@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     mail_requests_per_email_across_clients: int = Field(10, ge=1)
     mail_requests_per_client: int = Field(20, ge=1)
     mail_request_window_seconds: int = Field(3600, ge=1)
+    # Per window, whatever the path: messages queued to one address (canonical form; a
+    # password reset is always queued, being bounded per account already), email changes
+    # of one account, registrations from one client.
+    mail_per_recipient: int = Field(10, ge=1)
+    email_changes_per_account: int = Field(3, ge=1)
+    registrations_per_client: int = Field(20, ge=1)
     # A forgotten-password request is answered no sooner than this, known address or not.
     password_forgot_min_seconds: float = Field(0.2, ge=0)
 

@@ -33,7 +33,7 @@ from tessera_core.db import session_scope
 from tessera_core.health import ReadinessCheck
 from tessera_core.hot_path import HotPath
 from tessera_core.keygen import write_private_key
-from tessera_core.mail import MailTemplates
+from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.passwords import PasswordHasher, common_passwords
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
@@ -115,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 mail_templates=mail_templates,
                 forgot_limit=RequestLimit.from_settings(core.redis, "password-forgot", settings),
                 resend_limit=RequestLimit.from_settings(core.redis, "verify-resend", settings),
+                register_limit=RequestLimit.from_settings(core.redis, "register", settings),
+                mail_budget=RecipientBudget.from_settings(core.redis, settings),
             )
             await core.jwks.refresh(force=True)
             tasks = [asyncio.create_task(bootstrap_admin(core, hasher))]

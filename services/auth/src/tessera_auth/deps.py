@@ -67,7 +67,7 @@ async def get_account_mail(
     db: DbSessionDep, auth: AuthStateDep, settings: SettingsDep
 ) -> AccountMail:
     """Mail of this request, written to the outbox in its transaction."""
-    return AccountMail.in_session(db, auth.mail_templates, settings)
+    return AccountMail.in_session(db, auth.mail_templates, settings, auth.mail_budget)
 
 
 AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.account_tokens import AccountTokenRepository
-from tessera_core.mail.outbox import OutboxRepository
+from tessera_core.mail.outbox import OutboxRepository, RecipientBudget
 from tessera_core.mail.templates import MAIL_KINDS, MailTemplates, RenderedMail
 from tessera_core.models import User
 from tessera_core.settings import Settings
@@ -22,6 +22,7 @@ __all__ = [
     "AccountMail",
     "MailTemplates",
     "OutboxRepository",
+    "RecipientBudget",
     "RenderedMail",
 ]
 
@@ -42,11 +43,15 @@ class AccountMail:
 
     @classmethod
     def in_session(
-        cls, db: AsyncSession, templates: MailTemplates, settings: Settings
+        cls,
+        db: AsyncSession,
+        templates: MailTemplates,
+        settings: Settings,
+        budget: RecipientBudget | None = None,
     ) -> AccountMail:
         """The mail of the unit of work ``db``: its outbox rows and link tokens are written
-        in that transaction."""
-        return cls(OutboxRepository(db), AccountTokenRepository(db), templates, settings)
+        in that transaction, within each recipient's ``budget``."""
+        return cls(OutboxRepository(db, budget), AccountTokenRepository(db), templates, settings)
 
     async def password_reset(self, user: User) -> None:
         """A reset link (single use, ``TESSERA_PASSWORD_RESET_TTL_SECONDS``) to the user's
