@@ -260,6 +260,7 @@ def service_env(
     # Every e2e client is 127.0.0.1 to the services (behind the gateway), the fuzzer too:
     # the per-client limit on reset requests would otherwise end the run's resets early.
     env["TESSERA_MAIL_REQUESTS_PER_CLIENT"] = "100000"
+    env["TESSERA_REGISTRATIONS_PER_CLIENT"] = "100000"
     if name == "auth":
         env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
         if smtp_port is not None:

@@ -4,6 +4,7 @@ and around it, and concurrent password guessing counted at the hash."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import uuid
 
@@ -117,3 +118,69 @@ class TestConcurrentGuessing:
         with client_from(OWNER, stack.gateway.url) as owner:
             response = owner.post(LOGIN, json={"username": username, "password": PASSWORD})
             assert response.status_code == 200
+
+
+# A JOSE header of `[` nested 5,000 deep (the JSON parser runs out of recursion on it).
+NESTED_HEADER = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
+NESTED_HEADER_TOKEN = f"{NESTED_HEADER}.eyJzdWIiOiAieCJ9.c2ln"
+
+
+class TestCraftedTokens:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/auth/verify",  # what the gateway's forward-auth asks for every backend
+            "/api/v1/auth/sessions",
+            "/api/v1/users/me",
+            "/api/v1/users",
+            f"/api/v1/users/{uuid.uuid4()}",
+        ],
+    )
+    def test_a_nested_header_is_401_through_the_gateway(self, stack: Stack, path: str):
+        before = stack.all_logs().count("Traceback")
+        with client_from(ATTACKER, stack.gateway.url) as client:
+            response = client.get(path, headers={"Authorization": f"Bearer {NESTED_HEADER_TOKEN}"})
+        assert response.status_code == 401, response.text[:300]
+        assert response.json()["code"] == "invalid_token"
+        assert stack.all_logs().count("Traceback") == before
+
+
+class TestIPv6Clients:
+    def test_guesses_spread_over_a_64_do_not_lock_the_owner_out(self, stack: Stack):
+        """The gateway here listens on IPv4 loopback only, so the /64 arrives as it would
+        behind a trusted edge: from the proxy address the services trust (127.0.0.1),
+        each guess naming another address of one /64 in X-Forwarded-For."""
+        with client_from(OWNER, stack.gateway.url) as owner:
+            username = register(owner)
+        statuses = []
+        with httpx.Client(base_url=stack.auth.url, timeout=30) as edge:
+            for i in range(50):
+                forwarded = {"X-Forwarded-For": f"2001:db8:77:1:{i:x}::{i + 1:x}"}
+                response = edge.post(
+                    LOGIN, json={"username": username, "password": f"guess{i}"}, headers=forwarded
+                )
+                statuses.append(response.status_code)
+        print(
+            f"\n50 guesses from one /64 through uvicorn's proxy headers: {statuses.count(401)} 401s"
+        )
+        assert statuses.count(401) == 5
+        assert statuses.count(429) == 45
+        assert "2001:db8:77:1::/64" in client_counters(stack)
+        with client_from(OWNER, stack.gateway.url) as owner:
+            response = owner.post(LOGIN, json={"username": username, "password": PASSWORD})
+            assert response.status_code == 200
+
+
+class TestRecoveryLockout:
+    def test_a_strangers_forgot_requests_do_not_refuse_the_owners(self, stack: Stack):
+        with client_from(OWNER, stack.gateway.url) as owner:
+            email = f"{register(owner)}@example.com"
+        with client_from(ATTACKER, stack.gateway.url) as stranger:
+            statuses = [
+                stranger.post("/api/v1/auth/password/forgot", json={"email": email}).status_code
+                for _ in range(4)
+            ]
+        assert statuses == [202, 202, 202, 429]
+        with client_from(OWNER, stack.gateway.url) as owner:
+            response = owner.post("/api/v1/auth/password/forgot", json={"email": email})
+            assert response.status_code == 202

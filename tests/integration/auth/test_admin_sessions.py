@@ -93,6 +93,42 @@ class TestAdminOnly:
         assert response.headers["www-authenticate"] == "Bearer"
 
 
+class TestTheAdminsRowDecides:
+    """An admin deactivated or demoted by a path that does not revoke their tokens (a
+    direct database change, say) loses the powers with the row, not when the token ends."""
+
+    @pytest.mark.parametrize(
+        ("column", "status", "code"),
+        [("is_active", 401, "token_revoked"), ("is_admin", 403, "forbidden")],
+    )
+    @pytest.mark.parametrize(
+        ("method", "suffix"), [("GET", ""), ("DELETE", ""), ("DELETE", "/{sid}")]
+    )
+    async def test_a_changed_row_loses_the_powers(
+        self,
+        auth_client: httpx.AsyncClient,
+        db_engine: AsyncEngine,
+        user,
+        user_tokens,
+        admin,
+        admin_tokens,
+        column: str,
+        status: int,
+        code: str,
+        method: str,
+        suffix: str,
+    ):
+        async with db_engine.begin() as conn:
+            await conn.execute(
+                text(f'UPDATE "user" SET {column} = false WHERE id = :id'),
+                {"id": uuid.UUID(admin["id"])},
+            )
+        path = sessions_of(user["id"]) + suffix.format(sid=sid(user_tokens))
+        response = await auth_client.request(method, path, headers=bearer(admin_tokens))
+        assert (response.status_code, response.json()["code"]) == (status, code)
+        assert (await auth_client.get(VERIFY, headers=bearer(user_tokens))).status_code == 200
+
+
 class TestOpenApi:
     async def test_documents_the_three_operations_and_their_errors(
         self, auth_client: httpx.AsyncClient

@@ -51,7 +51,9 @@ async def enqueue(sessions: async_sessionmaker[AsyncSession], count: int) -> set
         outbox = OutboxRepository(db)
         for i in range(count):
             mail = templates.render("password_changed", username=f"user{i}")
-            ids.add(str((await outbox.enqueue("password_changed", f"u{i}@example.com", mail)).id))
+            row = await outbox.enqueue("password_changed", f"u{i}@example.com", mail)
+            assert row is not None
+            ids.add(str(row.id))
     return ids
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "database_unreachable",
     "error_response",
     "install_error_handlers",
+    "internal_error",
     "problem_responses",
 ]
 
@@ -314,10 +315,15 @@ async def _database_unreachable(request: Request, exc: Exception) -> JSONRespons
     return database_unreachable(exc)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The traceback goes to the log, never to the client.
+def internal_error(exc: Exception) -> JSONResponse:
+    """The 500 for an exception nothing else handles; its traceback goes to the log (once),
+    never to the client."""
     log.error("unhandled_error", exc_info=exc)
     return problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    return internal_error(exc)
 
 
 def as_oauth_error(exc: TesseraError | RequestValidationError) -> OAuthError:

@@ -18,6 +18,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tessera_core.errors import internal_error
 from tessera_core.metrics import HTTP_DURATION, HTTP_REQUESTS
 from tessera_core.settings import Settings
 
@@ -138,11 +139,12 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, response_started = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
@@ -151,6 +153,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if response_started:
+                raise
+            # Answered here rather than by Starlette's ServerErrorMiddleware, which would
+            # re-raise it for the server to log a second traceback.
+            await internal_error(exc)(scope, receive, send_with_id)
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)

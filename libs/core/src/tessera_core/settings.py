@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(50, ge=1)
     login_max_failures_per_client: int = Field(100, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
+    # Every limit keyed by a client address counts an IPv6 client by this prefix of its
+    # address: one host is commonly given a /64, so one address each would be 2**64 clients.
+    ipv6_client_prefix: int = Field(64, ge=32, le=128)
     password_hash_threads: int = Field(2, ge=1)
     # argon2id's cost: OWASP's first configuration by default. Lower only for tests (each
     # hash then takes microseconds); outside dev and test a cost below OWASP's is refused.
@@ -166,13 +169,24 @@ class Settings(BaseSettings):
     dev_mail_dir: Path | None = None
 
     password_reset_ttl_seconds: int = Field(1800, ge=60)
+    # A new reset link replaces an unused one only once that one is this old: a stranger's
+    # request cannot void the link the owner is following.
+    password_reset_min_interval_seconds: int = Field(300, ge=0)
     email_verification_ttl_seconds: int = Field(86400, ge=60)
     require_verified_email: bool = False
-    # Reset and verification mail requested, per window: per address asked for, per client
-    # address, and (verification resends) per account.
+    # Reset and verification mail requested, per window: per address asked for from one
+    # client (strict) and from all clients (looser, so a stranger cannot use up the owner's
+    # requests), per client address, and (verification resends) per account.
     mail_requests_per_email: int = Field(3, ge=1)
+    mail_requests_per_email_across_clients: int = Field(10, ge=1)
     mail_requests_per_client: int = Field(20, ge=1)
     mail_request_window_seconds: int = Field(3600, ge=1)
+    # Per window, whatever the path: messages queued to one address (canonical form; a
+    # password reset is always queued, being bounded per account already), email changes
+    # of one account, registrations from one client.
+    mail_per_recipient: int = Field(10, ge=1)
+    email_changes_per_account: int = Field(3, ge=1)
+    registrations_per_client: int = Field(20, ge=1)
     # A forgotten-password request is answered no sooner than this, known address or not.
     password_forgot_min_seconds: float = Field(0.2, ge=0)
 

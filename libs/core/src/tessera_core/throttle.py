@@ -22,6 +22,10 @@ The identifier is the string the client typed, in canonical form
 (``tessera_core.accounts.identifier_key``), whether or not an account has it: the counters
 never say whether an account exists, nor that a username and an email belong together. In
 Redis the identifier appears only as a keyed hash (no emails in Redis).
+
+A client address keys a counter by its network (``client_key``): an IPv6 client by its
+/64 (``TESSERA_IPV6_CLIENT_PREFIX``), since one host commonly holds all of one, and an
+IPv4-mapped address as the IPv4 address it is.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -50,6 +55,7 @@ __all__ = [
     "ThrottleUnavailable",
     "TooManyAttempts",
     "TooManyRequests",
+    "client_key",
 ]
 
 PREFIX = "tessera:login-failures:"
@@ -92,6 +98,28 @@ IN_FLIGHT_TTL = 30
 # How long an attempt waits for checks in flight before it is refused anyway.
 WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
+
+
+def client_key(address: str | None, ipv6_prefix: int = 64) -> str | None:
+    """What a limit counts a client address as: an IPv4 address as itself, an IPv6 one as
+    its network of ``ipv6_prefix`` bits, an IPv4-mapped one (``::ffff:a.b.c.d``) as IPv4;
+    anything else (a Unix socket, a test client's name) as given.
+
+    Example:
+        >>> client_key("2001:db8:1:2:aaaa::1"), client_key("::ffff:192.0.2.7")
+        ('2001:db8:1:2::/64', '192.0.2.7')
+    """
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+    return str(ip)
 
 
 @dataclass(frozen=True)
@@ -175,12 +203,14 @@ class LoginThrottle:
         per_account: int,
         per_client: int,
         window: int,
+        ipv6_prefix: int = 64,
     ) -> None:
         self.redis = redis
         self.per_account_and_client = per_account_and_client
         self.per_account = per_account
         self.per_client = per_client
         self.window = window
+        self.ipv6_prefix = ipv6_prefix
         self._reserve = redis.register_script(_RESERVE)
         self._finish_script = redis.register_script(_FINISH)
 
@@ -192,6 +222,7 @@ class LoginThrottle:
             per_account=settings.login_max_failures_per_account,
             per_client=settings.login_max_failures_per_client,
             window=settings.login_failure_window_seconds,
+            ipv6_prefix=settings.ipv6_client_prefix,
         )
 
     @staticmethod
@@ -202,6 +233,7 @@ class LoginThrottle:
         """The counters of an attempt, strictest first. Each counter's two keys share a
         hash tag, so a script can take both on a Redis Cluster."""
         key = identifier_key(identifier)
+        client = client_key(client, self.ipv6_prefix)
         where = client or "unknown"
         bases = [
             (f"account-client:{{{self._digest(key, where)}}}", self.per_account_and_client),
@@ -294,25 +326,45 @@ end
 return 0
 """
 REQUEST_PREFIX = "tessera:requests:"
+CLIENT_SCOPE = "client"
 
 
 class RequestLimit:
     """Requests of one kind counted in fixed windows (mail a reset link, resend a
     verification link): 429 ``too_many_requests`` past a limit, per key. Keys are hashed
-    like the login counters' (no email in Redis), each its own hash tag.
+    like the login counters' (no email in Redis), each its own hash tag. The value of a
+    ``client`` scope is a client address, counted by its network (``client_key``).
 
     Example:
         >>> limit = RequestLimit(r, "password-forgot", window=3600)  # doctest: +SKIP
         >>> await limit.hit(("email", "alice@example.com", 3), ("client", "10.0.0.1", 20))
     """
 
-    def __init__(self, redis: RedisClient, kind: str, *, window: int) -> None:
+    def __init__(
+        self, redis: RedisClient, kind: str, *, window: int, ipv6_prefix: int = 64
+    ) -> None:
         self.redis = redis
         self.kind = kind
         self.window = window
+        self.ipv6_prefix = ipv6_prefix
         self._hit = redis.register_script(_HIT)
 
+    @classmethod
+    def from_settings(cls, redis: RedisClient, kind: str, settings: Settings) -> RequestLimit:
+        return cls(
+            redis,
+            kind,
+            window=settings.mail_request_window_seconds,
+            ipv6_prefix=settings.ipv6_client_prefix,
+        )
+
+    def client(self, address: str | None) -> str:
+        """What this limit counts ``address`` as (``client_key``; ``unknown`` without one)."""
+        return client_key(address, self.ipv6_prefix) or "unknown"
+
     def key(self, scope: str, value: str) -> str:
+        if scope == CLIENT_SCOPE:
+            value = client_key(value, self.ipv6_prefix) or value
         digest = LoginThrottle._digest(self.kind, scope, value)
         return f"{REQUEST_PREFIX}{self.kind}:{scope}:{{{digest}}}"
 

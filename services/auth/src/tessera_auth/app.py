@@ -28,7 +28,7 @@ from tessera_core.accounts import ensure_admin_in
 from tessera_core.db import session_scope
 from tessera_core.health import ReadinessCheck
 from tessera_core.keygen import write_private_key
-from tessera_core.mail import MailTemplates
+from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.passwords import PasswordHasher, common_passwords
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
@@ -112,12 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 common_passwords=common,
                 oauth_metadata=oauth_metadata,
                 mail_templates=mail_templates,
-                forgot_limit=RequestLimit(
-                    core.redis, "password-forgot", window=settings.mail_request_window_seconds
-                ),
-                resend_limit=RequestLimit(
-                    core.redis, "verify-resend", window=settings.mail_request_window_seconds
-                ),
+                forgot_limit=RequestLimit.from_settings(core.redis, "password-forgot", settings),
+                resend_limit=RequestLimit.from_settings(core.redis, "verify-resend", settings),
+                register_limit=RequestLimit.from_settings(core.redis, "register", settings),
+                mail_budget=RecipientBudget.from_settings(core.redis, settings),
             )
             await core.jwks.refresh(force=True)
             tasks = [asyncio.create_task(bootstrap_admin(core, hasher))]

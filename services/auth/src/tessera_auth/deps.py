@@ -12,15 +12,18 @@ from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRota
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.state import AuthState
 from tessera_core.account_tokens import AccountTokenRepository
+from tessera_core.accounts import UserRepository
 from tessera_core.deps import (
+    AdminClaims,
     CoreStateDep,
     DbSessionDep,
     PgTransactionDep,
     RevocationsDep,
+    RevokingAdminClaims,
     SettingsDep,
     bearer_scheme,
 )
-from tessera_core.errors import InvalidToken
+from tessera_core.errors import Forbidden, InvalidToken
 from tessera_core.mail import AccountMail
 from tessera_core.tokens import AccessClaims
 
@@ -70,7 +73,7 @@ async def get_account_mail(
     db: DbSessionDep, auth: AuthStateDep, settings: SettingsDep
 ) -> AccountMail:
     """Mail of this request, written to the outbox in its transaction."""
-    return AccountMail.in_session(db, auth.mail_templates, settings)
+    return AccountMail.in_session(db, auth.mail_templates, settings, auth.mail_budget)
 
 
 AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
@@ -106,3 +109,28 @@ async def get_optional_claims(
 
 
 OptionalClaims = Annotated[AccessClaims | None, Depends(get_optional_claims)]
+
+
+async def _acting_admin(claims: AccessClaims, db: DbSessionDep) -> AccessClaims:
+    """The admin claim, then the admin's row as it is now: still there and active
+    (``TokenRevoked`` otherwise), still an admin. A deactivation or demotion that did not
+    revoke the admin's tokens (a change made in the database, say) ends the powers at once,
+    as in the users service."""
+    user = await UserRepository(db).get_token_user(claims.sub)
+    if not user.is_admin:
+        raise Forbidden("This endpoint is for administrators.")
+    return claims
+
+
+async def get_acting_admin_claims(claims: AdminClaims, db: DbSessionDep) -> AccessClaims:
+    return await _acting_admin(claims, db)
+
+
+async def get_revoking_acting_admin_claims(
+    claims: RevokingAdminClaims, db: DbSessionDep
+) -> AccessClaims:
+    return await _acting_admin(claims, db)
+
+
+ActingAdminClaims = Annotated[AccessClaims, Depends(get_acting_admin_claims)]
+RevokingActingAdminClaims = Annotated[AccessClaims, Depends(get_revoking_acting_admin_claims)]

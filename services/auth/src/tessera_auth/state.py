@@ -8,7 +8,7 @@ from typing import Any
 
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.tokens.issuer import AccessTokenIssuer
-from tessera_core.mail import MailTemplates
+from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreLifespanState
 from tessera_core.throttle import LoginThrottle, RequestLimit
@@ -25,6 +25,8 @@ class AuthState:
     mail_templates: MailTemplates
     forgot_limit: RequestLimit
     resend_limit: RequestLimit
+    register_limit: RequestLimit
+    mail_budget: RecipientBudget
 
 
 class AuthLifespanState(CoreLifespanState):

@@ -10,11 +10,11 @@ import structlog
 from fastapi import FastAPI, Request
 
 from tessera_core.health import ReadinessCheck
-from tessera_core.mail import MailTemplates
+from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreState, core_state, create_service_app
 from tessera_core.settings import Settings, SettingsError
-from tessera_core.throttle import LoginThrottle
+from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.router import listing_router
@@ -97,6 +97,10 @@ def create_app(
                     hasher=hasher,
                     throttle=throttle,
                     mail_templates=mail_templates,
+                    mail_budget=RecipientBudget.from_settings(core.redis, settings),
+                    email_change_limit=RequestLimit.from_settings(
+                        core.redis, "email-change", settings
+                    ),
                 ),
             }
 

@@ -46,9 +46,15 @@ async def get_user_list_repository(core: CoreStateDep) -> UserListRepository:
 UsersStateDep = Annotated[UsersState, Depends(get_users_state)]
 
 
-async def get_reauthentication(request: Request, state: UsersStateDep) -> Reauthentication:
+async def get_reauthentication(
+    request: Request, state: UsersStateDep, settings: SettingsDep
+) -> Reauthentication:
     return Reauthentication(
-        state.hasher, state.throttle, request.client.host if request.client else None
+        state.hasher,
+        state.throttle,
+        request.client.host if request.client else None,
+        state.email_change_limit,
+        settings.email_changes_per_account,
     )
 
 
@@ -59,7 +65,7 @@ async def get_account_mail(
     db: DbSessionDep, state: UsersStateDep, settings: SettingsDep
 ) -> AccountMail:
     """Mail of this request, written to the shared outbox in its transaction."""
-    return AccountMail.in_session(db, state.mail_templates, settings)
+    return AccountMail.in_session(db, state.mail_templates, settings, state.mail_budget)
 
 
 AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tessera_core.mail import MailTemplates
+from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreLifespanState
-from tessera_core.throttle import LoginThrottle
+from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_users.admin.cursor import CursorCodec
 
 
@@ -20,6 +20,9 @@ class UsersState:
     # An email change mails a notice to the old address and a link to the new one (the
     # outbox is shared; the auth service delivers).
     mail_templates: MailTemplates
+    mail_budget: RecipientBudget
+    # Email changes per account: each mails two addresses.
+    email_change_limit: RequestLimit
 
 
 class UsersLifespanState(CoreLifespanState):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.account_tokens import AccountTokenRepository
-from tessera_core.mail.outbox import OutboxRepository
+from tessera_core.mail.outbox import OutboxRepository, RecipientBudget
 from tessera_core.mail.templates import MAIL_KINDS, MailTemplates, RenderedMail
 from tessera_core.models import User
 from tessera_core.settings import Settings
@@ -22,6 +22,7 @@ __all__ = [
     "AccountMail",
     "MailTemplates",
     "OutboxRepository",
+    "RecipientBudget",
     "RenderedMail",
 ]
 
@@ -42,17 +43,31 @@ class AccountMail:
 
     @classmethod
     def in_session(
-        cls, db: AsyncSession, templates: MailTemplates, settings: Settings
+        cls,
+        db: AsyncSession,
+        templates: MailTemplates,
+        settings: Settings,
+        budget: RecipientBudget | None = None,
     ) -> AccountMail:
         """The mail of the unit of work ``db``: its outbox rows and link tokens are written
-        in that transaction."""
-        return cls(OutboxRepository(db), AccountTokenRepository(db), templates, settings)
+        in that transaction, within each recipient's ``budget``."""
+        return cls(OutboxRepository(db, budget), AccountTokenRepository(db), templates, settings)
 
     async def password_reset(self, user: User) -> None:
         """A reset link (single use, ``TESSERA_PASSWORD_RESET_TTL_SECONDS``) to the user's
-        address; earlier reset links stop working."""
+        address; earlier reset links stop working. Nothing is sent while the newest link is
+        younger than ``TESSERA_PASSWORD_RESET_MIN_INTERVAL_SECONDS``: anyone may ask, and a
+        stranger's request must not void the link the owner is about to follow."""
         ttl = self.settings.password_reset_ttl_seconds
-        token = await self.tokens.issue(user.id, "reset", email=user.email, ttl_seconds=ttl)
+        token = await self.tokens.issue_unless_recent(
+            user.id,
+            "reset",
+            email=user.email,
+            ttl_seconds=ttl,
+            min_interval_seconds=self.settings.password_reset_min_interval_seconds,
+        )
+        if token is None:
+            return
         await self._send(
             "password_reset",
             user.email,

@@ -6,22 +6,75 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera_core.accounts import identifier_key
 from tessera_core.mail.templates import RenderedMail
 from tessera_core.models import MailOutbox
+from tessera_core.redis_client import RedisClient
+from tessera_core.settings import Settings
+from tessera_core.throttle import RequestLimit, ThrottleUnavailable, TooManyRequests
 
-__all__ = ["OutboxRepository"]
+__all__ = ["OutboxRepository", "RecipientBudget"]
+
+log = structlog.get_logger("tessera.mail")
+# Bounded per account already: one per TESSERA_PASSWORD_RESET_MIN_INTERVAL_SECONDS. It
+# counts toward the budget but is never held back by it, so a budget a stranger spent never
+# keeps the owner from resetting.
+ALWAYS_QUEUED = frozenset({"password_reset"})
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
 
-class OutboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class RecipientBudget:
+    """How many messages one address may be sent per window, whatever sends them
+    (registration, an email change, a resend, a reset): keyed by the address's canonical
+    form (``identifier_key``), hashed in Redis like every limit.
 
-    async def enqueue(self, kind: str, recipient: str, mail: RenderedMail) -> MailOutbox:
+    Example:
+        >>> budget = RecipientBudget.from_settings(redis, settings)  # doctest: +SKIP
+        >>> await budget.allows("password_changed", "Alice@Example.com")  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, limit: RequestLimit, per_recipient: int) -> None:
+        self.limit = limit
+        self.per_recipient = per_recipient
+
+    @classmethod
+    def from_settings(cls, redis: RedisClient, settings: Settings) -> RecipientBudget:
+        return cls(
+            RequestLimit.from_settings(redis, "mail-recipient", settings),
+            settings.mail_per_recipient,
+        )
+
+    async def allows(self, kind: str, recipient: str) -> bool:
+        """Count one message to ``recipient``; whether it may be queued. Without Redis it
+        may: mail is what an account change promises, and Redis down is no mail bomb."""
+        try:
+            await self.limit.hit(("recipient", identifier_key(recipient), self.per_recipient))
+        except TooManyRequests:
+            if kind in ALWAYS_QUEUED:
+                return True
+            log.warning("mail_budget_spent", kind=kind)
+            return False
+        except ThrottleUnavailable:
+            log.warning("mail_budget_unchecked", kind=kind, reason="rate_limiter_unavailable")
+        return True
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession, budget: RecipientBudget | None = None) -> None:
+        self.session = session
+        self.budget = budget
+
+    async def enqueue(self, kind: str, recipient: str, mail: RenderedMail) -> MailOutbox | None:
+        """Queue a message in this transaction; ``None`` (nothing queued) if the
+        recipient's budget is spent."""
+        if self.budget is not None and not await self.budget.allows(kind, recipient):
+            return None
         row = MailOutbox(
             id=uuid.uuid4(),
             kind=kind,

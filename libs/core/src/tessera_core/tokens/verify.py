@@ -24,11 +24,25 @@ from tessera_core.tokens.jwks import JWKSCache, PublicKey
 UNTRUSTED_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c"})
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})
 VALID_VERIFICATIONS = TOKEN_VERIFICATIONS.labels(result="valid")  # the hot path's child
+# Tessera's own segments are a few hundred characters. Anything far larger is crafted
+# (a header of `[` nested thousands deep exhausts the JSON parser's recursion): refused by
+# length before any decoding.
+MAX_HEADER_SEGMENT_CHARS = 1024
+MAX_PAYLOAD_SEGMENT_CHARS = 8192
+# Whatever a crafted segment makes the JSON parser raise is a malformed token.
+PARSE_ERRORS = (binascii.Error, ValueError, UnicodeDecodeError, RecursionError)
 # A client sends the same access token until it expires: its signature is checked once per
 # worker, not once per request. Bounded; the oldest entry goes first.
 VERIFIED_TOKENS_MAX = 4096
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "RevocationCheck", "TokenVerifier", "unverified_header"]
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "MAX_HEADER_SEGMENT_CHARS",
+    "MAX_PAYLOAD_SEGMENT_CHARS",
+    "RevocationCheck",
+    "TokenVerifier",
+    "unverified_header",
+]
 
 
 class RevocationCheck(Protocol):
@@ -44,13 +58,16 @@ def _b64decode(segment: str) -> bytes:
 
 
 def unverified_header(token: str) -> dict[str, Any]:
-    """The JOSE header, before any check; raises ``InvalidToken`` if unparseable."""
+    """The JOSE header, before any check; raises ``InvalidToken`` if unparseable or if a
+    segment is longer than any token Tessera issues."""
     parts = token.split(".")
     if len(parts) != 3:
         raise InvalidToken("The token is not a signed JWT.")
+    if len(parts[0]) > MAX_HEADER_SEGMENT_CHARS or len(parts[1]) > MAX_PAYLOAD_SEGMENT_CHARS:
+        raise InvalidToken("The token is too large.")
     try:
         header = json.loads(_b64decode(parts[0]))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except PARSE_ERRORS as exc:
         raise InvalidToken("The token header is malformed.") from exc
     if not isinstance(header, dict):
         raise InvalidToken("The token header is malformed.")
@@ -160,7 +177,7 @@ class TokenVerifier:
                 warnings.simplefilter("ignore")
                 compact = jws.deserialize_compact(token, key, algorithms=[alg])
             payload = json.loads(compact.payload)
-        except (JoseError, ValueError, UnicodeDecodeError) as exc:
+        except (JoseError, *PARSE_ERRORS) as exc:
             raise InvalidToken("The token signature is invalid.") from exc
         if not isinstance(payload, dict):
             raise InvalidToken("The token payload is malformed.")

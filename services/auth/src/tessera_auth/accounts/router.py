@@ -15,10 +15,10 @@ from tessera_auth.deps import (
     ClientInfoDep,
 )
 from tessera_core.accounts import EmailTaken, UsernameTaken
-from tessera_core.deps import RevocationsDep, RevokingClaims
+from tessera_core.deps import RevocationsDep, RevokingClaims, SettingsDep
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
-from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts
+from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
 
 router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
 
@@ -27,12 +27,23 @@ router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
     "/register",
     response_model=UserRead,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(UsernameTaken, EmailTaken, WeakPassword),
+    responses=problem_responses(
+        UsernameTaken, EmailTaken, WeakPassword, TooManyRequests, ThrottleUnavailable
+    ),
 )
 async def register(
-    data: UserCreate, accounts: AccountRepositoryDep, mail: AccountMailDep, auth: AuthStateDep
+    data: UserCreate,
+    accounts: AccountRepositoryDep,
+    mail: AccountMailDep,
+    auth: AuthStateDep,
+    settings: SettingsDep,
+    client: ClientInfoDep,
 ) -> UserRead:
     """Create an account; a verification link is mailed to its address."""
+    # Each registration mails the address it is given: limited per client.
+    await auth.register_limit.hit(
+        ("client", client.ip or "unknown", settings.registrations_per_client)
+    )
     user = await service.register(accounts, auth.hasher, auth.common_passwords, mail, data)
     return UserRead.model_validate(user)
 
@@ -50,10 +61,12 @@ async def change_password(
     accounts: AccountRepositoryDep,
     revocations: RevocationsDep,
     tokens: AccountTokenRepositoryDep,
+    mail: AccountMailDep,
     auth: AuthStateDep,
     client: ClientInfoDep,
 ) -> None:
-    """Change the caller's password; every other session of theirs is revoked."""
+    """Change the caller's password; every other session of theirs is revoked and the
+    address is told."""
     await service.change_password(
         await accounts.get_token_user(claims.sub),
         auth.hasher,
@@ -61,6 +74,7 @@ async def change_password(
         auth.throttle,
         revocations,
         tokens,
+        mail,
         current_password=data.current_password,
         new_password=data.new_password,
         keep_session=uuid.UUID(claims.sid),

@@ -101,6 +101,7 @@ async def change_password(
     throttle: LoginThrottle,
     revocations: Revocations,
     tokens: AccountTokenRepository,
+    mail: AccountMail,
     *,
     current_password: str,
     new_password: str,
@@ -109,7 +110,8 @@ async def change_password(
 ) -> None:
     """Set a new password and end every other session of the user: whoever else holds
     one of them may be who learnt the old password. Wrong current passwords count like
-    failed logins of the account: a stolen access token cannot guess without limit."""
+    failed logins of the account: a stolen access token cannot guess without limit. The
+    address is told, as after a reset: the holder of a stolen token may be who changed it."""
     if not await throttle.check_password(
         hasher,
         user.password_hash,
@@ -130,3 +132,4 @@ async def change_password(
     # A reset link mailed before the change must not undo it.
     await tokens.discard_unused(user.id, "reset")
     await revocations.revoke_other_sessions(user.id, keep=keep_session, reason="password_changed")
+    await mail.password_changed(user)

@@ -40,12 +40,16 @@ async def forgot_password(
     """Mail a reset link if an active account has this email; say nothing either way.
 
     The limits count the address asked for whether or not an account has it, so a 429 says
-    nothing about accounts either; the router pads the answer to a fixed minimum time.
+    nothing about accounts either; the router pads the answer to a fixed minimum time. As
+    for logins, the address is limited strictly from one client and loosely from all: a
+    stranger asking from one place cannot use up the owner's requests.
     """
     key = identifier_key(email)
+    where = limit.client(client)
     await limit.hit(
-        ("email", key, settings.mail_requests_per_email),
-        ("client", client or "unknown", settings.mail_requests_per_client),
+        ("email-client", f"{key}\x1f{where}", settings.mail_requests_per_email),
+        ("email", key, settings.mail_requests_per_email_across_clients),
+        ("client", where, settings.mail_requests_per_client),
     )
     user = await accounts.get_by_identifier(email)
     # Only the account's email names it here: a username typed into the form sends nothing,

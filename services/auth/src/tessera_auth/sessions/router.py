@@ -5,17 +5,17 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
-from tessera_auth.deps import AccountRepositoryDep, LoginSessionRepositoryDep, OptionalClaims
+from tessera_auth.deps import (
+    AccountRepositoryDep,
+    ActingAdminClaims,
+    LoginSessionRepositoryDep,
+    OptionalClaims,
+    RevokingActingAdminClaims,
+)
 from tessera_auth.sessions import service
 from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound, UserNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
-from tessera_core.deps import (
-    AdminClaims,
-    CurrentClaims,
-    RevocationsDep,
-    RevokingAdminClaims,
-    RevokingClaims,
-)
+from tessera_core.deps import CurrentClaims, RevocationsDep, RevokingClaims
 from tessera_core.errors import BEARER_ERRORS, Forbidden, RevocationUnavailable, problem_responses
 from tessera_core.models import LoginSession
 from tessera_core.tokens import AccessClaims
@@ -91,7 +91,7 @@ async def delete_session(
 )
 async def admin_list_sessions(
     user_id: uuid.UUID,
-    admin: AdminClaims,
+    admin: ActingAdminClaims,
     accounts: AccountRepositoryDep,
     sessions: LoginSessionRepositoryDep,
 ) -> list[SessionRead]:
@@ -108,7 +108,7 @@ async def admin_list_sessions(
 async def admin_delete_session(
     user_id: uuid.UUID,
     session_id: uuid.UUID,
-    admin: RevokingAdminClaims,
+    admin: RevokingActingAdminClaims,
     accounts: AccountRepositoryDep,
     sessions: LoginSessionRepositoryDep,
     revocations: RevocationsDep,
@@ -124,7 +124,7 @@ async def admin_delete_session(
 )
 async def admin_delete_sessions(
     user_id: uuid.UUID,
-    admin: RevokingAdminClaims,
+    admin: RevokingActingAdminClaims,
     accounts: AccountRepositoryDep,
     revocations: RevocationsDep,
     sessions: LoginSessionRepositoryDep,

@@ -20,8 +20,8 @@ class UserPage(BaseModel):
 
 
 class ListingParameters(BaseModel):
-    """The listing's query parameters, read once into one model: by the route (FastAPI's
-    query-parameter model, which documents each of them) and by ``admin.hot_path``."""
+    """The listing's query parameters, read once into one model (FastAPI's query-parameter
+    model, which documents each of them)."""
 
     limit: int = Field(20, ge=1, le=100)
     cursor: Annotated[

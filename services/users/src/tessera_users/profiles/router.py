@@ -10,7 +10,7 @@ from tessera_core.errors import (
 )
 from tessera_core.routing import LeanRoute
 from tessera_core.schemas import UserRead
-from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts
+from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
 from tessera_users.deps import (
     AccountMailDep,
     CurrentCaller,
@@ -40,6 +40,7 @@ UPDATE_ERRORS = (
     ReauthenticationRequired,
     SelfLockout,
     TooManyAttempts,
+    TooManyRequests,
     ThrottleUnavailable,
 )
 

@@ -11,7 +11,7 @@ from tessera_core.mail import AccountMail
 from tessera_core.models import User
 from tessera_core.passwords import PasswordHasher
 from tessera_core.revocation import Revocations
-from tessera_core.throttle import LoginThrottle
+from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_users.caller import Caller
 from tessera_users.profiles.errors import (
     ForbiddenField,
@@ -39,12 +39,20 @@ async def get_visible(users: UserRepository, caller: Caller, user_id: uuid.UUID)
 
 @dataclass(frozen=True)
 class Reauthentication:
-    """What checks the caller's current password: the hasher, and the login throttle that
-    counts a wrong one like a failed login from the caller's address."""
+    """What guards an email change: the hasher, the login throttle that counts a wrong
+    current password like a failed login from the caller's address, and the limit on
+    email changes per account (each mails two addresses: an account flipping its email
+    between its own and a victim's would mail the victim without end)."""
 
     hasher: PasswordHasher
     throttle: LoginThrottle
     client: str | None
+    email_changes: RequestLimit
+    email_changes_per_account: int
+
+    async def count_email_change(self, user: User) -> None:
+        """``TooManyRequests`` past the account's email changes of the window."""
+        await self.email_changes.hit(("account", str(user.id), self.email_changes_per_account))
 
     async def confirm(self, caller: Caller, password: str | None) -> None:
         if password is None or not await self.throttle.check_password(
@@ -86,6 +94,7 @@ async def update(
         await reauthentication.confirm(caller, data.current_password)
         if await users.email_taken(email, excluding=user.id):
             raise EmailTaken("A user with this email already exists.")
+        await reauthentication.count_email_change(user)
 
     was_active, was_admin, old_email = user.is_active, user.is_admin, user.email
     _apply(user, changes)
