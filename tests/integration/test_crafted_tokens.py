@@ -4,7 +4,6 @@ unexpected error in any endpoint is one problem+json 500, counted under its rout
 from __future__ import annotations
 
 import base64
-import uuid
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -70,7 +69,7 @@ AUTH_ROUTES = [
 USERS_ROUTES = [
     ("GET", "/api/v1/users/me"),
     ("GET", "/api/v1/users"),
-    ("GET", f"/api/v1/users/{uuid.uuid4()}"),
+    ("GET", "/api/v1/users/3cce1156-cc26-45dc-a4a5-73c0e0478dfa"),
 ]
 
 

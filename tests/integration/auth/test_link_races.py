@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tessera_core.mailcatcher import CaughtMail
+from tessera_auth.mail.mailbox import CaughtMail
 from tests.fixtures.apps import PASSWORD, SettingsFactory, bearer
 from tests.fixtures.smtp import SmtpServer, link_token
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from tessera_core.mailcatcher import CaughtMail
+from tessera_auth.mail.mailbox import CaughtMail
 from tests.fixtures.apps import SettingsFactory, with_lifespan_state
 from tests.fixtures.smtp import SmtpServer, link_token
 
