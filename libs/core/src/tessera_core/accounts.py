@@ -38,6 +38,7 @@ __all__ = [
     "ensure_admin",
     "ensure_admin_in",
     "identifier_key",
+    "TOKEN_USER_QUERY",
     "read_token_row",
     "read_token_user",
 ]

@@ -43,7 +43,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["LeanRoute"]
+__all__ = ["LeanRoute", "LeanRouteError"]
 
 Values = dict[str, Any]
 Step = Callable[[Request, dict[Any, Any], Response], Awaitable[Any]]
