@@ -28,6 +28,7 @@ from tessera_core.passwords import PasswordHasher, common_passwords, password_pr
 from tessera_core.settings import Settings
 
 __all__ = [
+    "TOKEN_USER_QUERY",
     "USERNAME_PATTERN",
     "AdminCreation",
     "EmailTaken",
@@ -38,7 +39,6 @@ __all__ = [
     "ensure_admin",
     "ensure_admin_in",
     "identifier_key",
-    "TOKEN_USER_QUERY",
     "read_token_row",
     "read_token_user",
 ]
