@@ -53,7 +53,7 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def _is_oauth(responses: dict[str, Any]) -> bool:
-    # OAuthRoute documents its RFC 6749 errors (tessera_core.errors.OAUTH_RESPONSES).
+    # OAuthRoute documents its RFC 6749 errors (tessera_core.web.errors.OAUTH_RESPONSES).
     content = responses.get("400", {}).get("content", {})
     return bool(content.get("application/json", {}).get("schema") == OAUTH_ERROR_REF)
 

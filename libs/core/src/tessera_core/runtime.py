@@ -25,7 +25,6 @@ from tessera_core.db import (
     make_session_factory,
 )
 from tessera_core.docs import add_docs
-from tessera_core.errors import BodySizeLimitMiddleware, install_error_handlers
 from tessera_core.health import CheckResult, ReadinessCheck, health_router
 from tessera_core.logging import RequestContextMiddleware, configure_logging
 from tessera_core.metrics import metrics_router
@@ -34,6 +33,8 @@ from tessera_core.redis_client import RedisClient, make_redis
 from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
+from tessera_core.web.errors import install_error_handlers
+from tessera_core.web.middleware import BodySizeLimitMiddleware
 
 __all__ = ["CoreLifespanState", "CoreState", "core_state", "create_service_app"]
 

@@ -16,7 +16,6 @@ from tessera_auth.sessions.schemas import RefreshRequest
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.errors import (
     OAuthError,
-    OAuthRoute,
     RevocationUnavailable,
     ServiceUnavailable,
     problem_responses,
@@ -24,6 +23,7 @@ from tessera_core.errors import (
 from tessera_core.routing import LeanRoute
 from tessera_core.schemas import Text
 from tessera_core.throttle import TooManyAttempts
+from tessera_core.web.errors import OAuthRoute
 
 __all__ = ["NO_STORE", "oauth_router", "refresh_router", "router"]
 

@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tessera_core.errors import NotFound, TesseraError, error_response
+from tessera_core.errors import NotFound, TesseraError
 from tessera_core.pages import PAGE_HEADERS, content_security_policy
+from tessera_core.web.errors import error_response
 
 __all__ = [
     "CONSOLE_CSP",
