@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import tomllib
 from collections import defaultdict
 from pathlib import Path
@@ -41,11 +42,21 @@ def imports_of(path: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
+def is_submodule(package: str, name: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"{package}.{name}") is not None
+    except ModuleNotFoundError:  # ``package`` is a module, not a package
+        return False
+
+
 CORE_MODULES = sorted(module_name(p, CORE) for p in CORE.rglob("*.py") if p.name != "__init__.py")
 DEVSTACK_MODULES = sorted(module_name(p, DEVSTACK) for p in DEVSTACK.rglob("*.py"))
+SERVICE_MODULES = sorted(
+    module_name(p, package) for package in (AUTH, USERS) for p in package.rglob("*.py")
+)
 
 
-class TestCorePublicApi:
+class TestPublicApi:
     @pytest.mark.parametrize("module", CORE_MODULES)
     def test_every_core_module_declares_all(self, module: str):
         assert isinstance(getattr(importlib.import_module(module), "__all__", None), list)
@@ -54,14 +65,19 @@ class TestCorePublicApi:
     def test_every_devstack_module_declares_all(self, module: str):
         assert isinstance(getattr(importlib.import_module(module), "__all__", None), list)
 
-    def test_imports_from_core_use_only_public_names(self):
+    @pytest.mark.parametrize("module", SERVICE_MODULES)
+    def test_every_service_module_declares_all(self, module: str):
+        assert isinstance(getattr(importlib.import_module(module), "__all__", None), list)
+
+    def test_imports_use_only_public_names(self):
         stray = [
             f"{path.relative_to(ROOT)}: {name} from {module}"
             for path in SOURCES
             for module, names in imports_of(path)
-            if module.startswith("tessera_core")
+            if module.startswith(("tessera_core", "tessera_auth", "tessera_users"))
             for name in names
             if name not in getattr(importlib.import_module(module), "__all__", [name])
+            and not is_submodule(module, name)
         ]
         assert stray == []
 

@@ -1,1 +1,3 @@
 """Tessera auth service."""
+
+__all__: list[str] = []

@@ -35,6 +35,8 @@ from tessera_core.settings import Settings, SettingsError
 from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_core.tokens import StaticJWKSSource
 
+__all__ = ["bootstrap_admin", "create_app", "load_keys"]
+
 log = structlog.get_logger("tessera.auth")
 BOOTSTRAP_RETRY_SECONDS = 5.0
 

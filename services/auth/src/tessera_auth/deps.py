@@ -27,6 +27,25 @@ from tessera_core.errors import Forbidden, InvalidToken
 from tessera_core.mail import AccountMail
 from tessera_core.tokens import AccessClaims
 
+__all__ = [
+    "AccountMailDep",
+    "AccountRepositoryDep",
+    "AccountTokenRepositoryDep",
+    "AuthStateDep",
+    "ClientInfoDep",
+    "LoginSessionRepositoryDep",
+    "OptionalClaims",
+    "TokenGrantsDep",
+    "get_account_mail",
+    "get_account_repository",
+    "get_account_token_repository",
+    "get_auth_state",
+    "get_client_info",
+    "get_login_session_repository",
+    "get_optional_claims",
+    "get_token_grants",
+]
+
 
 async def get_auth_state(request: Request) -> AuthState:
     state: AuthState = request.state.auth

@@ -13,6 +13,8 @@ from tessera_core.passwords import PasswordHasher
 from tessera_core.runtime import CoreLifespanState
 from tessera_core.throttle import LoginThrottle, RequestLimit
 
+__all__ = ["AuthLifespanState", "AuthState"]
+
 
 @dataclass(frozen=True)
 class AuthState:

@@ -1,1 +1,3 @@
 """Tessera users service."""
+
+__all__: list[str] = []

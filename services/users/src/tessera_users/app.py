@@ -24,6 +24,8 @@ from tessera_users.profiles.router import me_router
 from tessera_users.profiles.router import router as profiles_router
 from tessera_users.state import UsersLifespanState, UsersState
 
+__all__ = ["create_app", "jwks_source_factory"]
+
 log = structlog.get_logger("tessera.users")
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from tessera_core.models import User
 from tessera_core.tokens import AccessClaims
 
+__all__ = ["Caller"]
+
 
 @dataclass(frozen=True)
 class Caller:

@@ -29,6 +29,31 @@ from tessera_users.profiles import service as profiles
 from tessera_users.profiles.service import Reauthentication
 from tessera_users.state import UsersState
 
+__all__ = [
+    "AccountMailDep",
+    "AdminCaller",
+    "CurrentCaller",
+    "ReauthenticationDep",
+    "RevokingAdminCaller",
+    "RevokingCaller",
+    "RevokingTargetUser",
+    "TargetUser",
+    "UserListRepositoryDep",
+    "UserRepositoryDep",
+    "UsersStateDep",
+    "get_account_mail",
+    "get_admin_caller",
+    "get_current_caller",
+    "get_reauthentication",
+    "get_revoking_admin_caller",
+    "get_revoking_caller",
+    "get_revoking_target_user",
+    "get_target_user",
+    "get_user_list_repository",
+    "get_user_repository",
+    "get_users_state",
+]
+
 
 async def get_users_state(request: Request) -> UsersState:
     state: UsersState = request.state.users

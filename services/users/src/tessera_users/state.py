@@ -10,6 +10,8 @@ from tessera_core.runtime import CoreLifespanState
 from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_users.admin.cursor import CursorCodec
 
+__all__ = ["UsersLifespanState", "UsersState"]
+
 
 @dataclass(frozen=True)
 class UsersState:

@@ -4,6 +4,8 @@ from typing import Any
 
 from tessera_core.errors import TesseraError, Unauthorized
 
+__all__ = ["InvalidCredentials", "InvalidCurrentPassword", "WeakPassword"]
+
 
 class WeakPassword(TesseraError):
     status = 422

@@ -5,6 +5,8 @@ from datetime import datetime
 from tessera_core.accounts import UserRepository
 from tessera_core.models import User
 
+__all__ = ["AccountRepository"]
+
 
 class AccountRepository(UserRepository):
     """The user rows as the auth service needs them: creation and last login (the login

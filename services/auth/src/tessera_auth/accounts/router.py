@@ -20,6 +20,8 @@ from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
 from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
 
 

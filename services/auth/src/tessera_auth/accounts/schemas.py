@@ -5,6 +5,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tessera_core.accounts import check_email, check_username
 from tessera_core.schemas import Text
 
+__all__ = ["PasswordChange", "UserCreate"]
+
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")

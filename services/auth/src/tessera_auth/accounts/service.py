@@ -18,6 +18,8 @@ from tessera_core.passwords import PasswordHasher, password_problems
 from tessera_core.revocation import Revocations
 from tessera_core.throttle import LoginThrottle, TooManyAttempts
 
+__all__ = ["authenticate", "change_password", "register"]
+
 
 async def register(
     accounts: AccountRepository,

@@ -4,6 +4,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tessera_core.schemas import Text
 
+__all__ = ["LoginRequest"]
+
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")

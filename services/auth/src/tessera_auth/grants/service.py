@@ -17,6 +17,8 @@ from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.tokens import TokenVerifier, hash_opaque_token
 
+__all__ = ["TokenGrants"]
+
 
 @dataclass(frozen=True)
 class TokenGrants:

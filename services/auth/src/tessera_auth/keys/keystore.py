@@ -22,6 +22,8 @@ from joserfc.jwk import ECKey, KeyParameters, OKPKey, RSAKey
 
 from tessera_core.settings import SettingsError
 
+__all__ = ["KeyStore", "SigningKey"]
+
 log = structlog.get_logger("tessera.keys")
 RELOAD_CHECK_SECONDS = 10.0
 

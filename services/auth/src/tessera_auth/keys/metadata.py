@@ -9,6 +9,8 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from tessera_core.settings import Settings, SettingsError
 
+__all__ = ["authorization_server_metadata"]
+
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 

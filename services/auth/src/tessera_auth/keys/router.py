@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse
 
 from tessera_auth.deps import AuthStateDep
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["keys"])
 
 

@@ -1,1 +1,3 @@
 """Delivery of the mail outbox over SMTP."""
+
+__all__: list[str] = []

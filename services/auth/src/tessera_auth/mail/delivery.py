@@ -30,6 +30,8 @@ from tessera_core.metrics import MAIL_FAILED, MAIL_OUTBOX_DEPTH, MAIL_SENT
 from tessera_core.models import MailOutbox
 from tessera_core.settings import Settings
 
+__all__ = ["MailDelivery", "backoff"]
+
 log = structlog.get_logger("tessera.mail")
 Send = Callable[[EmailMessage], Awaitable[None]]
 

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Response
 
 from tessera_auth.mail.mailbox import read_mail
 
+__all__ = ["dev_mail_router"]
+
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 

@@ -2,6 +2,17 @@ from __future__ import annotations
 
 from tessera_core.errors import Conflict, Forbidden, TesseraError
 
+__all__ = [
+    "EmailAlreadyVerified",
+    "EmailNotVerified",
+    "InvalidResetToken",
+    "InvalidVerificationToken",
+    "ResetTokenExpired",
+    "ResetTokenUsed",
+    "VerificationTokenExpired",
+    "VerificationTokenUsed",
+]
+
 
 class InvalidResetToken(TesseraError):
     status = 400

@@ -29,6 +29,8 @@ from tessera_core.deps import CurrentClaims, RevocationsDep, SettingsDep
 from tessera_core.errors import BEARER_ERRORS, PROBLEM_JSON, TesseraError, problem_responses
 from tessera_core.throttle import ThrottleUnavailable, TooManyRequests
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/auth", tags=["recovery"])
 ACCEPTED = Accepted(detail="If an account has this address, a message is on its way.")
 

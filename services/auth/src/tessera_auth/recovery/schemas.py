@@ -4,6 +4,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tessera_core.schemas import Text
 
+__all__ = ["Accepted", "EmailVerify", "PasswordForgot", "PasswordReset"]
+
 
 class PasswordForgot(BaseModel):
     model_config = ConfigDict(extra="forbid")

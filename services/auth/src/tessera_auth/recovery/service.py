@@ -27,6 +27,8 @@ from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.throttle import RequestLimit
 
+__all__ = ["forgot_password", "resend_verification", "reset_password", "verify_email"]
+
 
 async def forgot_password(
     accounts: AccountRepository,

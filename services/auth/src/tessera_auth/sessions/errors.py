@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from tessera_core.errors import NotFound, Unauthorized
 
+__all__ = ["InvalidRefreshToken", "RefreshTokenReused", "SessionNotFound", "UserNotFound"]
+
 
 class SessionNotFound(NotFound):
     code = "session_not_found"

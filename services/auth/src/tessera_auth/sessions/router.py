@@ -20,6 +20,8 @@ from tessera_core.errors import BEARER_ERRORS, Forbidden, RevocationUnavailable,
 from tessera_core.models import LoginSession
 from tessera_core.tokens import AccessClaims
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
 ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 
 from tessera_core.schemas import Text
 
+__all__ = ["ClientInfo", "RefreshRequest", "SessionRead"]
+
 
 class SessionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -31,6 +31,19 @@ from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token
 
+__all__ = [
+    "Rotation",
+    "end",
+    "end_all_for_admin",
+    "end_one",
+    "end_one_for_admin",
+    "list_active",
+    "list_active_for_admin",
+    "rotate",
+    "rotation_of",
+    "start",
+]
+
 log = structlog.get_logger("tessera.sessions")
 
 

@@ -10,6 +10,8 @@ from tessera_auth.keys.keystore import KeyStore
 from tessera_core.models import LoginSession, User, roles_of
 from tessera_core.settings import Settings
 
+__all__ = ["AccessTokenIssuer", "TokenSubject"]
+
 
 @dataclass(frozen=True, slots=True)
 class TokenSubject:

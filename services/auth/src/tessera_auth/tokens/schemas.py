@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+__all__ = ["TokenPair"]
+
 
 class TokenPair(BaseModel):
     access_token: str

@@ -1,1 +1,3 @@
 """Administration: the keyset-paginated user listing and account deactivation."""
+
+__all__: list[str] = []

@@ -17,6 +17,8 @@ from typing import Any
 
 from tessera_users.admin.errors import InvalidCursor
 
+__all__ = ["CursorCodec"]
+
 MAC_BYTES = 16
 MAX_CURSOR_CHARS = 1024
 

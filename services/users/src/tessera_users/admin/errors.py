@@ -4,6 +4,8 @@ from typing import Any
 
 from tessera_core.errors import TesseraError
 
+__all__ = ["InvalidCursor"]
+
 
 class InvalidCursor(TesseraError):
     """A cursor that this service did not issue, was altered, or belongs to another

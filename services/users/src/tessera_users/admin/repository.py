@@ -13,6 +13,15 @@ from tessera_core.models import User, user_search_text
 from tessera_core.schemas import UserRead
 from tessera_users.admin.schemas import Ordering
 
+__all__ = [
+    "Position",
+    "UserFilters",
+    "UserListRepository",
+    "page_parameters",
+    "page_sql",
+    "page_statement",
+]
+
 # A position in an ordering: (date_joined, id) for the date orderings, (lower(username),)
 # for the username orderings (unique, so a total order on its own).
 Position = tuple[datetime, uuid.UUID] | tuple[str]

@@ -6,6 +6,8 @@ from pydantic import BaseModel, Field
 
 from tessera_core.schemas import Text, UserRead
 
+__all__ = ["ListingParameters", "Ordering", "UserPage"]
+
 Ordering = Literal["date_joined", "-date_joined", "username", "-username"]
 
 

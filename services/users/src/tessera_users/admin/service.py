@@ -13,6 +13,8 @@ from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.repository import Position, UserFilters, UserListRepository
 from tessera_users.admin.schemas import ListingParameters, Ordering, UserPage
 
+__all__ = ["UserListQuery", "decode_cursor", "list_users", "parse_position", "position_of"]
+
 
 @dataclass(frozen=True)
 class UserListQuery:

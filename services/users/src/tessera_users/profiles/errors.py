@@ -4,6 +4,8 @@ from typing import Any
 
 from tessera_core.errors import Forbidden, NotFound
 
+__all__ = ["ForbiddenField", "ReauthenticationRequired", "SelfLockout", "UserNotFound"]
+
 
 class UserNotFound(NotFound):
     """Also what a non-admin gets for another user's id: no hint that the id exists."""

@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tessera_core.accounts import check_email
 from tessera_core.schemas import Text
 
+__all__ = ["UserUpdate"]
+
 
 def _not_null(value: Any) -> Any:
     # A field may be left out of a PATCH, but not set to null: the columns are NOT NULL.

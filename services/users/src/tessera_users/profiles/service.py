@@ -21,6 +21,8 @@ from tessera_users.profiles.errors import (
 )
 from tessera_users.profiles.schemas import UserUpdate
 
+__all__ = ["Reauthentication", "deactivate", "get_visible", "update"]
+
 ADMIN_ONLY_FIELDS = ("is_active", "is_admin")
 
 
