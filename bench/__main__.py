@@ -28,7 +28,7 @@ from argon2 import PasswordHasher as Argon2Hasher
 
 from bench import wrk
 from bench.platform import PASSWORD, Platform, process_cpu_seconds, rss_mib
-from tessera_core.passwords import owasp_argon2
+from tessera_core.accounts.passwords import owasp_argon2
 
 
 @dataclass(frozen=True)

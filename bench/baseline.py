@@ -1,5 +1,5 @@
 """The baseline every ratio is taken against: a bare FastAPI app answering a small JSON
-body, served by ``tessera_core.serve`` exactly as the services are (same uvicorn settings,
+body, served by ``tessera_core.ops.serve`` exactly as the services are (same uvicorn settings,
 one worker)."""
 
 from __future__ import annotations

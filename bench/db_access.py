@@ -21,10 +21,10 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from tessera_core.accounts import TOKEN_USER_QUERY
-from tessera_core.db import sqlalchemy_url
-from tessera_core.migrations import migrate
-from tessera_core.models import User
+from tessera_core.accounts.users import TOKEN_USER_QUERY
+from tessera_core.db.engine import sqlalchemy_url
+from tessera_core.db.models import User
+from tessera_core.ops.migrations import migrate
 from tests.fixtures.servers import LocalPostgres
 
 Lookup = Callable[[], Awaitable[object]]

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from tessera_core.keygen import write_private_key
-from tessera_core.migrations import migrate
+from tessera_core.ops.migrations import migrate
+from tessera_core.tokens.keygen import write_private_key
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.repository import UserFilters, page_statement
 from tessera_users.admin.service import position_of
@@ -166,7 +166,7 @@ class Platform:
     def _serve_baseline(self) -> None:
         port = free_port()
         code = (
-            "from tessera_core.serve import serve; "
+            "from tessera_core.ops.serve import serve; "
             f"serve('bench.baseline:create_app', host='127.0.0.1', port={port})"
         )
         root = Path(__file__).resolve().parents[1]

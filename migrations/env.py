@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tessera_core import models  # noqa: F401  (registers the tables on the metadata)
-from tessera_core.db import Base, sqlalchemy_url
+from tessera_core.db import models  # noqa: F401  (registers the tables on the metadata)
+from tessera_core.db.engine import Base, sqlalchemy_url
 from tessera_core.settings import Settings
 
 target_metadata = Base.metadata

@@ -2,7 +2,7 @@
 
 Every string that names an account at login (its username and its email) gets a row in
 ``user_identifier`` under its canonical key (NFKC, case-folded, IDNA domain;
-``tessera_core.accounts.identifier_key``). The primary key spans both kinds, so the
+``tessera_core.accounts.users.identifier_key``). The primary key spans both kinds, so the
 database itself refuses a username that equals another account's email (or the reverse),
 and two emails that differ only in Unicode form or case, however concurrent the requests.
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from tessera_core.accounts import identifier_key
+from tessera_core.accounts.users import identifier_key
 
 revision: str = "0004"
 down_revision: str | None = "0003"

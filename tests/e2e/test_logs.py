@@ -149,7 +149,7 @@ class TestLogs:
         import sys
 
         code = (
-            "import structlog; from tessera_core.logging import configure_logging;"
+            "import structlog; from tessera_core.ops.logging import configure_logging;"
             "from tessera_core.settings import Settings;"
             "configure_logging(Settings(env='dev', log_format='console'));"
             "structlog.get_logger('t').info('hello', route='/x', password='p')"

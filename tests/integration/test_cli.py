@@ -132,7 +132,7 @@ class TestEngine:
     async def test_sql_parameters_stay_out_of_errors(self, make_settings):
         from sqlalchemy.exc import DBAPIError
 
-        from tessera_core.db import make_engine
+        from tessera_core.db.engine import make_engine
 
         engine = make_engine(make_settings())
         try:

@@ -17,9 +17,9 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 from prometheus_client import REGISTRY
 
-from tessera_core.routing import LeanRoute
-from tessera_core.runtime import create_service_app
 from tessera_core.settings import Settings
+from tessera_core.web.routing import LeanRoute
+from tessera_core.web.runtime import create_service_app
 from tests.fixtures.apps import running
 from tests.fixtures.jwt import segment, unverified
 

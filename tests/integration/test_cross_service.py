@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tessera_core.keygen import write_private_key
+from tessera_core.tokens.keygen import write_private_key
 from tessera_core.tokens.verify import unverified_header
 from tests.fixtures.apps import (
     ISSUER,

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import create_engine, make_url, text
 
-from tessera_core.migrations import migrate
+from tessera_core.ops.migrations import migrate
 from tests.fixtures.users import FAKE_HASH
 
 
@@ -57,7 +57,7 @@ def test_0005_starts_existing_accounts_unverified_and_downgrades_cleanly(databas
     from alembic import command
     from alembic.config import Config
 
-    from tessera_core.migrations import find_migrations_dir
+    from tessera_core.ops.migrations import find_migrations_dir
 
     name = f"mail_{uuid.uuid4().hex[:8]}"
     admin = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from tessera_core.docs import SWAGGER_UI_ASSETS, docs_csp
+from tessera_core.web.docs import SWAGGER_UI_ASSETS, docs_csp
 
 
 def directives(policy: str) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tessera_core.accounts import check_email, check_username, identifier_key
+from tessera_core.accounts.users import check_email, check_username, identifier_key
 
 
 class TestIdentifierKey:

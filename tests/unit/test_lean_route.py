@@ -13,8 +13,8 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from tessera_core.errors import install_error_handlers
-from tessera_core.routing import LeanRoute, LeanRouteError
+from tessera_core.web.errors import install_error_handlers
+from tessera_core.web.routing import LeanRoute, LeanRouteError
 
 bearer = OAuth2PasswordBearer(tokenUrl="/token", auto_error=False)
 

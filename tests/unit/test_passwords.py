@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from tessera_core.passwords import PasswordHasher, common_passwords, password_problems
+from tessera_core.accounts.passwords import PasswordHasher, common_passwords, password_problems
 
 
 class TestPasswordProblems:

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
 
-from tessera_core.redis_client import make_redis
+from tessera_core.db.redis_client import make_redis
 from tessera_core.settings import Settings
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tessera_core.serve import keep_large_allocations_unpooled
+from tessera_core.ops.serve import keep_large_allocations_unpooled
 
 # Two threads hash with argon2id (19 MiB each), as the auth service's hasher does, then
 # report resident memory: with the fix it returns to where it started.
 PROBE = """
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from tessera_core.passwords import owasp_argon2
-from tessera_core.serve import keep_large_allocations_unpooled
+from tessera_core.accounts.passwords import owasp_argon2
+from tessera_core.ops.serve import keep_large_allocations_unpooled
 if sys.argv[1] == "fixed":
     keep_large_allocations_unpooled()
 hasher = owasp_argon2()
@@ -57,7 +57,7 @@ class TestFreedMemory:
 # tracks once startup is over.
 STARTUP_PROBE = """
 import asyncio, gc
-from tessera_core.serve import DrainingServer, build_config
+from tessera_core.ops.serve import DrainingServer, build_config
 
 async def main():
     server = DrainingServer(build_config("bench.baseline:create_app", host="127.0.0.1", port=0))

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tessera_core.db import sqlalchemy_url
+from tessera_core.db.engine import sqlalchemy_url
 from tessera_core.settings import Settings, SettingsError
 
 
@@ -153,14 +153,14 @@ def test_database_urls_use_psycopg(given: str, expected: str):
 
 class TestForwardedAllowIps:
     def test_defaults_to_loopback(self, monkeypatch: pytest.MonkeyPatch):
-        from tessera_core.serve import build_config
+        from tessera_core.ops.serve import build_config
 
         monkeypatch.delenv("TESSERA_FORWARDED_ALLOW_IPS", raising=False)
         assert build_config("x:y", host="127.0.0.1", port=1).forwarded_allow_ips == "127.0.0.1"
 
     @pytest.mark.parametrize("value", ["*", "10.0.0.1, *"])
     def test_a_wildcard_is_refused(self, monkeypatch: pytest.MonkeyPatch, value: str):
-        from tessera_core.serve import build_config
+        from tessera_core.ops.serve import build_config
 
         monkeypatch.setenv("TESSERA_FORWARDED_ALLOW_IPS", value)
         with pytest.raises(SettingsError, match="forge"):

@@ -1,10 +1,10 @@
-"""What the limits count a client address as (``tessera_core.throttle.client_key``)."""
+"""What the limits count a client address as (``tessera_core.accounts.throttle.client_key``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tessera_core.throttle import client_key
+from tessera_core.accounts.throttle import client_key
 
 
 class TestClientKey:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tessera_auth.mail.delivery import MailDelivery, backoff
 from tessera_auth.mail.sender import SmtpSender
-from tessera_core.db import make_engine, make_session_factory, session_scope
+from tessera_core.db.engine import make_engine, make_session_factory, session_scope
 from tessera_core.mail import MailTemplates, OutboxRepository
 from tessera_core.settings import Settings
 from tests.fixtures.apps import PASSWORD, SettingsFactory, running

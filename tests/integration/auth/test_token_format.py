@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tessera_core.keygen import write_private_key
+from tessera_core.tokens.keygen import write_private_key
 from tests.fixtures.apps import ISSUER, bearer, register_and_login, running
 from tests.fixtures.jwt import unverified
 

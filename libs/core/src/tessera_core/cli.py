@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tessera_core.migrations import migrate
+from tessera_core.ops.migrations import migrate
 from tessera_core.settings import Settings, SettingsError
 
 __all__ = [
@@ -53,7 +53,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from tessera_core.keygen import write_private_key
+    from tessera_core.tokens.keygen import write_private_key
 
     settings = Settings()
     directory = Path(args.dir) if args.dir else settings.keys_dir
@@ -81,7 +81,7 @@ def _read_admin_password(args: argparse.Namespace) -> str:
 
 
 def _cmd_create_admin(args: argparse.Namespace) -> int:
-    from tessera_core.accounts import AdminCreation, ensure_admin
+    from tessera_core.accounts.users import AdminCreation, ensure_admin
 
     password = _read_admin_password(args)
     settings = Settings()
@@ -102,7 +102,7 @@ def _cmd_create_admin(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from tessera_core.serve import serve
+    from tessera_core.ops.serve import serve
 
     factory, default_port = SERVICES[args.service]
     return serve(

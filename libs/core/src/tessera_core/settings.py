@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr(DEFAULT_DEV_DATABASE_URL)
     database_pool_size: int = Field(20, ge=1)
     database_max_overflow: int = Field(0, ge=0)
-    # Plain connections for the hottest reads (tessera_core.db.make_read_pool), on top of
+    # Plain connections for the hottest reads (tessera_core.db.engine.make_read_pool), on top of
     # the pool above: a replica opens workers x (pool size + read pool size) connections.
     database_read_pool_size: int = Field(10, ge=1)
     redis_url: SecretStr = SecretStr(DEFAULT_DEV_REDIS_URL)
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     # Signs the users service's pagination cursors (HMAC-SHA256), so a client cannot forge one.
     cursor_secret: SecretStr = SecretStr(DEFAULT_DEV_CURSOR_SECRET)
 
-    # Failed password checks before 429 (tessera_core.throttle): strict from one address,
+    # Failed password checks before 429 (tessera_core.accounts.throttle): strict from one address,
     # looser across addresses (a stranger cannot lock the owner out everywhere), and per
     # address across accounts.
     login_max_failures_per_account_and_client: int = Field(5, ge=1)

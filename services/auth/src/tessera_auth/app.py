@@ -24,16 +24,16 @@ from tessera_auth.sessions.router import router as sessions_router
 from tessera_auth.state import AuthLifespanState, AuthState
 from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_auth.tokens.router import router as tokens_router
-from tessera_core.accounts import ensure_admin_in
-from tessera_core.db import session_scope
-from tessera_core.health import ReadinessCheck
-from tessera_core.keygen import write_private_key
+from tessera_core.accounts.passwords import PasswordHasher, common_passwords
+from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
+from tessera_core.accounts.users import ensure_admin_in
+from tessera_core.db.engine import session_scope
 from tessera_core.mail import MailTemplates, RecipientBudget
-from tessera_core.passwords import PasswordHasher, common_passwords
-from tessera_core.runtime import CoreState, core_state, create_service_app
+from tessera_core.ops.health import ReadinessCheck
 from tessera_core.settings import Settings, SettingsError
-from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_core.tokens import StaticJWKSSource
+from tessera_core.tokens.keygen import write_private_key
+from tessera_core.web.runtime import CoreState, core_state, create_service_app
 
 __all__ = ["bootstrap_admin", "create_app", "load_keys"]
 

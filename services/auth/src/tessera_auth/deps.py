@@ -11,9 +11,12 @@ from tessera_auth.grants.service import TokenGrants
 from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRotationRepository
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.state import AuthState
-from tessera_core.account_tokens import AccountTokenRepository
-from tessera_core.accounts import UserRepository
-from tessera_core.deps import (
+from tessera_core.accounts.account_tokens import AccountTokenRepository
+from tessera_core.accounts.users import UserRepository
+from tessera_core.errors import Forbidden, InvalidToken
+from tessera_core.mail import AccountMail
+from tessera_core.tokens import AccessClaims
+from tessera_core.web.deps import (
     AdminClaims,
     CoreStateDep,
     DbSessionDep,
@@ -23,9 +26,6 @@ from tessera_core.deps import (
     SettingsDep,
     bearer_scheme,
 )
-from tessera_core.errors import Forbidden, InvalidToken
-from tessera_core.mail import AccountMail
-from tessera_core.tokens import AccessClaims
 
 __all__ = [
     "AccountMailDep",

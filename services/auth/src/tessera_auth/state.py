@@ -8,10 +8,10 @@ from typing import Any
 
 from tessera_auth.keys.keystore import KeyStore
 from tessera_auth.tokens.issuer import AccessTokenIssuer
+from tessera_core.accounts.passwords import PasswordHasher
+from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.mail import MailTemplates, RecipientBudget
-from tessera_core.passwords import PasswordHasher
-from tessera_core.runtime import CoreLifespanState
-from tessera_core.throttle import LoginThrottle, RequestLimit
+from tessera_core.web.runtime import CoreLifespanState
 
 __all__ = ["AuthLifespanState", "AuthState"]
 

@@ -9,13 +9,13 @@ import httpx
 import structlog
 from fastapi import FastAPI, Request
 
-from tessera_core.health import ReadinessCheck
+from tessera_core.accounts.passwords import PasswordHasher
+from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.mail import MailTemplates, RecipientBudget
-from tessera_core.passwords import PasswordHasher
-from tessera_core.runtime import CoreState, core_state, create_service_app
+from tessera_core.ops.health import ReadinessCheck
 from tessera_core.settings import Settings, SettingsError
-from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
+from tessera_core.web.runtime import CoreState, core_state, create_service_app
 from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.router import listing_router
 from tessera_users.admin.router import router as admin_router

@@ -9,8 +9,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tessera_core.accounts import UserRepository, read_token_user
-from tessera_core.deps import (
+from tessera_core.accounts.users import UserRepository, read_token_user
+from tessera_core.db.models import User
+from tessera_core.errors import Forbidden
+from tessera_core.mail import AccountMail
+from tessera_core.tokens import AccessClaims
+from tessera_core.web.deps import (
     AdminClaims,
     CoreStateDep,
     CurrentClaims,
@@ -19,10 +23,6 @@ from tessera_core.deps import (
     RevokingClaims,
     SettingsDep,
 )
-from tessera_core.errors import Forbidden
-from tessera_core.mail import AccountMail
-from tessera_core.models import User
-from tessera_core.tokens import AccessClaims
 from tessera_users.admin.repository import UserListRepository
 from tessera_users.caller import Caller
 from tessera_users.profiles import service as profiles
@@ -120,7 +120,7 @@ async def get_admin_caller(claims: AdminClaims, core: CoreStateDep) -> Caller:
 
 
 # The callers of routes that can revoke (deactivation, a change of the admin flag): their
-# tokens are checked in PostgreSQL when Redis cannot answer (``tessera_core.deps``).
+# tokens are checked in PostgreSQL when Redis cannot answer (``tessera_core.web.deps``).
 async def get_revoking_caller(claims: RevokingClaims, users: UserRepositoryDep) -> Caller:
     return await _caller(claims, users)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tessera_core.accounts.passwords import PasswordHasher
+from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.mail import MailTemplates, RecipientBudget
-from tessera_core.passwords import PasswordHasher
-from tessera_core.runtime import CoreLifespanState
-from tessera_core.throttle import LoginThrottle, RequestLimit
+from tessera_core.web.runtime import CoreLifespanState
 from tessera_users.admin.cursor import CursorCodec
 
 __all__ = ["UsersLifespanState", "UsersState"]

@@ -209,8 +209,8 @@ class DevStack:
             self.stop()
 
     def start(self) -> None:
-        from tessera_core.keygen import write_private_key
-        from tessera_core.migrations import migrate
+        from tessera_core.ops.migrations import migrate
+        from tessera_core.tokens.keygen import write_private_key
 
         cfg = self.config
         database_url = self.start_postgres()

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.account_tokens import AccountTokenRepository
+from tessera_core.accounts.account_tokens import AccountTokenRepository
+from tessera_core.db.models import User
 from tessera_core.mail.outbox import OutboxRepository, RecipientBudget
 from tessera_core.mail.templates import MAIL_KINDS, MailTemplates, RenderedMail
-from tessera_core.models import User
 from tessera_core.settings import Settings
 
 __all__ = [

@@ -10,12 +10,12 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.accounts import identifier_key
+from tessera_core.accounts.throttle import RequestLimit, ThrottleUnavailable, TooManyRequests
+from tessera_core.accounts.users import identifier_key
+from tessera_core.db.models import MailOutbox
+from tessera_core.db.redis_client import RedisClient
 from tessera_core.mail.templates import RenderedMail
-from tessera_core.models import MailOutbox
-from tessera_core.redis_client import RedisClient
 from tessera_core.settings import Settings
-from tessera_core.throttle import RequestLimit, ThrottleUnavailable, TooManyRequests
 
 __all__ = ["OutboxRepository", "RecipientBudget"]
 

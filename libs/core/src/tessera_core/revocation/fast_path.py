@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_core.db.models import LoginSession, RevokedAccessToken, User
+from tessera_core.db.redis_client import RedisClient
 from tessera_core.errors import RevocationUnavailable
-from tessera_core.metrics import REVOCATION_FAST_PATH_FAILURES, REVOCATION_RESYNCS
-from tessera_core.models import LoginSession, RevokedAccessToken, User
-from tessera_core.redis_client import RedisClient
+from tessera_core.ops.metrics import REVOCATION_FAST_PATH_FAILURES, REVOCATION_RESYNCS
 from tessera_core.revocation.keys import (
     ALL_BUCKETS,
     KEEP_LATEST,

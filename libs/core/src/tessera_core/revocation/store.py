@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db import after_commit, session_scope
+from tessera_core.db.engine import after_commit, session_scope
+from tessera_core.db.models import LoginSession, RevokedAccessToken, User
 from tessera_core.errors import RevocationUnavailable, TokenRevoked
-from tessera_core.metrics import AUTH_TOKENS_REVOKED
-from tessera_core.models import LoginSession, RevokedAccessToken, User
+from tessera_core.ops.metrics import AUTH_TOKENS_REVOKED
 from tessera_core.revocation.fast_path import FastPath
 from tessera_core.revocation.keys import (
     Entry,

@@ -1,5 +1,5 @@
 """Opaque secrets handed to a client and kept only as a hash: refresh tokens, and the
-single-use tokens of mailed links (``tessera_core.account_tokens``)."""
+single-use tokens of mailed links (``tessera_core.accounts.account_tokens``)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 
 from tessera_core.errors import InvalidToken
-from tessera_core.metrics import TOKEN_VERIFICATIONS
+from tessera_core.ops.metrics import TOKEN_VERIFICATIONS
 from tessera_core.tokens.claims import ACCESS_TOKEN_TYPE, AccessClaims
 from tessera_core.tokens.jwks import JWKSCache, PublicKey
 

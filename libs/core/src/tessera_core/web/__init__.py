@@ -1,23 +1,49 @@
-"""The web glue: how errors are rendered, and the ASGI middleware."""
+"""The web glue: the service runtime and app factory, the FastAPI dependencies, the
+error rendering, the ASGI middleware, the docs pages and the OpenAPI document."""
 
+from tessera_core.web.deps import (
+    AdminClaims,
+    CoreStateDep,
+    CurrentClaims,
+    DbSessionDep,
+    PgTransactionDep,
+    RevocationsDep,
+    RevokingAdminClaims,
+    RevokingClaims,
+    SettingsDep,
+    bearer_scheme,
+)
+from tessera_core.web.docs import SWAGGER_UI_ASSETS, docs_csp
 from tessera_core.web.errors import (
-    DATABASE_UNREACHABLE,
-    OAUTH_RESPONSES,
     OAuthRoute,
-    as_oauth_error,
-    database_unreachable,
     error_response,
     install_error_handlers,
+    internal_error,
 )
-from tessera_core.web.middleware import BodySizeLimitMiddleware
+from tessera_core.web.pages import PAGE_HEADERS, content_security_policy
+from tessera_core.web.runtime import CoreLifespanState, CoreState, core_state, create_service_app
 
 __all__ = [
-    "DATABASE_UNREACHABLE",
-    "OAUTH_RESPONSES",
-    "BodySizeLimitMiddleware",
+    "PAGE_HEADERS",
+    "SWAGGER_UI_ASSETS",
+    "AdminClaims",
+    "CoreLifespanState",
+    "CoreState",
+    "CoreStateDep",
+    "CurrentClaims",
+    "DbSessionDep",
     "OAuthRoute",
-    "as_oauth_error",
-    "database_unreachable",
+    "PgTransactionDep",
+    "RevocationsDep",
+    "RevokingAdminClaims",
+    "RevokingClaims",
+    "SettingsDep",
+    "bearer_scheme",
+    "content_security_policy",
+    "core_state",
+    "create_service_app",
+    "docs_csp",
     "error_response",
     "install_error_handlers",
+    "internal_error",
 ]

@@ -129,7 +129,7 @@ DATABASE_UNREACHABLE = (
     OperationalError,
     InterfaceError,
     PoolTimeoutError,
-    psycopg.OperationalError,  # the read pool's plain connections (tessera_core.db)
+    psycopg.OperationalError,  # the read pool's plain connections (tessera_core.db.engine)
     psycopg_pool.PoolTimeout,
 )
 

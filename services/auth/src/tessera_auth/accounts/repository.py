@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tessera_core.accounts import UserRepository
-from tessera_core.models import User
+from tessera_core.accounts.users import UserRepository
+from tessera_core.db.models import User
 
 __all__ = ["AccountRepository"]
 

@@ -14,11 +14,11 @@ from tessera_auth.deps import (
     AuthStateDep,
     ClientInfoDep,
 )
-from tessera_core.accounts import EmailTaken, UsernameTaken
-from tessera_core.deps import RevocationsDep, RevokingClaims, SettingsDep
+from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
+from tessera_core.accounts.users import EmailTaken, UsernameTaken
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
-from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
+from tessera_core.web.deps import RevocationsDep, RevokingClaims, SettingsDep
 
 __all__ = ["router"]
 

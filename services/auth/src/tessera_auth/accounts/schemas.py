@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tessera_core.accounts import check_email, check_username
+from tessera_core.accounts.users import check_email, check_username
 from tessera_core.schemas import Text
 
 __all__ = ["PasswordChange", "UserCreate"]

@@ -9,14 +9,14 @@ from tessera_auth.accounts.errors import InvalidCredentials, InvalidCurrentPassw
 from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.accounts.schemas import UserCreate
 from tessera_auth.recovery.errors import EmailNotVerified
-from tessera_core.account_tokens import AccountTokenRepository
-from tessera_core.accounts import EmailTaken, UsernameTaken
+from tessera_core.accounts.account_tokens import AccountTokenRepository
+from tessera_core.accounts.passwords import PasswordHasher, password_problems
+from tessera_core.accounts.throttle import LoginThrottle, TooManyAttempts
+from tessera_core.accounts.users import EmailTaken, UsernameTaken
+from tessera_core.db.models import User
 from tessera_core.mail import AccountMail
-from tessera_core.metrics import AUTH_LOGINS
-from tessera_core.models import User
-from tessera_core.passwords import PasswordHasher, password_problems
+from tessera_core.ops.metrics import AUTH_LOGINS
 from tessera_core.revocation import Revocations
-from tessera_core.throttle import LoginThrottle, TooManyAttempts
 
 __all__ = ["authenticate", "change_password", "register"]
 

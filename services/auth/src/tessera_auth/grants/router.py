@@ -14,16 +14,16 @@ from tessera_auth.recovery.errors import EmailNotVerified
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
 from tessera_auth.tokens.schemas import TokenPair
+from tessera_core.accounts.throttle import TooManyAttempts
 from tessera_core.errors import (
     OAuthError,
     RevocationUnavailable,
     ServiceUnavailable,
     problem_responses,
 )
-from tessera_core.routing import LeanRoute
 from tessera_core.schemas import Text
-from tessera_core.throttle import TooManyAttempts
 from tessera_core.web.errors import OAuthRoute
+from tessera_core.web.routing import LeanRoute
 
 __all__ = ["NO_STORE", "oauth_router", "refresh_router", "router"]
 

@@ -24,10 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_auth.mail.sender import build_message
-from tessera_core.db import session_scope
+from tessera_core.db.engine import session_scope
+from tessera_core.db.models import MailOutbox
 from tessera_core.mail import OutboxRepository
-from tessera_core.metrics import MAIL_FAILED, MAIL_OUTBOX_DEPTH, MAIL_SENT
-from tessera_core.models import MailOutbox
+from tessera_core.ops.metrics import MAIL_FAILED, MAIL_OUTBOX_DEPTH, MAIL_SENT
 from tessera_core.settings import Settings
 
 __all__ = ["MailDelivery", "backoff"]

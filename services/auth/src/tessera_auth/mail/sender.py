@@ -7,7 +7,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from tessera_core.models import MailOutbox
+from tessera_core.db.models import MailOutbox
 from tessera_core.settings import Settings
 
 

@@ -25,9 +25,9 @@ from tessera_auth.recovery.errors import (
     VerificationTokenUsed,
 )
 from tessera_auth.recovery.schemas import Accepted, EmailVerify, PasswordForgot, PasswordReset
-from tessera_core.deps import CurrentClaims, RevocationsDep, SettingsDep
+from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyRequests
 from tessera_core.errors import BEARER_ERRORS, PROBLEM_JSON, TesseraError, problem_responses
-from tessera_core.throttle import ThrottleUnavailable, TooManyRequests
+from tessera_core.web.deps import CurrentClaims, RevocationsDep, SettingsDep
 
 __all__ = ["router"]
 

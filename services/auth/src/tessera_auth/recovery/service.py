@@ -1,5 +1,5 @@
 """Password reset and email verification: the rules. Links carry single-use tokens
-(``tessera_core.account_tokens``); the mail goes to the outbox in the request's
+(``tessera_core.accounts.account_tokens``); the mail goes to the outbox in the request's
 transaction (``tessera_core.mail``)."""
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from tessera_auth.recovery.errors import (
     VerificationTokenExpired,
     VerificationTokenUsed,
 )
-from tessera_core.account_tokens import AccountTokenRepository, Purpose
-from tessera_core.accounts import identifier_key
+from tessera_core.accounts.account_tokens import AccountTokenRepository, Purpose
+from tessera_core.accounts.passwords import PasswordHasher, password_problems
+from tessera_core.accounts.throttle import RequestLimit
+from tessera_core.accounts.users import identifier_key
+from tessera_core.db.models import AccountToken, User
 from tessera_core.errors import TesseraError
 from tessera_core.mail import AccountMail
-from tessera_core.models import AccountToken, User
-from tessera_core.passwords import PasswordHasher, password_problems
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
-from tessera_core.throttle import RequestLimit
 
 __all__ = ["forgot_password", "resend_verification", "reset_password", "verify_email"]
 

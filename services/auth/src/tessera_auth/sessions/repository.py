@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_auth.tokens.issuer import TokenSubject
-from tessera_core.db import PgTransaction
-from tessera_core.models import LoginSession, RefreshToken
+from tessera_core.db.engine import PgTransaction
+from tessera_core.db.models import LoginSession, RefreshToken
 
 __all__ = [
     "LOCK_REFRESH_TOKEN_SQL",

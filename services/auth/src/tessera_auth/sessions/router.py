@@ -15,10 +15,10 @@ from tessera_auth.deps import (
 from tessera_auth.sessions import service
 from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound, UserNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
-from tessera_core.deps import CurrentClaims, RevocationsDep, RevokingClaims
+from tessera_core.db.models import LoginSession
 from tessera_core.errors import BEARER_ERRORS, Forbidden, RevocationUnavailable, problem_responses
-from tessera_core.models import LoginSession
 from tessera_core.tokens import AccessClaims
+from tessera_core.web.deps import CurrentClaims, RevocationsDep, RevokingClaims
 
 __all__ = ["router"]
 

@@ -23,10 +23,10 @@ from tessera_auth.sessions.repository import (
 from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
-from tessera_core.accounts import UserRepository
-from tessera_core.db import after_commit
-from tessera_core.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
-from tessera_core.models import LoginSession, User
+from tessera_core.accounts.users import UserRepository
+from tessera_core.db.engine import after_commit
+from tessera_core.db.models import LoginSession, User
+from tessera_core.ops.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token

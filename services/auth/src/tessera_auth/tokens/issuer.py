@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tessera_auth.keys.keystore import KeyStore
-from tessera_core.models import LoginSession, User, roles_of
+from tessera_core.db.models import LoginSession, User, roles_of
 from tessera_core.settings import Settings
 
 __all__ = ["AccessTokenIssuer", "TokenSubject"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from tessera_core.deps import CurrentClaims
 from tessera_core.errors import BEARER_ERRORS, problem_responses
-from tessera_core.routing import LeanRoute
 from tessera_core.tokens import AccessClaims
+from tessera_core.web.deps import CurrentClaims
+from tessera_core.web.routing import LeanRoute
 
 __all__ = ["identity_headers", "router"]
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, not_, select, tuple_
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
-from tessera_core.db import ReadPool
-from tessera_core.models import User, user_search_text
+from tessera_core.db.engine import ReadPool
+from tessera_core.db.models import User, user_search_text
 from tessera_core.schemas import UserRead
 from tessera_users.admin.schemas import Ordering
 

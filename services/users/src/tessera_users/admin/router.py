@@ -5,13 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tessera_core.deps import RevocationsDep
 from tessera_core.errors import (
     BEARER_ERRORS,
     Forbidden,
     problem_responses,
 )
-from tessera_core.routing import LeanRoute
+from tessera_core.web.deps import RevocationsDep
+from tessera_core.web.routing import LeanRoute
 from tessera_users.admin import service
 from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.schemas import ListingParameters, UserPage

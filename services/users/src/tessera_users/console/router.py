@@ -18,8 +18,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from tessera_core.errors import NotFound, TesseraError
-from tessera_core.pages import PAGE_HEADERS, content_security_policy
 from tessera_core.web.errors import error_response
+from tessera_core.web.pages import PAGE_HEADERS, content_security_policy
 
 __all__ = [
     "CONSOLE_CSP",
@@ -95,7 +95,7 @@ class Console:
     """The ASGI app mounted at ``/admin``: ``/admin/`` is the page, ``/admin/<name>`` one of
     its files. Every answer, errors included, carries the console's policy headers."""
 
-    # The route label of the request log and metrics (``tessera_core.logging``): one for
+    # The route label of the request log and metrics (``tessera_core.ops.logging``): one for
     # every console request, whatever name was asked for.
     path = f"{CONSOLE_PREFIX}/{{file}}"
 

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tessera_core.accounts import EmailTaken
-from tessera_core.deps import RevocationsDep
+from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
+from tessera_core.accounts.users import EmailTaken
 from tessera_core.errors import (
     BEARER_ERRORS,
     problem_responses,
 )
-from tessera_core.routing import LeanRoute
 from tessera_core.schemas import UserRead
-from tessera_core.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
+from tessera_core.web.deps import RevocationsDep
+from tessera_core.web.routing import LeanRoute
 from tessera_users.deps import (
     AccountMailDep,
     CurrentCaller,

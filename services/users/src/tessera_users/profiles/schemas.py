@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tessera_core.accounts import check_email
+from tessera_core.accounts.users import check_email
 from tessera_core.schemas import Text
 
 __all__ = ["UserUpdate"]

@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tessera_core.accounts import EmailTaken, UserRepository
+from tessera_core.accounts.passwords import PasswordHasher
+from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
+from tessera_core.accounts.users import EmailTaken, UserRepository
+from tessera_core.db.models import User
 from tessera_core.mail import AccountMail
-from tessera_core.models import User
-from tessera_core.passwords import PasswordHasher
 from tessera_core.revocation import Revocations
-from tessera_core.throttle import LoginThrottle, RequestLimit
 from tessera_users.caller import Caller
 from tessera_users.profiles.errors import (
     ForbiddenField,

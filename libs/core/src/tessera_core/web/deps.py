@@ -12,12 +12,12 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db import PgTransaction, session_scope
+from tessera_core.db.engine import PgTransaction, session_scope
 from tessera_core.errors import Forbidden, NotAuthenticated
 from tessera_core.revocation import Revocations
-from tessera_core.runtime import CoreState
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims
+from tessera_core.web.runtime import CoreState
 
 __all__ = [
     "AdminClaims",

@@ -18,9 +18,9 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tessera_core.errors import internal_error
-from tessera_core.metrics import HTTP_DURATION, HTTP_REQUESTS
+from tessera_core.ops.metrics import HTTP_DURATION, HTTP_REQUESTS
 from tessera_core.settings import Settings
+from tessera_core.web.errors import internal_error
 
 __all__ = [
     "REQUEST_ID_HEADER",

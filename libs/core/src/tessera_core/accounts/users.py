@@ -21,10 +21,10 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db import ReadPool, make_engine, make_session_factory, session_scope
+from tessera_core.accounts.passwords import PasswordHasher, common_passwords, password_problems
+from tessera_core.db.engine import ReadPool, make_engine, make_session_factory, session_scope
+from tessera_core.db.models import User, UserIdentifier
 from tessera_core.errors import Conflict, TokenRevoked
-from tessera_core.models import User, UserIdentifier
-from tessera_core.passwords import PasswordHasher, common_passwords, password_problems
 from tessera_core.settings import Settings
 
 __all__ = [

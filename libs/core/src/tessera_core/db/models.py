@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tessera_core.db import Base
+from tessera_core.db.engine import Base
 
 __all__ = [
     "USER_SEARCH_INDEX_EXPRESSION",
@@ -124,7 +124,7 @@ def user_search_text() -> ColumnElement[str]:
 
 class UserIdentifier(Base):
     """Every string that names an account at login (its username, its email), in canonical
-    form (``tessera_core.accounts.identifier_key``). One primary key over both kinds: a
+    form (``tessera_core.accounts.users.identifier_key``). One primary key over both kinds: a
     username can never equal another account's email, however concurrent the claims."""
 
     __tablename__ = "user_identifier"

@@ -16,7 +16,7 @@ from typing import Literal
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.models import AccountToken
+from tessera_core.db.models import AccountToken
 from tessera_core.tokens import hash_opaque_token, new_opaque_token
 
 __all__ = ["AccountTokenRepository", "Purpose"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from tessera_core.metrics import PASSWORD_CHECKS
+from tessera_core.ops.metrics import PASSWORD_CHECKS
 
 __all__ = [
     "MAX_LENGTH",
@@ -95,7 +95,7 @@ class PasswordHasher:
 def common_passwords(path: Path | None = None) -> frozenset[str]:
     """The shipped list of the 20,000 most common passwords (or a custom gzip/text file)."""
     if path is None:
-        data = resources.files("tessera_core").joinpath("data/common-passwords.txt.gz").read_bytes()
+        data = resources.files(__package__).joinpath("data/common-passwords.txt.gz").read_bytes()
     else:
         data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":

@@ -19,7 +19,7 @@ The counters, each in a fixed window that starts at its first failure:
 - per client address across identifiers: 100, against one address spraying many accounts.
 
 The identifier is the string the client typed, in canonical form
-(``tessera_core.accounts.identifier_key``), whether or not an account has it: the counters
+(``tessera_core.accounts.users.identifier_key``), whether or not an account has it: the counters
 never say whether an account exists, nor that a username and an email belong together. In
 Redis the identifier appears only as a keyed hash (no emails in Redis).
 
@@ -42,10 +42,10 @@ from typing import Literal
 import structlog
 from redis.exceptions import RedisError
 
-from tessera_core.accounts import identifier_key
+from tessera_core.accounts.passwords import PasswordHasher
+from tessera_core.accounts.users import identifier_key
+from tessera_core.db.redis_client import RedisClient
 from tessera_core.errors import ServiceUnavailable, TesseraError
-from tessera_core.passwords import PasswordHasher
-from tessera_core.redis_client import RedisClient
 from tessera_core.settings import Settings
 
 __all__ = [

@@ -17,24 +17,24 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tessera_core.db import (
+from tessera_core.db.engine import (
     ReadPool,
     make_engine,
     make_read_pool,
     make_read_session_factory,
     make_session_factory,
 )
-from tessera_core.docs import add_docs
-from tessera_core.health import CheckResult, ReadinessCheck, health_router
-from tessera_core.logging import RequestContextMiddleware, configure_logging
-from tessera_core.metrics import metrics_router
-from tessera_core.openapi import finish_openapi
-from tessera_core.redis_client import RedisClient, make_redis
+from tessera_core.db.redis_client import RedisClient, make_redis
+from tessera_core.ops.health import CheckResult, ReadinessCheck, health_router
+from tessera_core.ops.logging import RequestContextMiddleware, configure_logging
+from tessera_core.ops.metrics import metrics_router
 from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
+from tessera_core.web.docs import add_docs
 from tessera_core.web.errors import install_error_handlers
 from tessera_core.web.middleware import BodySizeLimitMiddleware
+from tessera_core.web.openapi import finish_openapi
 
 __all__ = ["CoreLifespanState", "CoreState", "core_state", "create_service_app"]
 
@@ -171,7 +171,7 @@ def create_service_app(
 ) -> FastAPI:
     """The FastAPI app every service starts from: its ``routers``, errors, request context,
     body limit, probes and metrics. Docs live under the service's own prefix so the gateway
-    can route them without rewriting, and load nothing from outside (``tessera_core.docs``).
+    can route them without rewriting, and load nothing from outside (``tessera_core.web.docs``).
 
     The router tries routes in order (a few µs each, profiled), so ``routers`` come right
     after the docs, busiest first; the probes and metrics after them."""
@@ -185,7 +185,7 @@ def create_service_app(
         redoc_url=None,
         openapi_url=f"{docs_prefix}/openapi.json",
         # FastAPI's own OpenTelemetry hooks look the providers up on every request
-        # (a tenth of /verify's time); Tessera's metrics are Prometheus (tessera_core.metrics).
+        # (a tenth of /verify's time); Tessera's metrics are Prometheus (tessera_core.ops.metrics).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # Docs before the routers: a path like /api/v1/users/docs also fits /users/{user_id}.

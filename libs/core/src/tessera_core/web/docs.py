@@ -23,7 +23,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
-from tessera_core.pages import PAGE_HEADERS, content_security_policy
+from tessera_core.web.pages import PAGE_HEADERS, content_security_policy
 
 __all__ = ["SWAGGER_UI_ASSETS", "add_docs", "docs_csp"]
 
