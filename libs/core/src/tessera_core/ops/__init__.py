@@ -3,7 +3,7 @@
 migration helper (``migrations``)."""
 
 from tessera_core.ops.health import CheckResult, ReadinessCheck, health_router
-from tessera_core.ops.logging import RequestContextMiddleware, configure_logging
+from tessera_core.ops.logging import configure_logging
 from tessera_core.ops.metrics import (
     AUTH_LOGINS,
     AUTH_REFRESH_REUSE,
@@ -33,7 +33,6 @@ __all__ = [
     "TOKEN_VERIFICATIONS",
     "CheckResult",
     "ReadinessCheck",
-    "RequestContextMiddleware",
     "configure_logging",
     "health_router",
     "metrics_router",

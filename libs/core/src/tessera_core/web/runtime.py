@@ -26,14 +26,14 @@ from tessera_core.db.engine import (
 )
 from tessera_core.db.redis_client import RedisClient, make_redis
 from tessera_core.ops.health import CheckResult, ReadinessCheck, health_router
-from tessera_core.ops.logging import RequestContextMiddleware, configure_logging
+from tessera_core.ops.logging import configure_logging
 from tessera_core.ops.metrics import metrics_router
 from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
 from tessera_core.web.docs import add_docs
 from tessera_core.web.errors import install_error_handlers
-from tessera_core.web.middleware import BodySizeLimitMiddleware
+from tessera_core.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from tessera_core.web.openapi import finish_openapi
 
 __all__ = ["CoreLifespanState", "CoreState", "core_state", "create_service_app"]
