@@ -1,5 +1,6 @@
 """Access-token verification shared by every service: JWKS cache, checks, revocation;
-and the opaque tokens kept only as hashes."""
+the opaque tokens kept only as hashes; and the signing keys ``tessera keys`` writes
+(``keygen``)."""
 
 from tessera_core.tokens.claims import AccessClaims
 from tessera_core.tokens.jwks import (
