@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tessera_users.admin.cursor import CursorCodec
-from tessera_users.admin.errors import InvalidCursor
+from tessera_users.cursor import CursorCodec, InvalidCursor
 
 CODEC = CursorCodec(b"k" * 32)
 DATA = {

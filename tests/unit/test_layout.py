@@ -1,5 +1,5 @@
 """The layout DESIGN.md and docs/architecture.md describe, checked from the imports
-themselves: public names through ``__all__``, one direction of travel in auth, and the dev
+themselves: public names through ``__all__``, one direction of travel in each service, and the dev
 tooling kept out of what the images install."""
 
 from __future__ import annotations
@@ -92,6 +92,27 @@ def imported(folder: Path, prefix: str) -> set[str]:
     }
 
 
+# Top floor first; a room imports only rooms on floors below its own.
+AUTH_FLOORS = [
+    {"app"},
+    {"grants"},
+    {"sessions", "recovery"},
+    {"accounts"},
+    {"deps"},
+    {"state"},
+    {"tokens"},
+    {"keys", "mail", "client"},
+]
+USERS_FLOORS = [
+    {"app"},
+    {"admin"},
+    {"profiles"},
+    {"deps"},
+    {"state"},
+    {"caller", "cursor", "console"},
+]
+
+
 class TestDirectionOfTravel:
     def test_core_imports_no_service(self):
         assert imported(CORE, "tessera_auth") | imported(CORE, "tessera_users") == set()
@@ -106,6 +127,34 @@ class TestDirectionOfTravel:
             m for m in imported(AUTH / "tokens", "tessera_auth.") if m.split(".")[1] in above
         }
         assert reached == set()
+
+    @pytest.mark.parametrize(
+        ("package", "floors"),
+        [(AUTH, AUTH_FLOORS), (USERS, USERS_FLOORS)],
+        ids=["auth", "users"],
+    )
+    def test_no_import_runs_back_up(self, package: Path, floors: list[set[str]]):
+        """Each top-level module or folder imports only rooms on lower floors (or its own
+        room): the floors docs/architecture.md draws, top down."""
+        floor_of = {room: level for level, rooms in enumerate(floors) for room in rooms}
+        rooms = {
+            p.stem if p.parent == package else p.relative_to(package).parts[0]
+            for p in package.rglob("*.py")
+        } - {"__init__"}
+        assert rooms == set(floor_of), "every room has a floor"
+        upward = [
+            f"{path.relative_to(ROOT)}: {module}"
+            for path in package.rglob("*.py")
+            if path.name != "__init__.py" or path.parent != package
+            for room in [
+                path.stem if path.parent == package else path.relative_to(package).parts[0]
+            ]
+            for module, _ in imports_of(path)
+            if module.startswith(f"{package.name}.")
+            and (target := module.split(".")[1]) != room
+            and floor_of[target] <= floor_of[room]
+        ]
+        assert upward == []
 
     @pytest.mark.parametrize("package", [AUTH, USERS], ids=["auth", "users"])
     def test_rules_and_repositories_import_no_web_framework(self, package: Path):

@@ -16,10 +16,10 @@ from tessera_core.ops.health import ReadinessCheck
 from tessera_core.settings import Settings, SettingsError
 from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_core.web.runtime import CoreState, core_state, create_service_app
-from tessera_users.admin.cursor import CursorCodec
 from tessera_users.admin.router import listing_router
 from tessera_users.admin.router import router as admin_router
 from tessera_users.console.router import add_console
+from tessera_users.cursor import CursorCodec
 from tessera_users.profiles.router import me_router
 from tessera_users.profiles.router import router as profiles_router
 from tessera_users.state import UsersLifespanState, UsersState

@@ -1,18 +1,15 @@
-"""Dependencies of the users service's routes, each alias named for what it yields:
-repositories, the caller, the admin, and the user a route's ``{user_id}`` names (loaded
-once, or 404)."""
+"""The dependencies every folder's routes share: the service's state, the user repository
+and the caller. The profile routes' own are in ``profiles/deps.py``, the listing's in
+``admin/deps.py``; this module imports nothing above ``state`` and ``caller``."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from tessera_core.accounts.users import UserRepository, read_token_user
-from tessera_core.db.models import User
 from tessera_core.errors import Forbidden
-from tessera_core.mail import AccountMail
 from tessera_core.tokens import AccessClaims
 from tessera_core.web.deps import (
     AdminClaims,
@@ -21,35 +18,21 @@ from tessera_core.web.deps import (
     DbSessionDep,
     RevokingAdminClaims,
     RevokingClaims,
-    SettingsDep,
 )
-from tessera_users.admin.repository import UserListRepository
 from tessera_users.caller import Caller
-from tessera_users.profiles import service as profiles
-from tessera_users.profiles.service import Reauthentication
 from tessera_users.state import UsersState
 
 __all__ = [
-    "AccountMailDep",
     "AdminCaller",
     "CurrentCaller",
-    "ReauthenticationDep",
     "RevokingAdminCaller",
     "RevokingCaller",
-    "RevokingTargetUser",
-    "TargetUser",
-    "UserListRepositoryDep",
     "UserRepositoryDep",
     "UsersStateDep",
-    "get_account_mail",
     "get_admin_caller",
     "get_current_caller",
-    "get_reauthentication",
     "get_revoking_admin_caller",
     "get_revoking_caller",
-    "get_revoking_target_user",
-    "get_target_user",
-    "get_user_list_repository",
     "get_user_repository",
     "get_users_state",
 ]
@@ -64,38 +47,8 @@ async def get_user_repository(db: DbSessionDep) -> UserRepository:
     return UserRepository(db)
 
 
-async def get_user_list_repository(core: CoreStateDep) -> UserListRepository:
-    return UserListRepository(core.read_pool)
-
-
 UsersStateDep = Annotated[UsersState, Depends(get_users_state)]
-
-
-async def get_reauthentication(
-    request: Request, state: UsersStateDep, settings: SettingsDep
-) -> Reauthentication:
-    return Reauthentication(
-        state.hasher,
-        state.throttle,
-        request.client.host if request.client else None,
-        state.email_change_limit,
-        settings.email_changes_per_account,
-    )
-
-
-ReauthenticationDep = Annotated[Reauthentication, Depends(get_reauthentication)]
-
-
-async def get_account_mail(
-    db: DbSessionDep, state: UsersStateDep, settings: SettingsDep
-) -> AccountMail:
-    """Mail of this request, written to the shared outbox in its transaction."""
-    return AccountMail.in_session(db, state.mail_templates, settings, state.mail_budget)
-
-
-AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
 UserRepositoryDep = Annotated[UserRepository, Depends(get_user_repository)]
-UserListRepositoryDep = Annotated[UserListRepository, Depends(get_user_list_repository)]
 
 
 async def _caller(claims: AccessClaims, users: UserRepository) -> Caller:
@@ -135,20 +88,3 @@ CurrentCaller = Annotated[Caller, Depends(get_current_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin_caller)]
 RevokingCaller = Annotated[Caller, Depends(get_revoking_caller)]
 RevokingAdminCaller = Annotated[Caller, Depends(get_revoking_admin_caller)]
-
-
-async def get_target_user(
-    user_id: uuid.UUID, caller: CurrentCaller, users: UserRepositoryDep
-) -> User:
-    """The user of the path, if the caller may see it; else 404."""
-    return await profiles.get_visible(users, caller, user_id)
-
-
-async def get_revoking_target_user(
-    user_id: uuid.UUID, caller: RevokingCaller, users: UserRepositoryDep
-) -> User:
-    return await profiles.get_visible(users, caller, user_id)
-
-
-TargetUser = Annotated[User, Depends(get_target_user)]
-RevokingTargetUser = Annotated[User, Depends(get_revoking_target_user)]

@@ -8,7 +8,7 @@ from tessera_core.accounts.passwords import PasswordHasher
 from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.web.runtime import CoreLifespanState
-from tessera_users.admin.cursor import CursorCodec
+from tessera_users.cursor import CursorCodec
 
 __all__ = ["UsersLifespanState", "UsersState"]
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera_core.errors import TesseraError, Unauthorized
+from tessera_core.errors import Forbidden, TesseraError, Unauthorized
 
-__all__ = ["InvalidCredentials", "InvalidCurrentPassword", "WeakPassword"]
+__all__ = ["EmailNotVerified", "InvalidCredentials", "InvalidCurrentPassword", "WeakPassword"]
 
 
 class WeakPassword(TesseraError):
@@ -30,3 +30,8 @@ class InvalidCurrentPassword(TesseraError):
     status = 400
     code = "invalid_current_password"
     title = "Current password is incorrect"
+
+
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+    title = "Email not verified"

@@ -5,15 +5,14 @@ import uuid
 from fastapi import APIRouter, status
 
 from tessera_auth.accounts import service
-from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
-from tessera_auth.accounts.schemas import PasswordChange, UserCreate
-from tessera_auth.deps import (
+from tessera_auth.accounts.deps import (
     AccountMailDep,
     AccountRepositoryDep,
     AccountTokenRepositoryDep,
-    AuthStateDep,
-    ClientInfoDep,
 )
+from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
+from tessera_auth.accounts.schemas import PasswordChange, UserCreate
+from tessera_auth.deps import AuthStateDep, ClientInfoDep
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
 from tessera_core.accounts.users import EmailTaken, UsernameTaken
 from tessera_core.errors import BEARER_ERRORS, problem_responses

@@ -5,10 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from tessera_auth.accounts.errors import InvalidCredentials, InvalidCurrentPassword, WeakPassword
+from tessera_auth.accounts.errors import (
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidCurrentPassword,
+    WeakPassword,
+)
 from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.accounts.schemas import UserCreate
-from tessera_auth.recovery.errors import EmailNotVerified
 from tessera_core.accounts.account_tokens import AccountTokenRepository
 from tessera_core.accounts.passwords import PasswordHasher, password_problems
 from tessera_core.accounts.throttle import LoginThrottle, TooManyAttempts

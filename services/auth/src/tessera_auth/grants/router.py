@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
 
-from tessera_auth.accounts.errors import InvalidCredentials
-from tessera_auth.deps import ClientInfoDep, TokenGrantsDep
+from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
+from tessera_auth.deps import ClientInfoDep
+from tessera_auth.grants.deps import TokenGrantsDep
 from tessera_auth.grants.schemas import LoginRequest
-from tessera_auth.recovery.errors import EmailNotVerified
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
 from tessera_auth.tokens.schemas import TokenPair

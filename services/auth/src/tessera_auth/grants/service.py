@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from tessera_auth.accounts import service as accounts_service
 from tessera_auth.accounts.repository import AccountRepository
+from tessera_auth.client import ClientInfo
 from tessera_auth.sessions import service as sessions_service
 from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRotationRepository
-from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.state import AuthState
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.errors import InvalidToken

@@ -1,15 +1,34 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from tessera_auth.deps import AuthStateDep
+from tessera_auth.keys.keystore import KeyStore
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["keys"])
+
+
+class PublishedKeys(Protocol):
+    """What these routes read of the service's state (``AuthState`` has it): typed here, so
+    the keys, which the state is built from, need not import it."""
+
+    @property
+    def keys(self) -> KeyStore: ...
+
+    @property
+    def oauth_metadata(self) -> dict[str, Any]: ...
+
+
+async def get_published_keys(request: Request) -> PublishedKeys:
+    state: PublishedKeys = request.state.auth
+    return state
+
+
+PublishedKeysDep = Annotated[PublishedKeys, Depends(get_published_keys)]
 
 
 JWK_SET = {
@@ -29,7 +48,7 @@ JWK_SET = {
         }
     },
 )
-async def jwks(auth: AuthStateDep) -> Response:
+async def jwks(auth: PublishedKeysDep) -> Response:
     """The public signing keys (RFC 7517): every key that may still have live tokens."""
     return JSONResponse(
         auth.keys.jwks(),
@@ -39,6 +58,6 @@ async def jwks(auth: AuthStateDep) -> Response:
 
 
 @router.get("/.well-known/oauth-authorization-server")
-async def metadata(auth: AuthStateDep) -> dict[str, Any]:
+async def metadata(auth: PublishedKeysDep) -> dict[str, Any]:
     """Authorization server metadata (RFC 8414)."""
     return auth.oauth_metadata

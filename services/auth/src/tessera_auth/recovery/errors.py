@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from tessera_core.errors import Conflict, Forbidden, TesseraError
+from tessera_core.errors import Conflict, TesseraError
 
 __all__ = [
     "EmailAlreadyVerified",
-    "EmailNotVerified",
     "InvalidResetToken",
     "InvalidVerificationToken",
     "ResetTokenExpired",
@@ -53,8 +52,3 @@ class VerificationTokenExpired(TesseraError):
 class EmailAlreadyVerified(Conflict):
     code = "email_already_verified"
     title = "Email already verified"
-
-
-class EmailNotVerified(Forbidden):
-    code = "email_not_verified"
-    title = "Email not verified"

@@ -6,14 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from tessera_auth.accounts.errors import WeakPassword
-from tessera_auth.deps import (
+from tessera_auth.accounts.deps import (
     AccountMailDep,
     AccountRepositoryDep,
     AccountTokenRepositoryDep,
-    AuthStateDep,
-    ClientInfoDep,
 )
+from tessera_auth.accounts.errors import WeakPassword
+from tessera_auth.deps import AuthStateDep, ClientInfoDep
 from tessera_auth.recovery import service
 from tessera_auth.recovery.errors import (
     EmailAlreadyVerified,

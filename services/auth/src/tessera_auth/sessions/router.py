@@ -5,14 +5,14 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
-from tessera_auth.deps import (
-    AccountRepositoryDep,
+from tessera_auth.accounts.deps import AccountRepositoryDep
+from tessera_auth.sessions import service
+from tessera_auth.sessions.deps import (
     ActingAdminClaims,
     LoginSessionRepositoryDep,
     OptionalClaims,
     RevokingActingAdminClaims,
 )
-from tessera_auth.sessions import service
 from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound, UserNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
 from tessera_core.db.models import LoginSession

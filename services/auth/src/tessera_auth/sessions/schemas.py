@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 
@@ -9,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 
 from tessera_core.schemas import Text
 
-__all__ = ["ClientInfo", "RefreshRequest", "SessionRead"]
+__all__ = ["RefreshRequest", "SessionRead"]
 
 
 class SessionRead(BaseModel):
@@ -34,12 +33,3 @@ class RefreshRequest(BaseModel):
     # No length limit but the body's: whatever is presented that is not a live refresh
     # token (an access token by mistake, say) is answered 401 invalid_refresh_token.
     refresh_token: Text
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """Who is logging in, as the request shows it: kept on the session."""
-
-    ip: str | None
-    user_agent: str | None
-    client_id: str

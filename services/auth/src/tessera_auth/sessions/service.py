@@ -9,6 +9,7 @@ from enum import Enum
 
 import structlog
 
+from tessera_auth.client import ClientInfo
 from tessera_auth.sessions.errors import (
     InvalidRefreshToken,
     RefreshTokenReused,
@@ -20,7 +21,6 @@ from tessera_auth.sessions.repository import (
     LoginSessionRepository,
     RefreshRotationRepository,
 )
-from tessera_auth.sessions.schemas import ClientInfo
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.accounts.users import UserRepository

@@ -13,16 +13,11 @@ from tessera_core.errors import (
 from tessera_core.web.deps import RevocationsDep
 from tessera_core.web.routing import LeanRoute
 from tessera_users.admin import service
-from tessera_users.admin.errors import InvalidCursor
+from tessera_users.admin.deps import UserListRepositoryDep
 from tessera_users.admin.schemas import ListingParameters, UserPage
 from tessera_users.admin.service import UserListQuery
-from tessera_users.deps import (
-    AdminCaller,
-    RevokingAdminCaller,
-    UserListRepositoryDep,
-    UserRepositoryDep,
-    UsersStateDep,
-)
+from tessera_users.cursor import InvalidCursor
+from tessera_users.deps import AdminCaller, RevokingAdminCaller, UserRepositoryDep, UsersStateDep
 from tessera_users.profiles import service as profiles
 from tessera_users.profiles.errors import SelfLockout, UserNotFound
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tessera_users.admin.cursor import CursorCodec
-from tessera_users.admin.errors import InvalidCursor
 from tessera_users.admin.repository import Position, UserFilters, UserListRepository
 from tessera_users.admin.schemas import ListingParameters, Ordering, UserPage
+from tessera_users.cursor import CursorCodec, InvalidCursor
 
 __all__ = ["UserListQuery", "decode_cursor", "list_users", "parse_position", "position_of"]
 

@@ -11,16 +11,14 @@ from tessera_core.errors import (
 from tessera_core.schemas import UserRead
 from tessera_core.web.deps import RevocationsDep
 from tessera_core.web.routing import LeanRoute
-from tessera_users.deps import (
+from tessera_users.deps import CurrentCaller, RevokingCaller, UserRepositoryDep
+from tessera_users.profiles import service
+from tessera_users.profiles.deps import (
     AccountMailDep,
-    CurrentCaller,
     ReauthenticationDep,
-    RevokingCaller,
     RevokingTargetUser,
     TargetUser,
-    UserRepositoryDep,
 )
-from tessera_users.profiles import service
 from tessera_users.profiles.errors import (
     ForbiddenField,
     ReauthenticationRequired,

@@ -1,0 +1,44 @@
+"""Dependencies of the account routes (and of the layers above that reach accounts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from tessera_auth.accounts.repository import AccountRepository
+from tessera_auth.deps import AuthStateDep
+from tessera_core.accounts.account_tokens import AccountTokenRepository
+from tessera_core.mail import AccountMail
+from tessera_core.web.deps import DbSessionDep, SettingsDep
+
+__all__ = [
+    "AccountMailDep",
+    "AccountRepositoryDep",
+    "AccountTokenRepositoryDep",
+    "get_account_mail",
+    "get_account_repository",
+    "get_account_token_repository",
+]
+
+
+async def get_account_repository(db: DbSessionDep) -> AccountRepository:
+    return AccountRepository(db)
+
+
+async def get_account_token_repository(db: DbSessionDep) -> AccountTokenRepository:
+    return AccountTokenRepository(db)
+
+
+AccountRepositoryDep = Annotated[AccountRepository, Depends(get_account_repository)]
+AccountTokenRepositoryDep = Annotated[AccountTokenRepository, Depends(get_account_token_repository)]
+
+
+async def get_account_mail(
+    db: DbSessionDep, auth: AuthStateDep, settings: SettingsDep
+) -> AccountMail:
+    """Mail of this request, written to the outbox in its transaction."""
+    return AccountMail.in_session(db, auth.mail_templates, settings, auth.mail_budget)
+
+
+AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]

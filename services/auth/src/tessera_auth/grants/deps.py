@@ -1,0 +1,30 @@
+"""Dependencies of the token-grant routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from tessera_auth.accounts.deps import AccountRepositoryDep
+from tessera_auth.deps import AuthStateDep
+from tessera_auth.grants.service import TokenGrants
+from tessera_auth.sessions.deps import LoginSessionRepositoryDep, RefreshRotationsDep
+from tessera_core.web.deps import CoreStateDep, RevocationsDep, SettingsDep
+
+__all__ = ["TokenGrantsDep", "get_token_grants"]
+
+
+async def get_token_grants(
+    accounts: AccountRepositoryDep,
+    sessions: LoginSessionRepositoryDep,
+    rotations: RefreshRotationsDep,
+    revocations: RevocationsDep,
+    core: CoreStateDep,
+    auth: AuthStateDep,
+    settings: SettingsDep,
+) -> TokenGrants:
+    return TokenGrants(accounts, sessions, rotations, revocations, core.verifier, auth, settings)
+
+
+TokenGrantsDep = Annotated[TokenGrants, Depends(get_token_grants)]
