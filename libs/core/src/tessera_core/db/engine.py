@@ -141,6 +141,12 @@ class PgTransaction:
             self._connection = connection
         return self._connection
 
+    async def end_now(self) -> None:
+        """End the transaction before its owner does, and give the connection back: for a
+        transaction that has written nothing, so committing it only releases its locks."""
+        self._connection = None
+        await self._stack.aclose()
+
 
 @event.listens_for(Session, "before_flush")
 def _refuse_writes_when_read_only(session: Session, *_: object) -> None:

@@ -94,6 +94,12 @@ class RefreshRotationRepository:
         row = await cursor.fetchone()
         return LockedRefreshToken(**row) if row else None
 
+    async def unlock(self) -> None:
+        """Release the lock now, having written nothing: a reused token's session is revoked
+        in a transaction of its own, and neither this connection nor the lock need wait
+        for it while every other copy of the token queues behind the lock."""
+        await self.transaction.end_now()
+
     async def rotate(
         self, token: LockedRefreshToken, next_hash: bytes, expires_at: datetime, now: datetime
     ) -> None:

@@ -139,6 +139,7 @@ async def rotate(
             raise InvalidRefreshToken("The session of this refresh token has been revoked.")
         case Rotation.REUSED:
             AUTH_REFRESH_REUSE.inc()
+            await rotations.unlock()
             await revocations.revoke_session_now(token.session_id, reason="refresh_token_reused")
             raise RefreshTokenReused(
                 "This refresh token was already used; its session has been revoked."
