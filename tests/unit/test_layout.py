@@ -103,6 +103,13 @@ AUTH_FLOORS = [
     {"tokens"},
     {"keys", "mail", "client"},
 ]
+CORE_FLOORS = [
+    {"cli", "web", "mail"},
+    {"accounts", "revocation"},
+    {"tokens"},
+    {"ops", "db"},
+    {"settings", "errors", "schemas"},
+]
 USERS_FLOORS = [
     {"app"},
     {"admin"},
@@ -130,8 +137,8 @@ class TestDirectionOfTravel:
 
     @pytest.mark.parametrize(
         ("package", "floors"),
-        [(AUTH, AUTH_FLOORS), (USERS, USERS_FLOORS)],
-        ids=["auth", "users"],
+        [(CORE, CORE_FLOORS), (AUTH, AUTH_FLOORS), (USERS, USERS_FLOORS)],
+        ids=["core", "auth", "users"],
     )
     def test_no_import_runs_back_up(self, package: Path, floors: list[set[str]]):
         """Each top-level module or folder imports only rooms on lower floors (or its own
