@@ -33,7 +33,7 @@ from tessera_core.ops.health import ReadinessCheck
 from tessera_core.settings import Settings, SettingsError
 from tessera_core.tokens import StaticJWKSSource
 from tessera_core.tokens.keygen import write_private_key
-from tessera_core.web.runtime import CoreState, core_state, create_service_app
+from tessera_core.web.runtime import CoreState, add_routes, core_state, create_service_app
 
 __all__ = ["bootstrap_admin", "create_app", "load_keys"]
 
@@ -160,5 +160,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     if settings.is_dev and settings.dev_mail_dir is not None:
-        app.include_router(dev_mail_router(settings.dev_mail_dir))
+        add_routes(app, dev_mail_router(settings.dev_mail_dir))
     return app

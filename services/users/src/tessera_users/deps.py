@@ -19,7 +19,7 @@ from tessera_core.web.deps import (
     RevokingAdminClaims,
     RevokingClaims,
 )
-from tessera_users.caller import Caller
+from tessera_users.caller import Caller, WritingCaller
 from tessera_users.state import UsersState
 
 __all__ = [
@@ -51,8 +51,8 @@ UsersStateDep = Annotated[UsersState, Depends(get_users_state)]
 UserRepositoryDep = Annotated[UserRepository, Depends(get_user_repository)]
 
 
-async def _caller(claims: AccessClaims, users: UserRepository) -> Caller:
-    return Caller(claims=claims, user=await users.get_token_user(claims.sub))
+async def _caller(claims: AccessClaims, users: UserRepository) -> WritingCaller:
+    return WritingCaller(claims=claims, user=await users.get_token_user(claims.sub))
 
 
 async def get_current_caller(claims: CurrentClaims, core: CoreStateDep) -> Caller:
@@ -74,7 +74,7 @@ async def get_admin_caller(claims: AdminClaims, core: CoreStateDep) -> Caller:
 
 # The callers of routes that can revoke (deactivation, a change of the admin flag): their
 # tokens are checked in PostgreSQL when Redis cannot answer (``tessera_core.web.deps``).
-async def get_revoking_caller(claims: RevokingClaims, users: UserRepositoryDep) -> Caller:
+async def get_revoking_caller(claims: RevokingClaims, users: UserRepositoryDep) -> WritingCaller:
     return await _caller(claims, users)
 
 
@@ -86,5 +86,5 @@ async def get_revoking_admin_caller(
 
 CurrentCaller = Annotated[Caller, Depends(get_current_caller)]
 AdminCaller = Annotated[Caller, Depends(get_admin_caller)]
-RevokingCaller = Annotated[Caller, Depends(get_revoking_caller)]
+RevokingCaller = Annotated[WritingCaller, Depends(get_revoking_caller)]
 RevokingAdminCaller = Annotated[Caller, Depends(get_revoking_admin_caller)]

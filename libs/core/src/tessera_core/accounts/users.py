@@ -9,6 +9,8 @@ import enum
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "USERNAME_PATTERN",
     "AdminCreation",
     "EmailTaken",
+    "TokenUser",
     "UserRepository",
     "UsernameTaken",
     "check_email",
@@ -117,9 +120,29 @@ async def read_token_row(pool: ReadPool, user_id: str) -> dict[str, Any]:
     return row
 
 
-async def read_token_user(pool: ReadPool, user_id: str) -> User:
-    """``read_token_row`` as a ``User`` that belongs to no session (never to be written)."""
-    return User(**await read_token_row(pool, user_id))
+@dataclass(frozen=True, slots=True)
+class TokenUser:
+    """A user's row as a request that only reads sees it: the ``User`` columns, no ORM
+    state (building a mapped ``User`` for every ``/me`` cost a tenth of its CPU)."""
+
+    id: uuid.UUID
+    username: str
+    email: str
+    password_hash: str
+    nickname: str
+    first_name: str
+    last_name: str
+    is_active: bool
+    is_admin: bool
+    email_verified: bool
+    date_joined: datetime
+    last_login: datetime | None
+    tokens_not_before: datetime | None
+
+
+async def read_token_user(pool: ReadPool, user_id: str) -> TokenUser:
+    """``read_token_row`` as a ``TokenUser`` (never to be written)."""
+    return TokenUser(**await read_token_row(pool, user_id))
 
 
 class UserRepository:

@@ -29,9 +29,9 @@ ADMIN_ONLY_FIELDS = ("is_active", "is_admin")
 async def get_visible(users: UserRepository, caller: Caller, user_id: uuid.UUID) -> User:
     """The user with this id, if the caller may see it; else ``UserNotFound``, the same
     answer as for an id nobody has."""
-    if user_id == caller.user.id:
-        return caller.user
-    if not caller.is_admin:
+    if user_id == caller.user.id and isinstance(caller.user, User):
+        return caller.user  # the unit of work's own row: the one a change writes
+    if user_id != caller.user.id and not caller.is_admin:
         raise UserNotFound("No user has this id.")
     user = await users.get(user_id)
     if user is None:
