@@ -232,6 +232,15 @@ class TestPostgresRestart:
             assert after, label
             assert set(after) <= {200, 201}, (label, after)
         assert signed_in(gateway_client)["access_token"]
+        # Nothing above refreshed, so every connection of auth's refresh pool died idle in
+        # the restart: more refreshes than that pool holds, each must find a live one.
+        pair = live
+        for _ in range(12):
+            refreshed = gateway_client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}
+            )
+            assert refreshed.status_code == 200, refreshed.text
+            pair = refreshed.json()
 
 
 class TestRedisLosesData:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
+import psycopg
 import pytest
 
-from tests.fixtures.apps import PASSWORD, register_and_login, running
+from tests.fixtures.apps import PASSWORD, bearer, register_and_login, running
 from tests.fixtures.servers import LocalRedis
 
 VERIFY = "/api/v1/auth/verify"
 LOGIN = "/api/v1/auth/login"
+REFRESH = "/api/v1/auth/refresh"
 
 
 @pytest.fixture
@@ -191,3 +196,57 @@ class TestMetrics:
         assert "00000000-0000-0000-0000-000000000001" not in text
         assert "/no/such/path" not in text
         assert 'route="unmatched"' in text
+
+
+async def end_every_connection_but_ours(database_url: str) -> int:
+    """What a PostgreSQL restart does to a service's idle pooled connections: each backend
+    is told to exit (FATAL 57P01) and its socket closed. Returns how many were ended."""
+    async with await psycopg.AsyncConnection.connect(
+        database_url.replace("+psycopg", ""), autocommit=True
+    ) as admin:
+        ended = await (
+            await admin.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).fetchall()
+        for (pid,) in ended:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(100):
+            gone = await (
+                await admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                    ([pid for (pid,) in ended],),
+                )
+            ).fetchone()
+            if gone == (0,):
+                break
+            await asyncio.sleep(0.05)
+    return len(ended)
+
+
+class TestPostgresEndsItsConnections:
+    async def test_no_request_fails_on_a_connection_postgres_ended_while_idle(
+        self, auth_client: httpx.AsyncClient, user_tokens: dict[str, Any], database_url: str
+    ):
+        """After a PostgreSQL restart every pooled connection is dead. Both pools (the unit
+        of work's and the plain one refresh uses) notice at checkout, not by failing a
+        request: a client that arrives later must not get a 503 per dead connection."""
+        pair = user_tokens
+        for _ in range(3):
+            pair = (
+                await auth_client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
+            ).json()
+        assert await end_every_connection_but_ours(database_url) >= 2
+
+        statuses = []
+        for _ in range(15):
+            refreshed = await auth_client.post(
+                REFRESH, json={"refresh_token": pair["refresh_token"]}
+            )
+            statuses.append(refreshed.status_code)
+            if refreshed.is_success:
+                pair = refreshed.json()
+            sessions = await auth_client.get("/api/v1/auth/sessions", headers=bearer(pair))
+            statuses.append(sessions.status_code)
+        assert statuses == [200] * 30

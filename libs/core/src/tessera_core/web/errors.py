@@ -137,7 +137,15 @@ DATABASE_UNREACHABLE = (
 def database_unreachable(exc: Exception) -> JSONResponse:
     """The 503 for one of ``DATABASE_UNREACHABLE``; the details (host, user, SQL) stay in
     the log."""
-    log.warning("database_unavailable", error=type(exc).__name__)
+    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
+    cause = orig if isinstance(orig, BaseException) else exc
+    log.warning(
+        "database_unavailable",
+        error=type(exc).__name__,
+        cause=type(cause).__name__,
+        sqlstate=getattr(cause, "sqlstate", None),
+        message=str(cause).splitlines()[0][:300] if str(cause) else "",
+    )
     return error_response(DatabaseUnavailable("The database cannot be reached."))
 
 
