@@ -160,9 +160,9 @@ def make_read_pool(settings: Settings) -> ReadPool:
 class PgTransaction:
     """One transaction on a connection of the read pool, begun at its first statement (a
     request that never needs it takes no connection) and ended by whoever made it: committed
-    when ``stack`` closes normally, rolled back when it closes on an error. Not in pipeline
-    mode: an error raised through a pipeline's exit came out as a connection error (503)
-    in two e2e runs, where the route's own 401 was due."""
+    when ``stack`` closes normally, rolled back when it closes on an error. The connection is
+    in pipeline mode, so BEGIN travels with the first statement and COMMIT with the last
+    (a refresh: two round trips instead of four)."""
 
     def __init__(self, pool: ReadPool, stack: AsyncExitStack) -> None:
         self._pool = pool
@@ -172,6 +172,7 @@ class PgTransaction:
     async def connection(self) -> AsyncConnection[dict[str, Any]]:
         if self._connection is None:
             connection = await self._stack.enter_async_context(self._pool.connection())
+            await self._stack.enter_async_context(connection.pipeline())
             await self._stack.enter_async_context(connection.transaction())
             self._connection = connection
         return self._connection
