@@ -112,6 +112,14 @@ class RevocationStore(FastPath):
         """The revocations of one unit of work (a request's database session)."""
         return Revocations(self, db)
 
+    async def revoke_session_now(self, session_id: uuid.UUID, *, reason: str) -> Revoked:
+        """Revoke a session in a transaction of its own, committed at once: for a revocation
+        that must stand although the request fails (a reused refresh token answers 401), and
+        for a request that opens no unit of work (a refresh)."""
+        async with session_scope(self.session_factory) as db:
+            revoked = await Revocations(self, db)._revoke_sessions([session_id], reason=reason)
+        return Revocations._counted(revoked)
+
 
 @dataclass(frozen=True)
 class Revoked:
@@ -192,16 +200,6 @@ class Revocations:
         self._publish_after_commit(
             [(not_before_key(user_id), str(int(now.timestamp())), self.store.window_seconds)]
         )
-        return self._counted(revoked)
-
-    async def revoke_session_now(self, session_id: uuid.UUID, *, reason: str) -> Revoked:
-        """``revoke_session`` in a transaction of its own, committed at once: for a revocation
-        that must stand although the request fails (a reused refresh token answers 401, and
-        the request's own transaction rolls back)."""
-        async with session_scope(self.store.session_factory) as db:
-            revoked = await Revocations(self.store, db)._revoke_sessions(
-                [session_id], reason=reason
-            )
         return self._counted(revoked)
 
     async def publish(self) -> None:

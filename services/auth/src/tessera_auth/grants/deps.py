@@ -8,23 +8,34 @@ from fastapi import Depends
 
 from tessera_auth.accounts.deps import AccountRepositoryDep
 from tessera_auth.deps import AuthStateDep
-from tessera_auth.grants.service import TokenGrants
+from tessera_auth.grants.service import RefreshGrant, TokenGrants
 from tessera_auth.sessions.deps import LoginSessionRepositoryDep, RefreshRotationsDep
 from tessera_core.web.deps import CoreStateDep, RevocationsDep, SettingsDep
 
-__all__ = ["TokenGrantsDep", "get_token_grants"]
+__all__ = ["RefreshGrantDep", "TokenGrantsDep", "get_refresh_grant", "get_token_grants"]
+
+
+async def get_refresh_grant(
+    rotations: RefreshRotationsDep, core: CoreStateDep, auth: AuthStateDep, settings: SettingsDep
+) -> RefreshGrant:
+    return RefreshGrant(rotations, core.revocation, auth, settings)
+
+
+RefreshGrantDep = Annotated[RefreshGrant, Depends(get_refresh_grant)]
 
 
 async def get_token_grants(
     accounts: AccountRepositoryDep,
     sessions: LoginSessionRepositoryDep,
-    rotations: RefreshRotationsDep,
+    refresh_grant: RefreshGrantDep,
     revocations: RevocationsDep,
     core: CoreStateDep,
     auth: AuthStateDep,
     settings: SettingsDep,
 ) -> TokenGrants:
-    return TokenGrants(accounts, sessions, rotations, revocations, core.verifier, auth, settings)
+    return TokenGrants(
+        accounts, sessions, refresh_grant, revocations, core.verifier, auth, settings
+    )
 
 
 TokenGrantsDep = Annotated[TokenGrants, Depends(get_token_grants)]

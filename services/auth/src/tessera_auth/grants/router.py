@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Response, status
 
 from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
 from tessera_auth.deps import ClientInfoDep
-from tessera_auth.grants.deps import TokenGrantsDep
+from tessera_auth.grants.deps import RefreshGrantDep, TokenGrantsDep
 from tessera_auth.grants.schemas import LoginRequest
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
@@ -54,10 +54,10 @@ async def login(
     response_model=TokenPair,
     responses=problem_responses(InvalidRefreshToken, RefreshTokenReused, RevocationUnavailable),
 )
-async def refresh(data: RefreshRequest, response: Response, grants: TokenGrantsDep) -> TokenPair:
+async def refresh(data: RefreshRequest, response: Response, grant: RefreshGrantDep) -> TokenPair:
     """Spend a refresh token for a new pair."""
     response.headers.update(NO_STORE)
-    return await grants.refresh(data.refresh_token)
+    return await grant.refresh(data.refresh_token)
 
 
 @oauth_router.post("/token", response_model=TokenPair)

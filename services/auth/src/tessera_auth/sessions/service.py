@@ -27,7 +27,7 @@ from tessera_core.accounts.users import UserRepository
 from tessera_core.db.engine import after_commit
 from tessera_core.db.models import LoginSession, User
 from tessera_core.ops.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
-from tessera_core.revocation import Revocations
+from tessera_core.revocation import Revocations, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token
 
@@ -124,7 +124,7 @@ def rotation_of(token: LockedRefreshToken, now: datetime, settings: Settings) ->
 async def rotate(
     rotations: RefreshRotationRepository,
     issuer: AccessTokenIssuer,
-    revocations: Revocations,
+    revocation: RevocationStore,
     settings: Settings,
     refresh_token: str,
 ) -> TokenPair:
@@ -140,7 +140,7 @@ async def rotate(
         case Rotation.REUSED:
             AUTH_REFRESH_REUSE.inc()
             await rotations.unlock()
-            await revocations.revoke_session_now(token.session_id, reason="refresh_token_reused")
+            await revocation.revoke_session_now(token.session_id, reason="refresh_token_reused")
             raise RefreshTokenReused(
                 "This refresh token was already used; its session has been revoked."
             )
