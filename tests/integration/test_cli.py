@@ -109,15 +109,19 @@ class TestBootstrapAdmin:
         for _ in range(2):
             app = create_app(settings)
             async with running(app) as client:
-                for _ in range(50):
-                    response = await client.post(
-                        "/api/v1/auth/login",
-                        json={"username": "root", "password": "boot-strap-pass-9"},
-                    )
-                    if response.status_code == 200:
+                # Ready means the admin exists: `make dev` prints its password once ready.
+                for _ in range(100):
+                    ready = await client.get("/readyz")
+                    if ready.status_code == 200:
                         break
-                    await asyncio.sleep(0.1)
-                assert response.status_code == 200
+                    assert ready.json()["checks"]["bootstrap_admin"] == "failing"
+                    await asyncio.sleep(0.05)
+                assert ready.json()["checks"]["bootstrap_admin"] == "ok"
+                response = await client.post(
+                    "/api/v1/auth/login",
+                    json={"username": "root", "password": "boot-strap-pass-9"},
+                )
+                assert response.status_code == 200, response.text
                 claims_roles = (
                     await client.get(
                         "/api/v1/auth/verify",

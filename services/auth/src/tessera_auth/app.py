@@ -50,8 +50,16 @@ def load_keys(settings: Settings) -> KeyStore:
     return KeyStore(settings.keys_dir, active_kid=settings.active_kid)
 
 
-async def bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
-    """Create the configured admin once the database answers (idempotent, retried)."""
+async def bootstrap_admin(core: CoreState, hasher: PasswordHasher, done: asyncio.Event) -> None:
+    """Create the configured admin once the database answers (idempotent, retried), then
+    set ``done``."""
+    try:
+        await _bootstrap_admin(core, hasher)
+    finally:
+        done.set()
+
+
+async def _bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
     settings = core.settings
     if not (settings.bootstrap_admin_username and settings.bootstrap_admin_password):
         return
@@ -87,7 +95,14 @@ def _readiness(request: Request) -> dict[str, ReadinessCheck]:
         auth.keys.maybe_reload()
         return auth.keys.ready
 
-    return {**core.readiness_checks(), "signing_keys": signing_keys}
+    checks = {**core.readiness_checks(), "signing_keys": signing_keys}
+    if core.settings.bootstrap_admin_username:
+
+        async def admin_exists() -> bool:
+            return auth.admin_bootstrapped.is_set()
+
+        checks["bootstrap_admin"] = admin_exists
+    return checks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -120,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 mail_budget=RecipientBudget.from_settings(core.redis, settings),
             )
             await core.jwks.refresh(force=True)
-            tasks = [asyncio.create_task(bootstrap_admin(core, hasher))]
+            tasks = [asyncio.create_task(bootstrap_admin(core, hasher, auth.admin_bootstrapped))]
             delivery = None
             if settings.smtp_host:
                 delivery = MailDelivery(core.session_factory, SmtpSender(settings).send, settings)

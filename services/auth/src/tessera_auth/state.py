@@ -3,7 +3,8 @@ every request as ``request.state``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from tessera_auth.keys.keystore import KeyStore
@@ -29,6 +30,9 @@ class AuthState:
     resend_limit: RequestLimit
     register_limit: RequestLimit
     mail_budget: RecipientBudget
+    # Set once the configured bootstrap admin exists (or none is configured): until then
+    # the service is not ready, so nobody is told to sign in with an account not yet there.
+    admin_bootstrapped: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class AuthLifespanState(CoreLifespanState):
