@@ -1,5 +1,6 @@
-"""A refresh is one transaction: concurrent uses of one token rotate it once, and a refresh
-whose commit fails hands out nothing and spends nothing."""
+"""A refresh is one write, made only on the token as it was read: concurrent uses of one
+token rotate it once (or each, inside the reuse grace), a refresh racing a logout hands out
+nothing that works, and a refresh whose write fails hands out nothing and spends nothing."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import asyncio
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.fixtures.apps import bearer, register_and_login, running
+
 REFRESH = "/api/v1/auth/refresh"
+LOGOUT = "/api/v1/auth/logout"
+VERIFY = "/api/v1/auth/verify"
 
 # A trigger checked at COMMIT (deferred), so the rotation's statements succeed and the
 # commit itself fails, as it would on a serialisation failure or a lost connection.
@@ -49,6 +55,46 @@ class TestConcurrentRefresh:
         again = await auth_client.post(REFRESH, json={"refresh_token": winner["refresh_token"]})
         assert again.status_code == 401
         assert again.json()["code"] == "invalid_refresh_token"
+
+    async def test_inside_the_reuse_grace_every_concurrent_use_gets_its_own_pair(
+        self, make_settings
+    ):
+        from tessera_auth.app import create_app
+
+        async with running(create_app(make_settings(refresh_reuse_grace_seconds=30))) as client:
+            pair = await register_and_login(client, "graceful")
+            presented = {"refresh_token": pair["refresh_token"]}
+            responses = await asyncio.gather(
+                *(client.post(REFRESH, json=presented) for _ in range(8))
+            )
+            assert [r.status_code for r in responses] == [200] * 8
+            successors = {r.json()["refresh_token"] for r in responses}
+            assert len(successors) == 8
+            for successor in successors:
+                again = await client.post(REFRESH, json={"refresh_token": successor})
+                assert again.status_code == 200, again.text
+
+    @pytest.mark.parametrize("round_", range(5))
+    async def test_a_refresh_racing_a_logout_hands_out_nothing_that_works(
+        self, auth_client: httpx.AsyncClient, register_user, round_: int
+    ):
+        """Whichever commits first, once both have answered the session is over: a pair the
+        refresh did hand out is refused, its access token and its refresh token."""
+        pair = await register_and_login(auth_client, f"racer{round_}")
+        presented = {"refresh_token": pair["refresh_token"]}
+        refreshed, logged_out = await asyncio.gather(
+            auth_client.post(REFRESH, json=presented),
+            auth_client.post(LOGOUT, json=presented, headers=bearer(pair)),
+        )
+        assert logged_out.status_code == 204, logged_out.text
+        assert refreshed.status_code in {200, 401}, refreshed.text
+        if refreshed.status_code == 200:
+            handed_out = refreshed.json()
+            assert (await auth_client.get(VERIFY, headers=bearer(handed_out))).status_code == 401
+            again = await auth_client.post(
+                REFRESH, json={"refresh_token": handed_out["refresh_token"]}
+            )
+            assert again.status_code == 401
 
 
 class TestFailedCommit:

@@ -3,7 +3,6 @@ models (``models``), the Redis client (``redis_client``)."""
 
 from tessera_core.db.engine import (
     Base,
-    PgTransaction,
     ReadPool,
     after_commit,
     make_engine,
@@ -31,7 +30,6 @@ __all__ = [
     "Base",
     "LoginSession",
     "MailOutbox",
-    "PgTransaction",
     "ReadPool",
     "RedisClient",
     "RefreshToken",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import select
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -26,7 +26,6 @@ __all__ = [
     "NAMING_CONVENTION",
     "AfterCommit",
     "Base",
-    "PgTransaction",
     "ReadPool",
     "after_commit",
     "closed_by_server",
@@ -155,33 +154,6 @@ def make_read_pool(settings: Settings) -> ReadPool:
         check=refuse_connection_ended_while_idle,
     )
     return pool
-
-
-class PgTransaction:
-    """One transaction on a connection of the read pool, begun at its first statement (a
-    request that never needs it takes no connection) and ended by whoever made it: committed
-    when ``stack`` closes normally, rolled back when it closes on an error. The connection is
-    in pipeline mode, so BEGIN travels with the first statement and COMMIT with the last
-    (a refresh: two round trips instead of four)."""
-
-    def __init__(self, pool: ReadPool, stack: AsyncExitStack) -> None:
-        self._pool = pool
-        self._stack = stack
-        self._connection: AsyncConnection[dict[str, Any]] | None = None
-
-    async def connection(self) -> AsyncConnection[dict[str, Any]]:
-        if self._connection is None:
-            connection = await self._stack.enter_async_context(self._pool.connection())
-            await self._stack.enter_async_context(connection.pipeline())
-            await self._stack.enter_async_context(connection.transaction())
-            self._connection = connection
-        return self._connection
-
-    async def end_now(self) -> None:
-        """End the transaction before its owner does, and give the connection back: for a
-        transaction that has written nothing, so committing it only releases its locks."""
-        self._connection = None
-        await self._stack.aclose()
 
 
 @event.listens_for(Session, "before_flush")

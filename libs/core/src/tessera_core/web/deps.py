@@ -4,7 +4,6 @@ the caller's token. Each alias is named for what it yields."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from typing import Annotated
 
 import structlog
@@ -12,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db.engine import PgTransaction, session_scope
+from tessera_core.db.engine import session_scope
 from tessera_core.errors import Forbidden, NotAuthenticated
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
@@ -24,7 +23,6 @@ __all__ = [
     "CoreStateDep",
     "CurrentClaims",
     "DbSessionDep",
-    "PgTransactionDep",
     "RevocationsDep",
     "RevokingAdminClaims",
     "RevokingClaims",
@@ -34,7 +32,6 @@ __all__ = [
     "get_claims",
     "get_core_state",
     "get_db_session",
-    "get_pg_transaction",
     "get_revocations",
     "get_revoking_admin_claims",
     "get_revoking_claims",
@@ -73,18 +70,6 @@ async def get_db_session(
 
 
 DbSessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
-
-
-async def get_pg_transaction(
-    core: Annotated[CoreState, Depends(get_core_state)],
-) -> AsyncIterator[PgTransaction]:
-    """A transaction on a plain connection, begun at its first statement and, like
-    ``get_db_session``, committed before the response is sent (``scope="function"``)."""
-    async with AsyncExitStack() as stack:
-        yield PgTransaction(core.read_pool, stack)
-
-
-PgTransactionDep = Annotated[PgTransaction, Depends(get_pg_transaction, scope="function")]
 
 
 async def get_revocations(

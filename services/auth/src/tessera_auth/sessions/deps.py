@@ -15,7 +15,6 @@ from tessera_core.web.deps import (
     AdminClaims,
     CoreStateDep,
     DbSessionDep,
-    PgTransactionDep,
     RevokingAdminClaims,
     bearer_scheme,
 )
@@ -38,8 +37,8 @@ async def get_login_session_repository(db: DbSessionDep) -> LoginSessionReposito
     return LoginSessionRepository(db)
 
 
-async def get_refresh_rotations(transaction: PgTransactionDep) -> RefreshRotationRepository:
-    return RefreshRotationRepository(transaction)
+async def get_refresh_rotations(core: CoreStateDep) -> RefreshRotationRepository:
+    return RefreshRotationRepository(core.read_pool)
 
 
 LoginSessionRepositoryDep = Annotated[LoginSessionRepository, Depends(get_login_session_repository)]

@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_auth.tokens.issuer import TokenSubject
-from tessera_core.db.engine import PgTransaction
+from tessera_core.db.engine import ReadPool
 from tessera_core.db.models import LoginSession, RefreshToken
 
 __all__ = [
+    "FIND_REFRESH_TOKEN_SQL",
     "LOCK_REFRESH_TOKEN_SQL",
     "ROTATE_SQL",
     "LockedRefreshToken",
@@ -20,10 +21,10 @@ __all__ = [
     "RefreshRotationRepository",
 ]
 
-# Written for psycopg (``%(name)s``): the lock runs as it is in the unit of work
-# (``exec_driver_sql``, for logout and RFC 7009 revocation) and on a plain connection (a
-# refresh, ``RefreshRotationRepository``): one text for the rule-bearing SQL.
-LOCK_REFRESH_TOKEN_SQL = """
+# Written for psycopg (``%(name)s``): the lookup runs in the unit of work, locking the token
+# (``exec_driver_sql``, for logout and RFC 7009 revocation), and on the plain pool as it is
+# (a refresh, ``RefreshRotationRepository``): one text for the rule-bearing SQL.
+FIND_REFRESH_TOKEN_SQL = """
     SELECT t.id AS token_id, t.session_id, t.spent_at, t.expires_at,
            s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at,
            s.client_id, s.created_at AS session_created_at, s.user_id,
@@ -32,17 +33,26 @@ LOCK_REFRESH_TOKEN_SQL = """
     JOIN login_session s ON s.id = t.session_id
     JOIN "user" u ON u.id = s.user_id
     WHERE t.token_hash = %(token_hash)s
-    FOR UPDATE OF t
 """
+LOCK_REFRESH_TOKEN_SQL = FIND_REFRESH_TOKEN_SQL + "    FOR UPDATE OF t\n"
 
+# The token row's update waits for any transaction holding it (a logout, a concurrent
+# refresh) and then checks its condition on the row as committed: of two refreshes of one
+# token, one inserts a successor, the other none (``rotate`` returns False).
 ROTATE_SQL = """
     WITH spent AS (
-        UPDATE refresh_token SET spent_at = coalesce(spent_at, %(now)s) WHERE id = %(token_id)s
+        UPDATE refresh_token t SET spent_at = coalesce(t.spent_at, %(now)s)
+        FROM login_session s, "user" u
+        WHERE t.id = %(token_id)s AND t.spent_at IS NOT DISTINCT FROM %(seen_spent_at)s
+          AND s.id = t.session_id AND s.revoked_at IS NULL
+          AND u.id = s.user_id AND u.is_active
+        RETURNING t.session_id
     ), touched AS (
-        UPDATE login_session SET last_used_at = %(now)s WHERE id = %(session_id)s
+        UPDATE login_session SET last_used_at = %(now)s
+        WHERE id = (SELECT session_id FROM spent)
     )
     INSERT INTO refresh_token (id, session_id, token_hash, expires_at)
-    VALUES (%(next_id)s, %(session_id)s, %(next_hash)s, %(expires_at)s)
+    SELECT %(next_id)s, session_id, %(next_hash)s, %(expires_at)s FROM spent
 """
 
 
@@ -79,44 +89,41 @@ class LockedRefreshToken:
 
 
 class RefreshRotationRepository:
-    """A refresh's two statements, on a plain connection in one transaction: the lock, and
-    the rotation. Measured against the unit of work's ORM session, this is the difference
-    between ~400 and ~800 refreshes a second (docs/benchmarks.md)."""
+    """A refresh's two statements on the plain pool, each committed on its own: read the
+    token, then spend it and insert its successor only if it is still as it was read. No
+    transaction is held between them, no BEGIN or COMMIT travels: two round trips. Measured
+    in-process against the locking transaction it replaced, in docs/benchmarks.md."""
 
-    def __init__(self, transaction: PgTransaction) -> None:
-        self.transaction = transaction
+    def __init__(self, pool: ReadPool) -> None:
+        self.pool = pool
 
-    async def lock(self, token_hash: bytes) -> LockedRefreshToken | None:
-        """The refresh token with its session and user in one query, the token locked: two
-        concurrent refreshes of one token are serialised, so exactly one of them rotates it."""
-        connection = await self.transaction.connection()
-        cursor = await connection.execute(LOCK_REFRESH_TOKEN_SQL, {"token_hash": token_hash})
-        row = await cursor.fetchone()
+    async def find(self, token_hash: bytes) -> LockedRefreshToken | None:
+        """The refresh token with its session and user, as they are now (not locked)."""
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(FIND_REFRESH_TOKEN_SQL, {"token_hash": token_hash})
+            row = await cursor.fetchone()
         return LockedRefreshToken(**row) if row else None
-
-    async def unlock(self) -> None:
-        """Release the lock now, having written nothing: a reused token's session is revoked
-        in a transaction of its own, and neither this connection nor the lock need wait
-        for it while every other copy of the token queues behind the lock."""
-        await self.transaction.end_now()
 
     async def rotate(
         self, token: LockedRefreshToken, next_hash: bytes, expires_at: datetime, now: datetime
-    ) -> None:
-        """Spend ``token`` (keeping the first spend's time), touch its session and insert
-        its successor: one statement, sent with the COMMIT."""
-        connection = await self.transaction.connection()
-        await connection.execute(
-            ROTATE_SQL,
-            {
-                "token_id": token.token_id,
-                "session_id": token.session_id,
-                "next_id": uuid.uuid4(),
-                "next_hash": next_hash,
-                "expires_at": expires_at,
-                "now": now,
-            },
-        )
+    ) -> bool:
+        """Spend ``token`` (keeping the first spend's time), touch its session and insert its
+        successor, in one statement; only if the token is unspent or spent when it was
+        read, its session not revoked and its user active. False, writing nothing, if any
+        of that changed since ``find``: two refreshes of one token race, one of them wins."""
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(
+                ROTATE_SQL,
+                {
+                    "token_id": token.token_id,
+                    "seen_spent_at": token.spent_at,
+                    "next_id": uuid.uuid4(),
+                    "next_hash": next_hash,
+                    "expires_at": expires_at,
+                    "now": now,
+                },
+            )
+            return cursor.rowcount == 1
 
 
 class LoginSessionRepository:

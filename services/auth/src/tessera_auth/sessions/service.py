@@ -124,36 +124,42 @@ def rotation_of(token: LockedRefreshToken, now: datetime, settings: Settings) ->
 async def rotate(
     rotations: RefreshRotationRepository,
     issuer: AccessTokenIssuer,
-    revocation: RevocationStore,
+    revocations: RevocationStore,
     settings: Settings,
     refresh_token: str,
 ) -> TokenPair:
     """Spend a refresh token for a new pair. A spent token presented again revokes its
     whole session: whoever holds the copy, thief or owner, is cut off."""
-    token = await rotations.lock(hash_opaque_token(refresh_token))
-    if token is None:
-        raise InvalidRefreshToken("The refresh token is not valid.")
-    now = datetime.now(UTC)
-    match rotation_of(token, now, settings):
-        case Rotation.SESSION_REVOKED:
-            raise InvalidRefreshToken("The session of this refresh token has been revoked.")
-        case Rotation.REUSED:
-            AUTH_REFRESH_REUSE.inc()
-            await rotations.unlock()
-            await revocation.revoke_session_now(token.session_id, reason="refresh_token_reused")
-            raise RefreshTokenReused(
-                "This refresh token was already used; its session has been revoked."
-            )
-        case Rotation.EXPIRED:
-            raise InvalidRefreshToken("The refresh token has expired.")
-        case Rotation.ACCOUNT_INACTIVE:
+    token_hash = hash_opaque_token(refresh_token)
+    # Each turn reads the token, applies the rules and writes only if nothing changed since
+    # the read. A change is a spend, a revocation or a deactivation, which the next read's
+    # rules turn into an answer: a third turn is only ever needed inside the reuse grace.
+    for _ in range(3):
+        token = await rotations.find(token_hash)
+        if token is None:
             raise InvalidRefreshToken("The refresh token is not valid.")
-    refresh, refresh_hash, refresh_expires = _next_refresh_token(
-        settings, token.session_expires_at, now
-    )
-    pair = _pair(issuer, settings, token.subject, now, refresh, refresh_expires)
-    await rotations.rotate(token, refresh_hash, refresh_expires, now)
-    return pair
+        now = datetime.now(UTC)
+        match rotation_of(token, now, settings):
+            case Rotation.SESSION_REVOKED:
+                raise InvalidRefreshToken("The session of this refresh token has been revoked.")
+            case Rotation.REUSED:
+                AUTH_REFRESH_REUSE.inc()
+                await revocations.revoke_session_now(
+                    token.session_id, reason="refresh_token_reused"
+                )
+                raise RefreshTokenReused(
+                    "This refresh token was already used; its session has been revoked."
+                )
+            case Rotation.EXPIRED:
+                raise InvalidRefreshToken("The refresh token has expired.")
+            case Rotation.ACCOUNT_INACTIVE:
+                raise InvalidRefreshToken("The refresh token is not valid.")
+        refresh, refresh_hash, refresh_expires = _next_refresh_token(
+            settings, token.session_expires_at, now
+        )
+        if await rotations.rotate(token, refresh_hash, refresh_expires, now):
+            return _pair(issuer, settings, token.subject, now, refresh, refresh_expires)
+    raise RuntimeError("a refresh token changed three times while it was being rotated")
 
 
 async def end(
