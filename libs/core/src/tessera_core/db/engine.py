@@ -131,8 +131,8 @@ def make_read_pool(settings: Settings) -> ReadPool:
     """Plain psycopg connections (autocommit, rows as dicts) for the reads every token
     check of a GET makes: the caller's row. Through SQLAlchemy's async session one
     primary-key lookup costs ~740 µs of CPU here, through this pool ~170 µs
-    (docs/benchmarks.md). The auth service's refresh hot path also runs its one short
-    transaction here (``conn.transaction()``: BEGIN … COMMIT on an autocommit connection).
+    (docs/benchmarks.md). A refresh runs its two statements here too, each committed on its
+    own (``RefreshRotationRepository``).
     Opened by ``core_state`` without waiting for PostgreSQL. As in ``make_engine``, a
     checkout that finds its connection ended by PostgreSQL drains the pool and waits for a
     new one; a connection dropped mid-request fails its request (503) and is replaced."""
