@@ -250,3 +250,26 @@ class TestPostgresEndsItsConnections:
             sessions = await auth_client.get("/api/v1/auth/sessions", headers=bearer(pair))
             statuses.append(sessions.status_code)
         assert statuses == [200] * 30
+
+
+class TestClosedByServer:
+    async def test_tells_a_connection_postgres_ended_from_a_live_idle_one(self, database_url: str):
+        from tessera_core.db.engine import closed_by_server
+
+        plain = database_url.replace("+psycopg", "")
+        async with (
+            await psycopg.AsyncConnection.connect(plain, autocommit=True) as live,
+            await psycopg.AsyncConnection.connect(plain, autocommit=True) as doomed,
+            await psycopg.AsyncConnection.connect(plain, autocommit=True) as admin,
+        ):
+            await live.execute("SELECT 1")
+            assert not closed_by_server(live)
+            assert not closed_by_server(doomed)
+            await admin.execute("SELECT pg_terminate_backend(%s)", (doomed.info.backend_pid,))
+            for _ in range(100):
+                if closed_by_server(doomed):
+                    break
+                await asyncio.sleep(0.02)
+            assert closed_by_server(doomed)
+            assert not closed_by_server(live)
+            assert (await (await live.execute("SELECT 1")).fetchone()) == (1,)
