@@ -3,8 +3,8 @@ UV ?= uv
 RUN = $(UV) run --frozen
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (each with its own database, Redis database and
-# ports); the e2e stack and the kube-apiservers are each built on one worker only
-# (xdist_group, --dist loadgroup). PYTEST_ARGS="-n 0" runs serially. Each run has a
+# ports, and its own e2e stack and kube-apiservers when it runs their tests).
+# PYTEST_ARGS="-n 0" runs serially. Each run has a
 # temporary folder of its own: pytest prunes all but the newest three under
 # /tmp/pytest-of-$USER, which deleted a running suite's files when another ran beside it.
 PYTEST_WORKERS ?= 2
@@ -18,7 +18,7 @@ dev: sync ## the whole platform on embedded backends: gateway :8000, auth :8001,
 	$(RUN) tessera-dev
 
 test: sync ## every test layer: unit, integration, e2e, chart, in parallel
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup --basetemp="$$(mktemp -d -t tessera-pytest-XXXXXX)" $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist load --basetemp="$$(mktemp -d -t tessera-pytest-XXXXXX)" $(PYTEST_ARGS)
 
 test-unit: sync
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
