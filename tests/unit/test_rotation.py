@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tessera_auth.sessions.repository import LockedRefreshToken
+from tessera_auth.sessions.repository import RefreshTokenRow
 from tessera_auth.sessions.service import Rotation, rotation_of
 from tessera_core.settings import Settings
 
@@ -17,9 +17,9 @@ STRICT = Settings(env="test", refresh_reuse_grace_seconds=0)
 GRACEFUL = Settings(env="test", refresh_reuse_grace_seconds=10)
 
 
-def live_token(**changes: object) -> LockedRefreshToken:
+def live_token(**changes: object) -> RefreshTokenRow:
     """An unspent token of a live session of an active user; ``changes`` break it."""
-    token = LockedRefreshToken(
+    token = RefreshTokenRow(
         token_id=uuid.uuid4(),
         session_id=uuid.uuid4(),
         spent_at=None,

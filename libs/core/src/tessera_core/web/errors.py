@@ -139,12 +139,13 @@ def database_unreachable(exc: Exception) -> JSONResponse:
     the log."""
     orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
     cause = orig if isinstance(orig, BaseException) else exc
+    first_line = next(iter(str(cause).splitlines()), "")
     log.warning(
         "database_unavailable",
         error=type(exc).__name__,
         cause=type(cause).__name__,
         sqlstate=getattr(cause, "sqlstate", None),
-        message=str(cause).splitlines()[0][:300] if str(cause) else "",
+        message=first_line[:300],
     )
     return error_response(DatabaseUnavailable("The database cannot be reached."))
 

@@ -23,7 +23,7 @@ __all__ = ["RefreshGrant", "TokenGrants"]
 @dataclass(frozen=True)
 class RefreshGrant:
     """The refresh-token grant (RFC 6749 §6) with only what it needs: the busiest write,
-    so it opens no unit of work beside its own transaction."""
+    so it opens no unit of work, only the rotation's two statements."""
 
     rotations: RefreshRotationRepository
     revocation: RevocationStore

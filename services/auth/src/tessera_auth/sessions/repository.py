@@ -16,9 +16,9 @@ __all__ = [
     "FIND_REFRESH_TOKEN_SQL",
     "LOCK_REFRESH_TOKEN_SQL",
     "ROTATE_SQL",
-    "LockedRefreshToken",
     "LoginSessionRepository",
     "RefreshRotationRepository",
+    "RefreshTokenRow",
 ]
 
 # Written for psycopg (``%(name)s``): the lookup runs in the unit of work, locking the token
@@ -57,9 +57,10 @@ ROTATE_SQL = """
 
 
 @dataclass(frozen=True, slots=True)
-class LockedRefreshToken:
-    """A refresh token locked for the rest of its transaction, with what its session and
-    its user say about it (``LOCK_REFRESH_TOKEN_SQL``'s row)."""
+class RefreshTokenRow:
+    """A refresh token with what its session and its user say about it
+    (``FIND_REFRESH_TOKEN_SQL``'s row): locked for the rest of its transaction when read with
+    ``LOCK_REFRESH_TOKEN_SQL`` (logout), as it was at the read otherwise (a refresh)."""
 
     token_id: uuid.UUID
     session_id: uuid.UUID
@@ -97,15 +98,15 @@ class RefreshRotationRepository:
     def __init__(self, pool: ReadPool) -> None:
         self.pool = pool
 
-    async def find(self, token_hash: bytes) -> LockedRefreshToken | None:
+    async def find(self, token_hash: bytes) -> RefreshTokenRow | None:
         """The refresh token with its session and user, as they are now (not locked)."""
         async with self.pool.connection() as connection:
             cursor = await connection.execute(FIND_REFRESH_TOKEN_SQL, {"token_hash": token_hash})
             row = await cursor.fetchone()
-        return LockedRefreshToken(**row) if row else None
+        return RefreshTokenRow(**row) if row else None
 
     async def rotate(
-        self, token: LockedRefreshToken, next_hash: bytes, expires_at: datetime, now: datetime
+        self, token: RefreshTokenRow, next_hash: bytes, expires_at: datetime, now: datetime
     ) -> bool:
         """Spend ``token`` (keeping the first spend's time), touch its session and insert its
         successor, in one statement; only if the token is unspent or spent when it was
@@ -159,7 +160,7 @@ class LoginSessionRepository:
         await self.session.flush()
         return token
 
-    async def refresh_token_for_update(self, token_hash: bytes) -> LockedRefreshToken | None:
+    async def refresh_token_for_update(self, token_hash: bytes) -> RefreshTokenRow | None:
         """``RefreshRotationRepository.lock`` in the unit of work: logout and revocation
         wait for a refresh of the same token, and it for them."""
         connection = await self.session.connection()
@@ -167,7 +168,7 @@ class LoginSessionRepository:
             LOCK_REFRESH_TOKEN_SQL, {"token_hash": token_hash}
         )
         row = result.mappings().first()
-        return LockedRefreshToken(**row) if row else None
+        return RefreshTokenRow(**row) if row else None
 
     async def get_for_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> LoginSession | None:
         login = await self.session.get(LoginSession, session_id)

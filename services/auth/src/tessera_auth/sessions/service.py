@@ -17,9 +17,9 @@ from tessera_auth.sessions.errors import (
     UserNotFound,
 )
 from tessera_auth.sessions.repository import (
-    LockedRefreshToken,
     LoginSessionRepository,
     RefreshRotationRepository,
+    RefreshTokenRow,
 )
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
@@ -106,7 +106,7 @@ class Rotation(Enum):
     ACCOUNT_INACTIVE = "account_inactive"
 
 
-def rotation_of(token: LockedRefreshToken, now: datetime, settings: Settings) -> Rotation:
+def rotation_of(token: RefreshTokenRow, now: datetime, settings: Settings) -> Rotation:
     """The refresh rules, in the order they apply. A spent token presented again after the
     grace window is reuse (RFC 9700 §4.14.2): its whole session is revoked."""
     if token.session_revoked_at is not None:
