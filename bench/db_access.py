@@ -22,9 +22,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from tessera_core.accounts.users import TOKEN_USER_QUERY
-from tessera_core.db.engine import sqlalchemy_url
+from tessera_core.db.engine import Database, sqlalchemy_url
 from tessera_core.db.models import User
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.ops.migrations import migrate
+from tessera_core.settings import Settings
 from tests.fixtures.servers import LocalPostgres
 
 Lookup = Callable[[], Awaitable[object]]
@@ -79,6 +81,17 @@ async def measure(url: str, lookups: int) -> list[tuple[str, float]]:
             assert raw is not None
             return await (await raw.execute(TOKEN_USER_QUERY, parameters)).fetchone()
 
+    database = Database(Settings(database_url=url, database_pool_size=1))
+    await database.open()
+
+    async def unit_of_work_execute() -> object:
+        async with UnitOfWork(database, writes=False) as work:
+            return await (await work.execute(TOKEN_USER_QUERY, parameters)).fetchone()
+
+    async def unit_of_work_session() -> object:
+        async with UnitOfWork(database, writes=False) as work:
+            return (await work.session.execute(statement, parameters)).mappings().one()
+
     ways: list[tuple[str, Lookup]] = [
         ("psycopg pool, execute", psycopg_execute),
         ("psycopg pool, checkout alone", psycopg_checkout),
@@ -86,6 +99,8 @@ async def measure(url: str, lookups: int) -> list[tuple[str, float]]:
         ("SQLAlchemy AsyncSession, Core select", sqlalchemy_session),
         ("SQLAlchemy checkout alone", sqlalchemy_checkout),
         ("SQLAlchemy checkout, raw psycopg execute", sqlalchemy_raw_connection),
+        ("Database: UnitOfWork.execute (a GET's SQL)", unit_of_work_execute),
+        ("Database: UnitOfWork.session, Core select", unit_of_work_session),
     ]
     figures = []
     try:
@@ -99,6 +114,7 @@ async def measure(url: str, lookups: int) -> list[tuple[str, float]]:
     finally:
         await pool.close()
         await engine.dispose()
+        await database.close()
     return figures
 
 

@@ -136,11 +136,11 @@ class TestEngine:
     async def test_sql_parameters_stay_out_of_errors(self, make_settings):
         from sqlalchemy.exc import DBAPIError
 
-        from tessera_core.db.engine import make_engine
+        from tessera_core.db.engine import Database
 
-        engine = make_engine(make_settings())
+        database = Database(make_settings())
         try:
-            async with engine.connect() as conn:
+            async with database.engine.connect() as conn:
                 try:
                     await conn.execute(
                         text("SELECT CAST(:email AS text), 1 / 0"), {"email": "alice@example.com"}
@@ -150,7 +150,7 @@ class TestEngine:
                 else:
                     raise AssertionError("the division should have failed")
         finally:
-            await engine.dispose()
+            await database.close()
         assert "division by zero" in error
         assert "alice@example.com" not in error
         assert "[SQL parameters hidden due to hide_parameters=True]" in error

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tessera_auth.mail.delivery import MailDelivery, backoff
 from tessera_auth.mail.sender import SmtpSender
-from tessera_core.db.engine import make_engine, make_session_factory, session_scope
+from tessera_core.db.engine import Database, session_scope
 from tessera_core.mail import MailTemplates, OutboxRepository
 from tessera_core.settings import Settings
 from tests.fixtures.apps import PASSWORD, SettingsFactory, running
@@ -39,9 +39,8 @@ def smtp_settings(
 
 @pytest.fixture
 async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(settings)
-    yield make_session_factory(engine)
-    await engine.dispose()
+    async with Database(settings) as database:
+        yield database.session_factory
 
 
 async def enqueue(sessions: async_sessionmaker[AsyncSession], count: int) -> set[str]:

@@ -229,9 +229,9 @@ class TestPostgresEndsItsConnections:
     async def test_no_request_fails_on_a_connection_postgres_ended_while_idle(
         self, auth_client: httpx.AsyncClient, user_tokens: dict[str, Any], database_url: str
     ):
-        """After a PostgreSQL restart every pooled connection is dead. Both pools (the unit
-        of work's and the plain one refresh uses) notice at checkout, not by failing a
-        request: a client that arrives later must not get a 503 per dead connection."""
+        """After a PostgreSQL restart every pooled connection is dead. The pool notices at
+        checkout, for the ORM session and the SQL alike, not by failing a request: a
+        client that arrives later must not get a 503 per dead connection."""
         pair = user_tokens
         for _ in range(3):
             pair = (

@@ -87,11 +87,9 @@ class Settings(BaseSettings):
     service_name: str = "tessera"
 
     database_url: SecretStr = SecretStr(DEFAULT_DEV_DATABASE_URL)
+    # The worker's one pool: a replica opens workers x pool size connections at most.
     database_pool_size: int = Field(20, ge=1)
     database_max_overflow: int = Field(0, ge=0)
-    # Plain connections for the hottest reads (tessera_core.db.engine.make_read_pool), on top of
-    # the pool above: a replica opens workers x (pool size + read pool size) connections.
-    database_read_pool_size: int = Field(10, ge=1)
     redis_url: SecretStr = SecretStr(DEFAULT_DEV_REDIS_URL)
     redis_timeout_seconds: float = Field(1.0, gt=0)
     # Revocations live in Redis with TTLs: a policy that evicts such keys can drop one. Set

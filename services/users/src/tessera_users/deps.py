@@ -8,16 +8,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tessera_core.accounts.users import UserRepository, read_token_user
+from tessera_core.accounts.users import UserRepository, read_token_user, token_user_to_change
 from tessera_core.errors import Forbidden
 from tessera_core.tokens import AccessClaims
 from tessera_core.web.deps import (
     AdminClaims,
-    CoreStateDep,
     CurrentClaims,
     DbSessionDep,
     RevokingAdminClaims,
     RevokingClaims,
+    UnitOfWorkDep,
 )
 from tessera_users.caller import Caller, WritingCaller
 from tessera_users.state import UsersState
@@ -51,14 +51,14 @@ UsersStateDep = Annotated[UsersState, Depends(get_users_state)]
 UserRepositoryDep = Annotated[UserRepository, Depends(get_user_repository)]
 
 
-async def _caller(claims: AccessClaims, users: UserRepository) -> WritingCaller:
-    return WritingCaller(claims=claims, user=await users.get_token_user(claims.sub))
+async def _caller(claims: AccessClaims, work: UnitOfWorkDep) -> WritingCaller:
+    return WritingCaller(claims=claims, user=await token_user_to_change(work, claims.sub))
 
 
-async def get_current_caller(claims: CurrentClaims, core: CoreStateDep) -> Caller:
+async def get_current_caller(claims: CurrentClaims, work: UnitOfWorkDep) -> Caller:
     """The caller of a route that only reads (every ``CurrentCaller`` and ``AdminCaller``
-    route is a GET): their row from the read pool, not the request's session."""
-    return Caller(claims=claims, user=await read_token_user(core.read_pool, claims.sub))
+    route is a GET): their row as the unit of work reads it."""
+    return Caller(claims=claims, user=await read_token_user(work, claims.sub))
 
 
 def _admin(caller: Caller) -> Caller:
@@ -68,20 +68,18 @@ def _admin(caller: Caller) -> Caller:
     return caller
 
 
-async def get_admin_caller(claims: AdminClaims, core: CoreStateDep) -> Caller:
-    return _admin(await get_current_caller(claims, core))
+async def get_admin_caller(claims: AdminClaims, work: UnitOfWorkDep) -> Caller:
+    return _admin(await get_current_caller(claims, work))
 
 
 # The callers of routes that can revoke (deactivation, a change of the admin flag): their
 # tokens are checked in PostgreSQL when Redis cannot answer (``tessera_core.web.deps``).
-async def get_revoking_caller(claims: RevokingClaims, users: UserRepositoryDep) -> WritingCaller:
-    return await _caller(claims, users)
+async def get_revoking_caller(claims: RevokingClaims, work: UnitOfWorkDep) -> WritingCaller:
+    return await _caller(claims, work)
 
 
-async def get_revoking_admin_caller(
-    claims: RevokingAdminClaims, users: UserRepositoryDep
-) -> Caller:
-    return _admin(await _caller(claims, users))
+async def get_revoking_admin_caller(claims: RevokingAdminClaims, work: UnitOfWorkDep) -> Caller:
+    return _admin(await _caller(claims, work))
 
 
 CurrentCaller = Annotated[Caller, Depends(get_current_caller)]

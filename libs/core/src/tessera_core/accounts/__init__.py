@@ -30,6 +30,7 @@ from tessera_core.accounts.users import (
     ensure_admin_in,
     identifier_key,
     read_token_user,
+    token_user_to_change,
 )
 
 __all__ = [
@@ -57,4 +58,5 @@ __all__ = [
     "owasp_argon2",
     "password_problems",
     "read_token_user",
+    "token_user_to_change",
 ]

@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -24,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.accounts.passwords import PasswordHasher, common_passwords, password_problems
-from tessera_core.db.engine import ReadPool, make_engine, make_session_factory, session_scope
+from tessera_core.db.engine import Database, session_scope
 from tessera_core.db.models import User, UserIdentifier
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import Conflict, TokenRevoked
 from tessera_core.settings import Settings
 
@@ -42,8 +42,8 @@ __all__ = [
     "ensure_admin",
     "ensure_admin_in",
     "identifier_key",
-    "read_token_row",
     "read_token_user",
+    "token_user_to_change",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[\w.@+-]{3,150}$", re.ASCII)
@@ -109,17 +109,6 @@ def _token_user_query() -> str:
 TOKEN_USER_QUERY = _token_user_query()
 
 
-async def read_token_row(pool: ReadPool, user_id: str) -> dict[str, Any]:
-    """``UserRepository.get_token_user`` for a request that only reads: one prepared query
-    on the read pool, the row as a dict of the ``User`` columns."""
-    async with pool.connection() as conn:
-        cursor = await conn.execute(TOKEN_USER_QUERY, {"user_id": uuid.UUID(user_id)})
-        row = await cursor.fetchone()
-    if row is None or not row["is_active"]:
-        raise TokenRevoked("The account behind this token no longer exists or is inactive.")
-    return row
-
-
 @dataclass(frozen=True, slots=True)
 class TokenUser:
     """A user's row as a request that only reads sees it: the ``User`` columns, no ORM
@@ -140,9 +129,30 @@ class TokenUser:
     tokens_not_before: datetime | None
 
 
-async def read_token_user(pool: ReadPool, user_id: str) -> TokenUser:
-    """``read_token_row`` as a ``TokenUser`` (never to be written)."""
-    return TokenUser(**await read_token_row(pool, user_id))
+async def read_token_user(work: UnitOfWork, user_id: str) -> User | TokenUser:
+    """The active account a verified token belongs to; ``TokenRevoked`` if it is gone or
+    inactive (deactivation revokes tokens; this covers a row changed behind it). In a unit
+    of work that writes, the session's ``User``, which the request may then change; in one
+    that only reads, a ``TokenUser`` from one prepared query."""
+    user: User | TokenUser | None
+    if work.writes:
+        user = await work.session.get(User, uuid.UUID(user_id))
+    else:
+        cursor = await work.execute(TOKEN_USER_QUERY, {"user_id": uuid.UUID(user_id)})
+        row = await cursor.fetchone()
+        user = TokenUser(**row) if row else None
+    if user is None or not user.is_active:
+        raise TokenRevoked("The account behind this token no longer exists or is inactive.")
+    return user
+
+
+async def token_user_to_change(work: UnitOfWork, user_id: str) -> User:
+    """``read_token_user`` for a request that changes the account: its session's ``User``."""
+    if not work.writes:
+        raise RuntimeError("a request that only reads cannot change the token's account")
+    user = await read_token_user(work, user_id)
+    assert isinstance(user, User)
+    return user
 
 
 class UserRepository:
@@ -153,14 +163,6 @@ class UserRepository:
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
-
-    async def get_token_user(self, user_id: str) -> User:
-        """The active account a verified token belongs to; ``TokenRevoked`` if it is gone
-        or inactive (deactivation revokes tokens; this covers a row changed behind it)."""
-        user = await self.get(uuid.UUID(user_id))
-        if user is None or not user.is_active:
-            raise TokenRevoked("The account behind this token no longer exists or is inactive.")
-        return user
 
     async def username_taken(self, username: str) -> bool:
         """True if the username names any account: as a username or as an email."""
@@ -283,15 +285,15 @@ async def ensure_admin_in(
 async def ensure_admin(
     settings: Settings, *, username: str, email: str, password: str
 ) -> AdminCreation:
-    """``ensure_admin_in`` with its own engine: for the CLI."""
-    engine = make_engine(settings)
+    """``ensure_admin_in`` with its own pool: for the CLI."""
+    database = Database(settings)
     hasher = PasswordHasher(
         threads=1,
         memory_kib=settings.password_hash_memory_kib,
         time_cost=settings.password_hash_time_cost,
     )
     try:
-        async with session_scope(make_session_factory(engine)) as db:
+        async with session_scope(database.session_factory) as db:
             return await ensure_admin_in(
                 db,
                 hasher,
@@ -302,4 +304,4 @@ async def ensure_admin(
             )
     finally:
         hasher.close()
-        await engine.dispose()
+        await database.close()

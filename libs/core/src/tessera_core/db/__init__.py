@@ -1,12 +1,10 @@
-"""The stores' clients: the PostgreSQL engine and unit of work (``engine``), the ORM
-models (``models``), the Redis client (``redis_client``)."""
+"""The stores' clients: the PostgreSQL engine (``engine``), a request's unit of work on it
+(``unit_of_work``), the ORM models (``models``), the Redis client (``redis_client``)."""
 
 from tessera_core.db.engine import (
     Base,
-    ReadPool,
+    Database,
     after_commit,
-    make_engine,
-    make_read_pool,
     make_read_session_factory,
     make_session_factory,
     session_scope,
@@ -24,21 +22,21 @@ from tessera_core.db.models import (
     user_search_text,
 )
 from tessera_core.db.redis_client import RedisClient, make_redis
+from tessera_core.db.unit_of_work import UnitOfWork
 
 __all__ = [
     "AccountToken",
     "Base",
+    "Database",
     "LoginSession",
     "MailOutbox",
-    "ReadPool",
     "RedisClient",
     "RefreshToken",
     "RevokedAccessToken",
+    "UnitOfWork",
     "User",
     "UserIdentifier",
     "after_commit",
-    "make_engine",
-    "make_read_pool",
     "make_read_session_factory",
     "make_redis",
     "make_session_factory",

@@ -1,7 +1,8 @@
-"""Database engine, the per-request session dependency and the one metadata."""
+"""The worker's one pool and SQLAlchemy's engine on it, the ORM sessions, and the one metadata."""
 
 from __future__ import annotations
 
+import contextlib
 import select
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -9,9 +10,9 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import MetaData, event, exc
+from sqlalchemy import MetaData, event
+from sqlalchemy.dialects.postgresql.psycopg import _log_notices as _sqlalchemy_log_notices
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import NullPool
 
 from tessera_core.settings import Settings
 
@@ -26,13 +28,13 @@ __all__ = [
     "NAMING_CONVENTION",
     "AfterCommit",
     "Base",
-    "ReadPool",
+    "Database",
+    "Pool",
     "after_commit",
     "closed_by_server",
-    "make_engine",
-    "make_read_pool",
     "make_read_session_factory",
     "make_session_factory",
+    "run_after_commit_hooks",
     "session_scope",
     "sqlalchemy_url",
 ]
@@ -78,33 +80,96 @@ def closed_by_server(connection: AsyncConnection[Any]) -> bool:
 _ENDED_WHILE_IDLE = "PostgreSQL ended this pooled connection while it was idle"
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
-    """Build the async engine: a pool as large as the concurrency a worker serves, kept
-    open (no overflow connections opened and closed inside requests). A checkout that finds
-    its connection ended by PostgreSQL (``closed_by_server``) empties the pool and connects
-    afresh, so a restarted PostgreSQL fails no request that arrives after it is back; a
-    connection dropped mid-request fails that request (503) and invalidates the pool too.
-    psycopg prepares a statement once it has run five times on a connection."""
-    engine = create_async_engine(
-        sqlalchemy_url(settings.database_url.get_secret_value()),
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_pre_ping=False,
-        pool_recycle=1800,
-        pool_use_lifo=True,
-        pool_timeout=5,
-        # Errors and their tracebacks must not carry emails, hashes or tokens.
-        hide_parameters=True,
-        connect_args={"connect_timeout": 5},
-    )
-    event.listen(engine.sync_engine.pool, "checkout", _refuse_connection_ended_while_idle)
-    return engine
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
 
-def _refuse_connection_ended_while_idle(dbapi_connection: Any, *_: object) -> None:
-    if closed_by_server(dbapi_connection.driver_connection):
-        # SQLAlchemy's documented answer: every pooled connection is replaced, this one now.
-        raise exc.InvalidatePoolError(_ENDED_WHILE_IDLE)
+class Database:
+    """The worker's one pool of PostgreSQL connections (psycopg_pool), with SQLAlchemy's
+    engine on it: the engine keeps no pool of its own (``NullPool``) and borrows each
+    connection from this one, whose ``close_returns`` gives it back when SQLAlchemy closes
+    it (psycopg's documented way to share a pool with SQLAlchemy). So the ORM sessions and
+    the statements written as SQL (``UnitOfWork.execute``) take from one pool of
+    ``TESSERA_DATABASE_POOL_SIZE`` connections (+ ``TESSERA_DATABASE_MAX_OVERFLOW``), kept
+    open, where a checkout costs ~12 µs of CPU against ~190 µs through SQLAlchemy's own pool
+    (``python -m bench.db_access``).
+
+    A checkout that finds its connection ended by PostgreSQL (``closed_by_server``) drains
+    the pool and connects afresh, so a restarted PostgreSQL fails no request that arrives
+    after it is back; a connection dropped mid-request fails that request (503) and is
+    replaced. psycopg prepares a statement once it has run five times on a connection.
+    Opened without waiting for PostgreSQL: readiness says whether it is there."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = sqlalchemy_url(settings.database_url.get_secret_value())
+
+        async def refuse_connection_ended_while_idle(connection: AsyncConnection[Any]) -> None:
+            if closed_by_server(connection):
+                await self.pool.drain()
+                raise psycopg.OperationalError(_ENDED_WHILE_IDLE)
+
+        self.pool: Pool = AsyncConnectionPool(
+            url.replace("postgresql+psycopg://", "postgresql://", 1),
+            min_size=settings.database_pool_size,
+            max_size=settings.database_pool_size + settings.database_max_overflow,
+            # Autocommit at rest, for the SQL of requests that only read (most of them);
+            # SQLAlchemy takes the connections it borrows out of it (``_lent``, ``_returned``).
+            kwargs={"connect_timeout": 5, "autocommit": True},
+            timeout=5,
+            max_lifetime=1800,
+            open=False,
+            name="tessera",
+            check=refuse_connection_ended_while_idle,
+            close_returns=True,
+        )
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            poolclass=NullPool,
+            async_creator=self._lend,
+            # Errors and their tracebacks must not carry emails, hashes or tokens.
+            hide_parameters=True,
+        )
+        event.listen(self.engine.sync_engine, "connect", _lent, insert=True)
+        event.listen(self.engine.sync_engine, "checkin", _returned)
+        self.session_factory = make_session_factory(self.engine)
+        self.read_session_factory = make_read_session_factory(self.engine)
+
+    async def _lend(self) -> AsyncConnection[Any]:
+        await self.pool.open()  # once: a no-op on an open pool
+        return await self.pool.getconn()
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        await self.pool.close()
+
+    async def __aenter__(self) -> Database:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+
+def _lent(dbapi_connection: Any, _record: object) -> None:
+    # SQLAlchemy borrows a connection from the pool (to it, a new one): its transactions
+    # begin implicitly, as on a connection it had opened itself.
+    dbapi_connection.autocommit = False
+
+
+def _returned(dbapi_connection: Any, _record: object) -> None:
+    """SQLAlchemy gives a connection back (rolled back already, and out of any isolation
+    level a session set): in autocommit again, without the notice handler SQLAlchemy added
+    when it borrowed it (one would pile up per borrow). Done here, in the returning task,
+    because a ``reset`` callback would make psycopg_pool return every connection through a
+    background task."""
+    if dbapi_connection is None:  # invalidated: the pool discards it
+        return
+    with contextlib.suppress(ValueError):
+        dbapi_connection.driver_connection.remove_notice_handler(_sqlalchemy_log_notices)
+    with contextlib.suppress(psycopg.Error):  # broken: the pool discards it
+        dbapi_connection.autocommit = True
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -124,37 +189,6 @@ def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
 
 _READ_ONLY = "tessera.read_only"
 
-ReadPool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
-
-
-def make_read_pool(settings: Settings) -> ReadPool:
-    """Plain psycopg connections (autocommit, rows as dicts) for the reads every token
-    check of a GET makes: the caller's row. Through SQLAlchemy's async session one
-    primary-key lookup costs ~740 µs of CPU here, through this pool ~170 µs
-    (docs/benchmarks.md). A refresh runs its two statements here too, each committed on its
-    own (``RefreshRotationRepository``).
-    Opened by ``core_state`` without waiting for PostgreSQL. As in ``make_engine``, a
-    checkout that finds its connection ended by PostgreSQL drains the pool and waits for a
-    new one; a connection dropped mid-request fails its request (503) and is replaced."""
-
-    async def refuse_connection_ended_while_idle(connection: AsyncConnection[Any]) -> None:
-        if closed_by_server(connection):
-            await pool.drain()
-            raise psycopg.OperationalError(_ENDED_WHILE_IDLE)
-
-    url = sqlalchemy_url(settings.database_url.get_secret_value())
-    pool: ReadPool = AsyncConnectionPool(
-        url.replace("postgresql+psycopg://", "postgresql://", 1),
-        min_size=settings.database_read_pool_size,
-        max_size=settings.database_read_pool_size,
-        kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
-        timeout=5,
-        open=False,
-        name="read",
-        check=refuse_connection_ended_while_idle,
-    )
-    return pool
-
 
 @event.listens_for(Session, "before_flush")
 def _refuse_writes_when_read_only(session: Session, *_: object) -> None:
@@ -167,8 +201,9 @@ _AFTER_COMMIT = "tessera.after_commit"
 
 
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
-    """Run ``hook`` once ``session_scope`` has committed this session (never if it rolls
-    back): for copies of committed data, such as the revocation fast path."""
+    """Run ``hook`` once this session's unit of work (``session_scope``, ``UnitOfWork``)
+    has committed it (never if it rolls back): for copies of committed data, such as the
+    revocation fast path."""
     session.info.setdefault(_AFTER_COMMIT, []).append(hook)
 
 
@@ -191,5 +226,9 @@ async def session_scope(
             raise
         else:
             await session.commit()
-            for hook in session.info.pop(_AFTER_COMMIT, []):
-                await hook()
+            await run_after_commit_hooks(session)
+
+
+async def run_after_commit_hooks(session: AsyncSession) -> None:
+    for hook in session.info.pop(_AFTER_COMMIT, []):
+        await hook()

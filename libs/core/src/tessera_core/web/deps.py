@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db.engine import session_scope
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import Forbidden, NotAuthenticated
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
@@ -27,6 +27,7 @@ __all__ = [
     "RevokingAdminClaims",
     "RevokingClaims",
     "SettingsDep",
+    "UnitOfWorkDep",
     "bearer_scheme",
     "get_admin_claims",
     "get_claims",
@@ -36,6 +37,7 @@ __all__ = [
     "get_revoking_admin_claims",
     "get_revoking_claims",
     "get_settings",
+    "get_unit_of_work",
     "verified_claims",
 ]
 
@@ -54,22 +56,27 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_db_session(
+async def get_unit_of_work(
     request: Request, core: Annotated[CoreState, Depends(get_core_state)]
-) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: one transaction, committed when the handler returns and
-    rolled back on error. Used with ``scope="function"`` (``DbSessionDep``), so the commit
-    runs before the response is sent: a 2xx is only sent for data that is committed, and a
-    commit that fails answers 503 instead. A GET only reads: no transaction at all."""
-    if request.method in READ_ONLY_METHODS:
-        async with core.read_session_factory() as session:
-            yield session
-        return
-    async with session_scope(core.session_factory) as session:
-        yield session
+) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work: for a method that writes, one transaction, committed when
+    the handler returns and rolled back on error; a GET only reads: no transaction at all.
+    Used with ``scope="function"`` (``UnitOfWorkDep``), so the commit runs before the
+    response is sent: a 2xx is only sent for data that is committed, and a commit that fails
+    answers 503 instead."""
+    async with UnitOfWork(core.database, writes=request.method not in READ_ONLY_METHODS) as work:
+        yield work
 
 
-DbSessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+
+async def get_db_session(work: UnitOfWorkDep) -> AsyncSession:
+    """The ORM session of the request's unit of work."""
+    return work.session
+
+
+DbSessionDep = Annotated[AsyncSession, Depends(get_db_session)]
 
 
 async def get_revocations(

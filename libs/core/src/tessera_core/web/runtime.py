@@ -11,20 +11,14 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import httpx
+import psycopg
+import psycopg_pool
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tessera_core.db.engine import (
-    ReadPool,
-    make_engine,
-    make_read_pool,
-    make_read_session_factory,
-    make_session_factory,
-)
+from tessera_core.db.engine import Database
 from tessera_core.db.redis_client import RedisClient, make_redis
 from tessera_core.ops.health import CheckResult, ReadinessCheck, health_router
 from tessera_core.ops.logging import configure_logging
@@ -49,22 +43,24 @@ __all__ = [
 @dataclass
 class CoreState:
     settings: Settings
-    engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
-    read_session_factory: async_sessionmaker[AsyncSession]
-    read_pool: ReadPool
+    database: Database
     redis: RedisClient
     revocation: RevocationStore
     jwks: JWKSCache
     verifier: TokenVerifier
     http: httpx.AsyncClient
 
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """ORM units of work outside a request (``session_scope``): the background loops."""
+        return self.database.session_factory
+
     async def database_ready(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with self.database.pool.connection() as conn:
+                await conn.execute("SELECT 1")
             return True
-        except (SQLAlchemyError, OSError):
+        except (psycopg.Error, psycopg_pool.PoolTimeout, OSError):
             return False
 
     async def jwks_ready(self) -> bool:
@@ -97,8 +93,7 @@ class CoreState:
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.redis.aclose()
-        await self.read_pool.close()
-        await self.engine.dispose()
+        await self.database.close()
 
 
 class CoreLifespanState(TypedDict):
@@ -117,10 +112,9 @@ async def core_state(
         >>> async with core_state(settings, lambda _: FileJWKSSource(p)) as core:  # doctest: +SKIP
         ...     await core.verifier.verify(token)
     """
-    engine = make_engine(settings)
-    session_factory = make_session_factory(engine)
-    read_pool = make_read_pool(settings)
-    await read_pool.open(wait=False)  # PostgreSQL may come up later: readiness says so
+    database = Database(settings)
+    await database.open()  # PostgreSQL may come up later: readiness says so
+    session_factory = database.session_factory
     redis = make_redis(settings)
     http = httpx.AsyncClient(timeout=5.0)
     revocation = RevocationStore(
@@ -145,10 +139,7 @@ async def core_state(
     )
     state = CoreState(
         settings,
-        engine,
-        session_factory,
-        make_read_session_factory(engine),
-        read_pool,
+        database,
         redis,
         revocation,
         jwks,

@@ -14,10 +14,10 @@ from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
 from tessera_auth.deps import AuthStateDep, ClientInfoDep
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
-from tessera_core.accounts.users import EmailTaken, UsernameTaken
+from tessera_core.accounts.users import EmailTaken, UsernameTaken, token_user_to_change
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
-from tessera_core.web.deps import RevocationsDep, RevokingClaims, SettingsDep
+from tessera_core.web.deps import RevocationsDep, RevokingClaims, SettingsDep, UnitOfWorkDep
 
 __all__ = ["router"]
 
@@ -59,7 +59,7 @@ async def register(
 async def change_password(
     data: PasswordChange,
     claims: RevokingClaims,
-    accounts: AccountRepositoryDep,
+    work: UnitOfWorkDep,
     revocations: RevocationsDep,
     tokens: AccountTokenRepositoryDep,
     mail: AccountMailDep,
@@ -69,7 +69,7 @@ async def change_password(
     """Change the caller's password; every other session of theirs is revoked and the
     address is told."""
     await service.change_password(
-        await accounts.get_token_user(claims.sub),
+        await token_user_to_change(work, claims.sub),
         auth.hasher,
         auth.common_passwords,
         auth.throttle,

@@ -25,8 +25,9 @@ from tessera_auth.recovery.errors import (
 )
 from tessera_auth.recovery.schemas import Accepted, EmailVerify, PasswordForgot, PasswordReset
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyRequests
+from tessera_core.accounts.users import token_user_to_change
 from tessera_core.errors import BEARER_ERRORS, PROBLEM_JSON, TesseraError, problem_responses
-from tessera_core.web.deps import CurrentClaims, RevocationsDep, SettingsDep
+from tessera_core.web.deps import CurrentClaims, RevocationsDep, SettingsDep, UnitOfWorkDep
 
 __all__ = ["router"]
 
@@ -129,12 +130,12 @@ async def verify_email(
 )
 async def resend_verification(
     claims: CurrentClaims,
-    accounts: AccountRepositoryDep,
+    work: UnitOfWorkDep,
     mail: AccountMailDep,
     auth: AuthStateDep,
     settings: SettingsDep,
 ) -> Accepted:
     """Mail a new verification link to the caller's address."""
-    user = await accounts.get_token_user(claims.sub)
+    user = await token_user_to_change(work, claims.sub)
     await service.resend_verification(user, mail, auth.resend_limit, settings)
     return Accepted(detail="A verification message is on its way.")

@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import Depends
 
 from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRotationRepository
-from tessera_core.accounts.users import UserRepository
+from tessera_core.accounts.users import read_token_user
 from tessera_core.errors import Forbidden, InvalidToken
 from tessera_core.tokens import AccessClaims
 from tessera_core.web.deps import (
     AdminClaims,
     CoreStateDep,
-    DbSessionDep,
     RevokingAdminClaims,
+    UnitOfWorkDep,
     bearer_scheme,
 )
 
@@ -33,12 +33,12 @@ __all__ = [
 ]
 
 
-async def get_login_session_repository(db: DbSessionDep) -> LoginSessionRepository:
-    return LoginSessionRepository(db)
+async def get_login_session_repository(work: UnitOfWorkDep) -> LoginSessionRepository:
+    return LoginSessionRepository(work)
 
 
-async def get_refresh_rotations(core: CoreStateDep) -> RefreshRotationRepository:
-    return RefreshRotationRepository(core.read_pool)
+async def get_refresh_rotations(work: UnitOfWorkDep) -> RefreshRotationRepository:
+    return RefreshRotationRepository(work)
 
 
 LoginSessionRepositoryDep = Annotated[LoginSessionRepository, Depends(get_login_session_repository)]
@@ -62,25 +62,25 @@ async def get_optional_claims(
 OptionalClaims = Annotated[AccessClaims | None, Depends(get_optional_claims)]
 
 
-async def _acting_admin(claims: AccessClaims, db: DbSessionDep) -> AccessClaims:
+async def _acting_admin(claims: AccessClaims, work: UnitOfWorkDep) -> AccessClaims:
     """The admin claim, then the admin's row as it is now: still there and active
     (``TokenRevoked`` otherwise), still an admin. A deactivation or demotion that did not
     revoke the admin's tokens (a change made in the database, say) ends the powers at once,
     as in the users service."""
-    user = await UserRepository(db).get_token_user(claims.sub)
+    user = await read_token_user(work, claims.sub)
     if not user.is_admin:
         raise Forbidden("This endpoint is for administrators.")
     return claims
 
 
-async def get_acting_admin_claims(claims: AdminClaims, db: DbSessionDep) -> AccessClaims:
-    return await _acting_admin(claims, db)
+async def get_acting_admin_claims(claims: AdminClaims, work: UnitOfWorkDep) -> AccessClaims:
+    return await _acting_admin(claims, work)
 
 
 async def get_revoking_acting_admin_claims(
-    claims: RevokingAdminClaims, db: DbSessionDep
+    claims: RevokingAdminClaims, work: UnitOfWorkDep
 ) -> AccessClaims:
-    return await _acting_admin(claims, db)
+    return await _acting_admin(claims, work)
 
 
 ActingAdminClaims = Annotated[AccessClaims, Depends(get_acting_admin_claims)]

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_auth.tokens.issuer import TokenSubject
-from tessera_core.db.engine import ReadPool
 from tessera_core.db.models import LoginSession, RefreshToken
+from tessera_core.db.unit_of_work import UnitOfWork
 
 __all__ = [
     "FIND_REFRESH_TOKEN_SQL",
@@ -21,9 +20,9 @@ __all__ = [
     "RefreshTokenRow",
 ]
 
-# Written for psycopg (``%(name)s``): the lookup runs in the unit of work, locking the token
-# (``exec_driver_sql``, for logout and RFC 7009 revocation), and on the plain pool as it is
-# (a refresh, ``RefreshRotationRepository``): one text for the rule-bearing SQL.
+# Written for psycopg (``%(name)s``): the lookup runs in the unit of work's transaction,
+# locking the token (logout and RFC 7009 revocation), and committed on its own as it is (a
+# refresh, ``RefreshRotationRepository``): one text for the rule-bearing SQL.
 FIND_REFRESH_TOKEN_SQL = """
     SELECT t.id AS token_id, t.session_id, t.spent_at, t.expires_at,
            s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at,
@@ -90,19 +89,19 @@ class RefreshTokenRow:
 
 
 class RefreshRotationRepository:
-    """A refresh's two statements on the plain pool, each committed on its own: read the
-    token, then spend it and insert its successor only if it is still as it was read. No
-    transaction is held between them, no BEGIN or COMMIT travels: two round trips. Measured
-    in-process against the locking transaction it replaced, in docs/benchmarks.md."""
+    """A refresh's two statements, each committed on its own (``UnitOfWork.execute_now``):
+    read the token, then spend it and insert its successor only if it is still as it was
+    read. No transaction is held between them, no BEGIN or COMMIT travels: two round trips
+    on one connection. Measured in-process against the locking transaction it replaced, in
+    docs/benchmarks.md."""
 
-    def __init__(self, pool: ReadPool) -> None:
-        self.pool = pool
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
 
     async def find(self, token_hash: bytes) -> RefreshTokenRow | None:
         """The refresh token with its session and user, as they are now (not locked)."""
-        async with self.pool.connection() as connection:
-            cursor = await connection.execute(FIND_REFRESH_TOKEN_SQL, {"token_hash": token_hash})
-            row = await cursor.fetchone()
+        cursor = await self.work.execute_now(FIND_REFRESH_TOKEN_SQL, {"token_hash": token_hash})
+        row = await cursor.fetchone()
         return RefreshTokenRow(**row) if row else None
 
     async def rotate(
@@ -112,24 +111,24 @@ class RefreshRotationRepository:
         successor, in one statement; only if the token is unspent or spent when it was
         read, its session not revoked and its user active. False, writing nothing, if any
         of that changed since ``find``: two refreshes of one token race, one of them wins."""
-        async with self.pool.connection() as connection:
-            cursor = await connection.execute(
-                ROTATE_SQL,
-                {
-                    "token_id": token.token_id,
-                    "seen_spent_at": token.spent_at,
-                    "next_id": uuid.uuid4(),
-                    "next_hash": next_hash,
-                    "expires_at": expires_at,
-                    "now": now,
-                },
-            )
-            return cursor.rowcount == 1
+        cursor = await self.work.execute_now(
+            ROTATE_SQL,
+            {
+                "token_id": token.token_id,
+                "seen_spent_at": token.spent_at,
+                "next_id": uuid.uuid4(),
+                "next_hash": next_hash,
+                "expires_at": expires_at,
+                "now": now,
+            },
+        )
+        return cursor.rowcount == 1
 
 
 class LoginSessionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
+        self.session = work.session
 
     async def create(
         self,
@@ -161,13 +160,10 @@ class LoginSessionRepository:
         return token
 
     async def refresh_token_for_update(self, token_hash: bytes) -> RefreshTokenRow | None:
-        """``RefreshRotationRepository.lock`` in the unit of work: logout and revocation
-        wait for a refresh of the same token, and it for them."""
-        connection = await self.session.connection()
-        result = await connection.exec_driver_sql(
-            LOCK_REFRESH_TOKEN_SQL, {"token_hash": token_hash}
-        )
-        row = result.mappings().first()
+        """The refresh token, locked in the unit of work's transaction: logout and
+        revocation wait for a rotation of the same token to commit, and see its outcome."""
+        cursor = await self.work.execute(LOCK_REFRESH_TOKEN_SQL, {"token_hash": token_hash})
+        row = await cursor.fetchone()
         return RefreshTokenRow(**row) if row else None
 
     async def get_for_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> LoginSession | None:

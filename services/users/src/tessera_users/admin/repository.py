@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, not_, select, tuple_
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
-from tessera_core.db.engine import ReadPool
 from tessera_core.db.models import User, user_search_text
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.schemas import UserRead
 from tessera_users.admin.schemas import Ordering
 
@@ -128,24 +128,22 @@ def page_sql(filters: UserFilters, ordering: Ordering, after: Position | None) -
 
 
 class UserListRepository:
-    """The listing's reads, on the read pool (plain psycopg, autocommit, rows as dicts):
-    no ORM session and no ORM objects for a request that only reads."""
+    """The listing's reads, as SQL compiled once per shape on the unit of work's connection
+    (rows as dicts): no ORM session and no ORM objects for a request that only reads."""
 
-    def __init__(self, pool: ReadPool) -> None:
-        self.pool = pool
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
 
     async def page(
         self, filters: UserFilters, ordering: Ordering, after: Position | None, limit: int
     ) -> list[dict[str, Any]]:
         sql = page_sql(filters, ordering, after)
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(sql, page_parameters(filters, after, limit))
-            return await cursor.fetchall()
+        cursor = await self.work.execute(sql, page_parameters(filters, after, limit))
+        return await cursor.fetchall()
 
     async def count(self, filters: UserFilters) -> int:
         statement = select(func.count().label("total")).select_from(User)
         compiled = statement.where(*_conditions(filters)).compile(dialect=_DIALECT)
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(compiled.string, compiled.params)
-            row = await cursor.fetchone()
+        cursor = await self.work.execute(compiled.string, compiled.params)
+        row = await cursor.fetchone()
         return int(row["total"]) if row else 0
