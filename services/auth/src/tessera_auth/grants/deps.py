@@ -9,16 +9,19 @@ from fastapi import Depends
 from tessera_auth.accounts.deps import AccountRepositoryDep
 from tessera_auth.deps import AuthStateDep
 from tessera_auth.grants.service import RefreshGrant, TokenGrants
-from tessera_auth.sessions.deps import LoginSessionRepositoryDep, RefreshRotationsDep
+from tessera_auth.sessions.deps import LoginSessionRepositoryDep
 from tessera_core.web.deps import CoreStateDep, RevocationsDep, SettingsDep
 
 __all__ = ["RefreshGrantDep", "TokenGrantsDep", "get_refresh_grant", "get_token_grants"]
 
 
 async def get_refresh_grant(
-    rotations: RefreshRotationsDep, core: CoreStateDep, auth: AuthStateDep, settings: SettingsDep
+    sessions: LoginSessionRepositoryDep,
+    core: CoreStateDep,
+    auth: AuthStateDep,
+    settings: SettingsDep,
 ) -> RefreshGrant:
-    return RefreshGrant(rotations, core.revocation, auth, settings)
+    return RefreshGrant(sessions, core.revocation, auth, settings)
 
 
 RefreshGrantDep = Annotated[RefreshGrant, Depends(get_refresh_grant)]

@@ -9,7 +9,7 @@ from tessera_auth.accounts import service as accounts_service
 from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.client import ClientInfo
 from tessera_auth.sessions import service as sessions_service
-from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRotationRepository
+from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.state import AuthState
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.errors import InvalidToken
@@ -25,7 +25,7 @@ class RefreshGrant:
     """The refresh-token grant (RFC 6749 §6) with only what it needs: the busiest write,
     so it opens no unit of work, only the rotation's two statements."""
 
-    rotations: RefreshRotationRepository
+    sessions: LoginSessionRepository
     revocation: RevocationStore
     auth: AuthState
     settings: Settings
@@ -33,7 +33,7 @@ class RefreshGrant:
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Spend a refresh token for the next pair of its session."""
         return await sessions_service.rotate(
-            self.rotations, self.auth.issuer, self.revocation, self.settings, refresh_token
+            self.sessions, self.auth.issuer, self.revocation, self.settings, refresh_token
         )
 
 

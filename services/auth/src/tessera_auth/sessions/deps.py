@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from tessera_auth.sessions.repository import LoginSessionRepository, RefreshRotationRepository
+from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_core.accounts.users import read_token_user
 from tessera_core.errors import Forbidden, InvalidToken
 from tessera_core.tokens import AccessClaims
@@ -23,12 +23,10 @@ __all__ = [
     "ActingAdminClaims",
     "LoginSessionRepositoryDep",
     "OptionalClaims",
-    "RefreshRotationsDep",
     "RevokingActingAdminClaims",
     "get_acting_admin_claims",
     "get_login_session_repository",
     "get_optional_claims",
-    "get_refresh_rotations",
     "get_revoking_acting_admin_claims",
 ]
 
@@ -37,12 +35,7 @@ async def get_login_session_repository(work: UnitOfWorkDep) -> LoginSessionRepos
     return LoginSessionRepository(work)
 
 
-async def get_refresh_rotations(work: UnitOfWorkDep) -> RefreshRotationRepository:
-    return RefreshRotationRepository(work)
-
-
 LoginSessionRepositoryDep = Annotated[LoginSessionRepository, Depends(get_login_session_repository)]
-RefreshRotationsDep = Annotated[RefreshRotationRepository, Depends(get_refresh_rotations)]
 
 
 async def get_optional_claims(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_auth.tokens.issuer import TokenSubject
 from tessera_core.db.models import LoginSession, RefreshToken
@@ -16,13 +17,12 @@ __all__ = [
     "LOCK_REFRESH_TOKEN_SQL",
     "ROTATE_SQL",
     "LoginSessionRepository",
-    "RefreshRotationRepository",
     "RefreshTokenRow",
 ]
 
 # Written for psycopg (``%(name)s``): the lookup runs in the unit of work's transaction,
 # locking the token (logout and RFC 7009 revocation), and committed on its own as it is (a
-# refresh, ``RefreshRotationRepository``): one text for the rule-bearing SQL.
+# refresh, ``LoginSessionRepository.find_refresh_token``): one text for the rule-bearing SQL.
 FIND_REFRESH_TOKEN_SQL = """
     SELECT t.id AS token_id, t.session_id, t.spent_at, t.expires_at,
            s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at,
@@ -88,29 +88,36 @@ class RefreshTokenRow:
         )
 
 
-class RefreshRotationRepository:
-    """A refresh's two statements, each committed on its own (``UnitOfWork.execute_now``):
-    read the token, then spend it and insert its successor only if it is still as it was
-    read. No transaction is held between them, no BEGIN or COMMIT travels: two round trips
-    on one connection. Measured in-process against the locking transaction it replaced, in
-    docs/benchmarks.md."""
+class LoginSessionRepository:
+    """Login sessions and their refresh tokens. A refresh is two statements, each committed
+    on its own (``UnitOfWork.execute_now``): read the token (``find_refresh_token``), then
+    spend it and insert its successor only if it is still as it was read
+    (``rotate_refresh_token``). No transaction is held between them, no BEGIN or COMMIT
+    travels: two round trips on one connection (measured in-process against the locking
+    transaction it replaced, in docs/benchmarks.md). Logout and revocation lock the token in
+    the request's transaction instead (``refresh_token_for_update``)."""
 
     def __init__(self, work: UnitOfWork) -> None:
         self.work = work
 
-    async def find(self, token_hash: bytes) -> RefreshTokenRow | None:
+    @property
+    def session(self) -> AsyncSession:
+        return self.work.session
+
+    async def find_refresh_token(self, token_hash: bytes) -> RefreshTokenRow | None:
         """The refresh token with its session and user, as they are now (not locked)."""
         cursor = await self.work.execute_now(FIND_REFRESH_TOKEN_SQL, {"token_hash": token_hash})
         row = await cursor.fetchone()
         return RefreshTokenRow(**row) if row else None
 
-    async def rotate(
+    async def rotate_refresh_token(
         self, token: RefreshTokenRow, next_hash: bytes, expires_at: datetime, now: datetime
     ) -> bool:
         """Spend ``token`` (keeping the first spend's time), touch its session and insert its
         successor, in one statement; only if the token is unspent or spent when it was
         read, its session not revoked and its user active. False, writing nothing, if any
-        of that changed since ``find``: two refreshes of one token race, one of them wins."""
+        of that changed since ``find_refresh_token``: two refreshes of one token race, one
+        of them wins."""
         cursor = await self.work.execute_now(
             ROTATE_SQL,
             {
@@ -123,12 +130,6 @@ class RefreshRotationRepository:
             },
         )
         return cursor.rowcount == 1
-
-
-class LoginSessionRepository:
-    def __init__(self, work: UnitOfWork) -> None:
-        self.work = work
-        self.session = work.session
 
     async def create(
         self,

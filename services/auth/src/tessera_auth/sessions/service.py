@@ -18,7 +18,6 @@ from tessera_auth.sessions.errors import (
 )
 from tessera_auth.sessions.repository import (
     LoginSessionRepository,
-    RefreshRotationRepository,
     RefreshTokenRow,
 )
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
@@ -122,7 +121,7 @@ def rotation_of(token: RefreshTokenRow, now: datetime, settings: Settings) -> Ro
 
 
 async def rotate(
-    rotations: RefreshRotationRepository,
+    sessions: LoginSessionRepository,
     issuer: AccessTokenIssuer,
     revocations: RevocationStore,
     settings: Settings,
@@ -135,7 +134,7 @@ async def rotate(
     # the read. A change is a spend, a revocation or a deactivation, which the next read's
     # rules turn into an answer: a third turn is only ever needed inside the reuse grace.
     for _ in range(3):
-        token = await rotations.find(token_hash)
+        token = await sessions.find_refresh_token(token_hash)
         if token is None:
             raise InvalidRefreshToken("The refresh token is not valid.")
         now = datetime.now(UTC)
@@ -157,7 +156,7 @@ async def rotate(
         refresh, refresh_hash, refresh_expires = _next_refresh_token(
             settings, token.session_expires_at, now
         )
-        if await rotations.rotate(token, refresh_hash, refresh_expires, now):
+        if await sessions.rotate_refresh_token(token, refresh_hash, refresh_expires, now):
             return _pair(issuer, settings, token.subject, now, refresh, refresh_expires)
     raise RuntimeError("a refresh token changed three times while it was being rotated")
 
