@@ -12,11 +12,12 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tessera_auth.mail.delivery import MailDelivery, backoff
 from tessera_auth.mail.sender import SmtpSender
-from tessera_core.db.engine import Database, session_scope
+from tessera_core.db.engine import Database
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.mail import MailTemplates, OutboxRepository
 from tessera_core.settings import Settings
 from tests.fixtures.apps import PASSWORD, SettingsFactory, running
@@ -38,16 +39,16 @@ def smtp_settings(
 
 
 @pytest.fixture
-async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def database(settings: Settings) -> AsyncIterator[Database]:
     async with Database(settings) as database:
-        yield database.session_factory
+        yield database
 
 
-async def enqueue(sessions: async_sessionmaker[AsyncSession], count: int) -> set[str]:
+async def enqueue(database: Database, count: int) -> set[str]:
     templates = MailTemplates()
     ids = set()
-    async with session_scope(sessions) as db:
-        outbox = OutboxRepository(db)
+    async with UnitOfWork(database, writes=True) as work:
+        outbox = OutboxRepository(work.session)
         for i in range(count):
             mail = templates.render("password_changed", username=f"user{i}")
             row = await outbox.enqueue("password_changed", f"u{i}@example.com", mail)
@@ -68,11 +69,11 @@ def outbox_ids(smtp: SmtpServer) -> list[str]:
 
 class TestDelivery:
     async def test_two_loops_at_once_send_each_message_once(
-        self, make_settings, smtp_server, sessions, db_engine
+        self, make_settings, smtp_server, database, db_engine
     ):
         settings = smtp_settings(make_settings, smtp_server)
-        ids = await enqueue(sessions, 40)
-        loops = [MailDelivery(sessions, SmtpSender(settings).send, settings) for _ in range(2)]
+        ids = await enqueue(database, 40)
+        loops = [MailDelivery(database, SmtpSender(settings).send, settings) for _ in range(2)]
         tried = await asyncio.gather(*(loop.deliver_due() for loop in loops))
         assert sum(tried) == 40
         assert all(n > 0 for n in tried), tried  # both loops took a share
@@ -112,7 +113,7 @@ class TestDelivery:
         assert await statuses(db_engine) == {"sent": 3}
 
     async def test_a_message_goes_dead_after_the_last_attempt(
-        self, make_settings, smtp_server, sessions, db_engine
+        self, make_settings, smtp_server, database, db_engine
     ):
         settings = smtp_settings(make_settings, smtp_server, mail_max_attempts=3)
         smtp_server.stop()
@@ -122,8 +123,8 @@ class TestDelivery:
             )
             or 0.0
         )
-        (message_id,) = await enqueue(sessions, 1)
-        loop = MailDelivery(sessions, SmtpSender(settings).send, settings)
+        (message_id,) = await enqueue(database, 1)
+        loop = MailDelivery(database, SmtpSender(settings).send, settings)
         for _ in range(20):
             await loop.deliver_due()
             if await statuses(db_engine) == {"dead": 1}:
@@ -149,20 +150,20 @@ class TestDelivery:
         assert REGISTRY.get_sample_value("auth_mail_outbox_messages", {"status": "dead"}) == 1
         assert smtp_server.messages() == []
 
-    async def test_sent_messages_are_counted(self, make_settings, smtp_server, sessions):
+    async def test_sent_messages_are_counted(self, make_settings, smtp_server, database):
         settings = smtp_settings(make_settings, smtp_server)
         before = (
             REGISTRY.get_sample_value("auth_mail_sent_total", {"kind": "password_changed"}) or 0.0
         )
-        await enqueue(sessions, 2)
-        await MailDelivery(sessions, SmtpSender(settings).send, settings).deliver_due()
+        await enqueue(database, 2)
+        await MailDelivery(database, SmtpSender(settings).send, settings).deliver_due()
         after = REGISTRY.get_sample_value("auth_mail_sent_total", {"kind": "password_changed"})
         assert after == before + 2
 
 
 class TestShutdown:
     async def test_stops_although_the_smtp_client_swallows_the_cancellation(
-        self, make_settings, smtp_server, sessions, db_engine
+        self, make_settings, smtp_server, database, db_engine
     ):
         """An SMTP client whose cleanup swallows the cancellation (as one can when cancelled
         mid-conversation) must not keep the loop, and so the lifespan's shutdown, alive."""
@@ -174,8 +175,8 @@ class TestShutdown:
             with contextlib.suppress(asyncio.CancelledError):  # swallowed, as a cleanup may
                 await asyncio.sleep(0.5)
 
-        await enqueue(sessions, 1)
-        loop = MailDelivery(sessions, stubborn_send, settings)
+        await enqueue(database, 1)
+        loop = MailDelivery(database, stubborn_send, settings)
         task = asyncio.create_task(loop.run())
         await asyncio.wait_for(sending.wait(), 10)
         loop.stop()

@@ -27,7 +27,7 @@ from tessera_auth.tokens.router import router as tokens_router
 from tessera_core.accounts.passwords import PasswordHasher, common_passwords
 from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.accounts.users import ensure_admin_in
-from tessera_core.db.engine import session_scope
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.ops.health import ReadinessCheck
 from tessera_core.settings import Settings, SettingsError
@@ -66,9 +66,9 @@ async def _bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
     email = settings.bootstrap_admin_email or f"{settings.bootstrap_admin_username}@localhost"
     while True:
         try:
-            async with session_scope(core.session_factory) as db:
+            async with UnitOfWork(core.database, writes=True) as work:
                 outcome = await ensure_admin_in(
-                    db,
+                    work.session,
                     hasher,
                     username=settings.bootstrap_admin_username,
                     email=email,
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks = [asyncio.create_task(bootstrap_admin(core, hasher, auth.admin_bootstrapped))]
             delivery = None
             if settings.smtp_host:
-                delivery = MailDelivery(core.session_factory, SmtpSender(settings).send, settings)
+                delivery = MailDelivery(core.database, SmtpSender(settings).send, settings)
                 tasks.append(asyncio.create_task(delivery.run(), name="mail-delivery"))
             else:
                 log.warning("mail_delivery_disabled", reason="TESSERA_SMTP_HOST is not set")

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_core.accounts.passwords import PasswordHasher, common_passwords, password_problems
-from tessera_core.db.engine import Database, session_scope
+from tessera_core.db.engine import Database
 from tessera_core.db.models import User, UserIdentifier
 from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import Conflict, TokenRevoked
@@ -293,9 +293,9 @@ async def ensure_admin(
         time_cost=settings.password_hash_time_cost,
     )
     try:
-        async with session_scope(database.session_factory) as db:
+        async with UnitOfWork(database, writes=True) as work:
             return await ensure_admin_in(
-                db,
+                work.session,
                 hasher,
                 username=username,
                 email=email,

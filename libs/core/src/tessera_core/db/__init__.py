@@ -7,7 +7,6 @@ from tessera_core.db.engine import (
     after_commit,
     make_read_session_factory,
     make_session_factory,
-    session_scope,
     sqlalchemy_url,
 )
 from tessera_core.db.models import (
@@ -41,7 +40,6 @@ __all__ = [
     "make_redis",
     "make_session_factory",
     "roles_of",
-    "session_scope",
     "sqlalchemy_url",
     "user_search_text",
 ]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import select
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -35,7 +34,6 @@ __all__ = [
     "make_read_session_factory",
     "make_session_factory",
     "run_after_commit_hooks",
-    "session_scope",
     "sqlalchemy_url",
 ]
 
@@ -201,32 +199,10 @@ _AFTER_COMMIT = "tessera.after_commit"
 
 
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
-    """Run ``hook`` once this session's unit of work (``session_scope``, ``UnitOfWork``)
-    has committed it (never if it rolls back): for copies of committed data, such as the
+    """Run ``hook`` once this session's ``UnitOfWork`` has committed it (never if it rolls
+    back): for copies of committed data, such as the
     revocation fast path."""
     session.info.setdefault(_AFTER_COMMIT, []).append(hook)
-
-
-@asynccontextmanager
-async def session_scope(
-    factory: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """Yield a session that commits once at the end, or rolls back on any error; then
-    runs the ``after_commit`` hooks of a committed session.
-
-    Example:
-        >>> async with session_scope(factory) as session:  # doctest: +SKIP
-        ...     session.add(obj)
-    """
-    async with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
-            await run_after_commit_hooks(session)
 
 
 async def run_after_commit_hooks(session: AsyncSession) -> None:

@@ -16,10 +16,11 @@ import structlog
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tessera_core.db.engine import Database
 from tessera_core.db.models import LoginSession, RevokedAccessToken, User
 from tessera_core.db.redis_client import RedisClient
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import RevocationUnavailable
 from tessera_core.ops.metrics import REVOCATION_FAST_PATH_FAILURES, REVOCATION_RESYNCS
 from tessera_core.revocation.keys import (
@@ -53,14 +54,14 @@ class FastPath:
     def __init__(
         self,
         redis: RedisClient,
-        session_factory: async_sessionmaker[AsyncSession],
+        database: Database,
         *,
         access_ttl_seconds: int,
         leeway_seconds: int,
         resync_seconds: float = 30.0,
     ) -> None:
         self.redis = redis
-        self.session_factory = session_factory
+        self.database = database
         self.leeway_seconds = leeway_seconds
         # A session or "not before" revoked now denies tokens that can be accepted until then.
         self.window_seconds = access_ttl_seconds + leeway_seconds
@@ -243,7 +244,8 @@ class FastPath:
             return max(1, self.window_seconds - int((now - at).total_seconds()))
 
         entries: list[Entry] = []
-        async with self.session_factory() as db:
+        async with UnitOfWork(self.database, writes=False) as work:
+            db = work.session
             revoked_sessions = await db.execute(
                 select(LoginSession.id, LoginSession.user_id, LoginSession.revoked_at).where(
                     LoginSession.revoked_at >= since

@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tessera_core.db.engine import after_commit, session_scope
+from tessera_core.db.engine import after_commit
 from tessera_core.db.models import LoginSession, RevokedAccessToken, User
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import RevocationUnavailable, TokenRevoked
 from tessera_core.ops.metrics import AUTH_TOKENS_REVOKED
 from tessera_core.revocation.fast_path import FastPath
@@ -39,15 +40,15 @@ class RevocationStore(FastPath):
 
     Args:
         redis: the shared Redis client.
-        session_factory: PostgreSQL sessions, for resyncs and for revocations that commit on
-            their own.
+        database: the worker's pool, for resyncs and for revocations that commit on their
+            own.
         access_ttl_seconds: how long an access token lives.
         leeway_seconds: how long past ``exp`` the verifiers still accept a token.
         resync_seconds: the bound on how long a partial loss of Redis data can go unnoticed.
 
     Example:
         >>> store = RevocationStore(  # doctest: +SKIP
-        ...     redis, factory, access_ttl_seconds=900, leeway_seconds=30
+        ...     redis, database, access_ttl_seconds=900, leeway_seconds=30
         ... )
         >>> await store.check(iss, jti=j, sid=s, user_id=u, issued_at=iat)  # doctest: +SKIP
     """
@@ -116,8 +117,10 @@ class RevocationStore(FastPath):
         """Revoke a session in a transaction of its own, committed at once: for a revocation
         that must stand although the request fails (a reused refresh token answers 401), and
         for a request that opens no unit of work (a refresh)."""
-        async with session_scope(self.session_factory) as db:
-            revoked = await Revocations(self, db)._revoke_sessions([session_id], reason=reason)
+        async with UnitOfWork(self.database, writes=True) as work:
+            revoked = await Revocations(self, work.session)._revoke_sessions(
+                [session_id], reason=reason
+            )
         return Revocations._counted(revoked)
 
 

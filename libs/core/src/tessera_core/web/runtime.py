@@ -16,7 +16,6 @@ import psycopg_pool
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_core.db.engine import Database
 from tessera_core.db.redis_client import RedisClient, make_redis
@@ -49,11 +48,6 @@ class CoreState:
     jwks: JWKSCache
     verifier: TokenVerifier
     http: httpx.AsyncClient
-
-    @property
-    def session_factory(self) -> async_sessionmaker[AsyncSession]:
-        """ORM units of work outside a request (``session_scope``): the background loops."""
-        return self.database.session_factory
 
     async def database_ready(self) -> bool:
         try:
@@ -114,12 +108,11 @@ async def core_state(
     """
     database = Database(settings)
     await database.open()  # PostgreSQL may come up later: readiness says so
-    session_factory = database.session_factory
     redis = make_redis(settings)
     http = httpx.AsyncClient(timeout=5.0)
     revocation = RevocationStore(
         redis,
-        session_factory,
+        database,
         access_ttl_seconds=settings.access_token_ttl_seconds,
         leeway_seconds=settings.leeway_seconds,
         resync_seconds=settings.revocation_resync_seconds,

@@ -21,11 +21,11 @@ from email.message import EmailMessage
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tessera_auth.mail.sender import build_message
-from tessera_core.db.engine import session_scope
+from tessera_core.db.engine import Database
 from tessera_core.db.models import MailOutbox
+from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.mail import OutboxRepository
 from tessera_core.ops.metrics import MAIL_FAILED, MAIL_OUTBOX_DEPTH, MAIL_SENT
 from tessera_core.settings import Settings
@@ -45,11 +45,11 @@ def backoff(settings: Settings, attempts: int) -> float:
 class MailDelivery:
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        database: Database,
         send: Send,
         settings: Settings,
     ) -> None:
-        self.session_factory = session_factory
+        self.database = database
         self.send = send
         self.settings = settings
         self._stopping = asyncio.Event()
@@ -62,8 +62,8 @@ class MailDelivery:
 
     async def deliver_one(self) -> bool:
         """Claim one due message and try to send it; False when none is due."""
-        async with session_scope(self.session_factory) as db:
-            outbox = OutboxRepository(db)
+        async with UnitOfWork(self.database, writes=True) as work:
+            outbox = OutboxRepository(work.session)
             row = await outbox.claim_due()
             if row is None:
                 return False
@@ -101,8 +101,8 @@ class MailDelivery:
         )
 
     async def measure(self) -> None:
-        async with self.session_factory() as db:
-            depth = await OutboxRepository(db).depth()
+        async with UnitOfWork(self.database, writes=False) as work:
+            depth = await OutboxRepository(work.session).depth()
         for status, count in depth.items():
             MAIL_OUTBOX_DEPTH.labels(status=status).set(count)
 
