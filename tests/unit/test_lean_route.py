@@ -118,6 +118,9 @@ REQUESTS = [
     ("POST", "/api/items", {}),
     ("POST", "/api/items", {"json": ["a"]}),
     ("GET", "/api/plain", {}),
+    ("HEAD", "/api/plain", {}),
+    ("DELETE", "/api/page", {}),
+    ("GET", "/api/items", {}),
 ]
 
 

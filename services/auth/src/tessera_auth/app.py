@@ -162,10 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_prefix="/api/v1/auth",
         lifespan=lifespan,
         readiness=_readiness,
-        # Busiest first: /verify before every forwarded request, then /refresh.
+        # /verify before every forwarded request, then /refresh.
+        busiest=(tokens_router, refresh_router),
         routers=(
-            tokens_router,
-            refresh_router,
             grants_router,
             oauth_router,
             accounts_router,

@@ -114,8 +114,9 @@ def create_app(
         docs_prefix="/api/v1/users",
         lifespan=lifespan,
         readiness=_readiness,
-        # Busiest first; /me before /{user_id}.
-        routers=(me_router, listing_router, profiles_router, admin_router),
+        # /me before /{user_id}.
+        busiest=(me_router, listing_router),
+        routers=(profiles_router, admin_router),
     )
     add_console(app)
     return app

@@ -42,6 +42,7 @@ from pydantic_core import PydanticUndefined
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["LeanRoute", "LeanRouteError"]
 
@@ -141,7 +142,19 @@ class LeanRoute(APIRoute):
     """A route answered through a dependency plan compiled at startup, its result rendered
     once: ``APIRouter(route_class=LeanRoute)`` for the few endpoints every client calls."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if kwargs.get("max_body_size") is not None:
+            raise LeanRouteError(f"{endpoint!r}: a LeanRoute leaves body limits to middleware")
+        super().__init__(path, endpoint, **kwargs)
+        # APIRoute wraps its handler in ``request_response``: two exit stacks and an
+        # exception wrapper on every request. The route's app is its handler with only what
+        # the plan uses (the app's ExceptionMiddleware, right outside, holds the same
+        # exception handlers).
+        handler = self.get_route_handler()
+        uses_exit_stacks = _uses_exit_stacks(_plan(self.dependant, endpoint=True))
+        self.app = _lean_app(handler) if not uses_exit_stacks else _lean_app_with_stacks(handler)
+
+    def get_route_handler(self) -> Handler:
         plan = _plan(self.dependant, endpoint=True)
         body_fields = list(self.dependant.body_params)
         if self.body_field is not None and isinstance(self.body_field.field_info, params.Form):
@@ -186,6 +199,37 @@ class LeanRoute(APIRoute):
 
 
 _NO_RESPONSE = Response()
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def _lean_app(handler: Handler) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
+
+
+def _lean_app_with_stacks(handler: Handler) -> ASGIApp:
+    """FastAPI's two exit stacks (``request_response``), which ``yield`` dependencies enter:
+    the function stack closes before the response is sent, the request stack after it."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        async with AsyncExitStack() as request_stack:
+            scope["fastapi_inner_astack"] = request_stack
+            async with AsyncExitStack() as function_stack:
+                scope["fastapi_function_astack"] = function_stack
+                response = await handler(request)
+            await response(scope, receive, send)
+
+    return app
+
+
+def _uses_exit_stacks(call: _Call) -> bool:
+    return call.is_generator or any(_uses_exit_stacks(a) for a in call.arguments)
 
 
 def _takes_response(call: _Call) -> bool:
