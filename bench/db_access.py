@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from tessera_core.accounts.users import TOKEN_USER_QUERY
+from tessera_core.accounts.repository import TOKEN_USER_QUERY
 from tessera_core.db.engine import Database, sqlalchemy_url
 from tessera_core.db.models import User
 from tessera_core.db.unit_of_work import UnitOfWork

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
+from tessera_core.accounts.listing import UserFilters, page_statement
 from tessera_core.ops.migrations import migrate
 from tessera_core.tokens.keygen import write_private_key
-from tessera_users.admin.repository import UserFilters, page_statement
 from tessera_users.admin.service import position_of
 from tessera_users.cursor import CursorCodec
 from tests.e2e.stack import Proc, Service, base_env, start_service, wait_http

@@ -1,5 +1,5 @@
-"""The admin listing's query: the parameters read into a ``UserListQuery``, and the SQL the
-repository builds from it (compiled for PostgreSQL, never run)."""
+"""The admin listing's query: the parameters read into a ``UserListQuery``, and the SQL
+``tessera_core.accounts.listing`` builds from it (compiled for PostgreSQL, never run)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.dialects.postgresql import psycopg
 
-from tessera_users.admin.repository import UserFilters, page_parameters, page_statement
-from tessera_users.admin.schemas import ListingParameters, Ordering
+from tessera_core.accounts.listing import Ordering, UserFilters, page_parameters, page_statement
+from tessera_users.admin.schemas import ListingParameters
 from tessera_users.admin.service import UserListQuery
 
 JOINED = (datetime(2026, 1, 1, tzinfo=UTC), uuid.UUID(int=1))

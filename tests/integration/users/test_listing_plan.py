@@ -13,8 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tessera_users.admin.repository import Position, UserFilters, page_statement
-from tessera_users.admin.schemas import Ordering
+from tessera_core.accounts.listing import Ordering, Position, UserFilters, page_statement
 from tests.fixtures.users import FAKE_HASH
 
 SEEDED = 20_000

@@ -68,7 +68,7 @@ async def _bootstrap_admin(core: CoreState, hasher: PasswordHasher) -> None:
         try:
             async with UnitOfWork(core.database, writes=True) as work:
                 outcome = await ensure_admin_in(
-                    work.session,
+                    work,
                     hasher,
                     username=settings.bootstrap_admin_username,
                     email=email,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tessera_core.accounts.users import TokenUser
+from tessera_core.accounts.repository import TokenUser
 from tessera_core.db.models import User
 from tessera_core.tokens import AccessClaims
 

@@ -1,6 +1,7 @@
-"""The dependencies every folder's routes share: the service's state, the user repository
-and the caller. The profile routes' own are in ``profiles/deps.py``, the listing's in
-``admin/deps.py``; this module imports nothing above ``state`` and ``caller``."""
+"""The dependencies every folder's routes share: the service's state and the caller (the
+``user`` table's repository is ``tessera_core.web.deps.UserRepositoryDep``). The profile
+routes' own are in ``profiles/deps.py``; this module imports nothing above ``state`` and
+``caller``."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tessera_core.accounts.users import UserRepository, read_token_user, token_user_to_change
 from tessera_core.errors import Forbidden
 from tessera_core.tokens import AccessClaims
 from tessera_core.web.deps import (
     AdminClaims,
     CurrentClaims,
-    DbSessionDep,
     RevokingAdminClaims,
     RevokingClaims,
-    UnitOfWorkDep,
+    UserRepositoryDep,
 )
 from tessera_users.caller import Caller, WritingCaller
 from tessera_users.state import UsersState
@@ -27,13 +26,11 @@ __all__ = [
     "CurrentCaller",
     "RevokingAdminCaller",
     "RevokingCaller",
-    "UserRepositoryDep",
     "UsersStateDep",
     "get_admin_caller",
     "get_current_caller",
     "get_revoking_admin_caller",
     "get_revoking_caller",
-    "get_user_repository",
     "get_users_state",
 ]
 
@@ -43,22 +40,17 @@ async def get_users_state(request: Request) -> UsersState:
     return state
 
 
-async def get_user_repository(db: DbSessionDep) -> UserRepository:
-    return UserRepository(db)
-
-
 UsersStateDep = Annotated[UsersState, Depends(get_users_state)]
-UserRepositoryDep = Annotated[UserRepository, Depends(get_user_repository)]
 
 
-async def _caller(claims: AccessClaims, work: UnitOfWorkDep) -> WritingCaller:
-    return WritingCaller(claims=claims, user=await token_user_to_change(work, claims.sub))
+async def _caller(claims: AccessClaims, users: UserRepositoryDep) -> WritingCaller:
+    return WritingCaller(claims=claims, user=await users.token_user_to_change(claims.sub))
 
 
-async def get_current_caller(claims: CurrentClaims, work: UnitOfWorkDep) -> Caller:
+async def get_current_caller(claims: CurrentClaims, users: UserRepositoryDep) -> Caller:
     """The caller of a route that only reads (every ``CurrentCaller`` and ``AdminCaller``
     route is a GET): their row as the unit of work reads it."""
-    return Caller(claims=claims, user=await read_token_user(work, claims.sub))
+    return Caller(claims=claims, user=await users.token_user(claims.sub))
 
 
 def _admin(caller: Caller) -> Caller:
@@ -68,18 +60,20 @@ def _admin(caller: Caller) -> Caller:
     return caller
 
 
-async def get_admin_caller(claims: AdminClaims, work: UnitOfWorkDep) -> Caller:
-    return _admin(await get_current_caller(claims, work))
+async def get_admin_caller(claims: AdminClaims, users: UserRepositoryDep) -> Caller:
+    return _admin(await get_current_caller(claims, users))
 
 
 # The callers of routes that can revoke (deactivation, a change of the admin flag): their
 # tokens are checked in PostgreSQL when Redis cannot answer (``tessera_core.web.deps``).
-async def get_revoking_caller(claims: RevokingClaims, work: UnitOfWorkDep) -> WritingCaller:
-    return await _caller(claims, work)
+async def get_revoking_caller(claims: RevokingClaims, users: UserRepositoryDep) -> WritingCaller:
+    return await _caller(claims, users)
 
 
-async def get_revoking_admin_caller(claims: RevokingAdminClaims, work: UnitOfWorkDep) -> Caller:
-    return _admin(await _caller(claims, work))
+async def get_revoking_admin_caller(
+    claims: RevokingAdminClaims, users: UserRepositoryDep
+) -> Caller:
+    return _admin(await _caller(claims, users))
 
 
 CurrentCaller = Annotated[Caller, Depends(get_current_caller)]

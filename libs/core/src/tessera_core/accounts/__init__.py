@@ -1,14 +1,26 @@
-"""What both services know of an account: the user rules and repository (``users``),
-password hashing and policy (``passwords``), login and request limits
-(``throttle``), and the single-use link tokens (``account_tokens``)."""
+"""What both services know of an account: the user rules (``users``), the one repository
+of the ``user`` table (``repository``) and the admin listing's query shapes (``listing``),
+password hashing and policy (``passwords``), login and request limits (``throttle``), and
+the single-use link tokens (``account_tokens``)."""
 
 from tessera_core.accounts.account_tokens import AccountTokenRepository, Purpose
+from tessera_core.accounts.listing import (
+    Ordering,
+    Position,
+    UserFilters,
+    count_sql,
+    count_statement,
+    page_parameters,
+    page_sql,
+    page_statement,
+)
 from tessera_core.accounts.passwords import (
     PasswordHasher,
     common_passwords,
     owasp_argon2,
     password_problems,
 )
+from tessera_core.accounts.repository import TOKEN_USER_QUERY, TokenUser, UserRepository
 from tessera_core.accounts.throttle import (
     LoginThrottle,
     RequestLimit,
@@ -18,19 +30,14 @@ from tessera_core.accounts.throttle import (
     client_key,
 )
 from tessera_core.accounts.users import (
-    TOKEN_USER_QUERY,
     AdminCreation,
     EmailTaken,
-    TokenUser,
     UsernameTaken,
-    UserRepository,
     check_email,
     check_username,
     ensure_admin,
     ensure_admin_in,
     identifier_key,
-    read_token_user,
-    token_user_to_change,
 )
 
 __all__ = [
@@ -39,24 +46,30 @@ __all__ = [
     "AdminCreation",
     "EmailTaken",
     "LoginThrottle",
+    "Ordering",
     "PasswordHasher",
+    "Position",
     "Purpose",
     "RequestLimit",
     "ThrottleUnavailable",
     "TokenUser",
     "TooManyAttempts",
     "TooManyRequests",
+    "UserFilters",
     "UserRepository",
     "UsernameTaken",
     "check_email",
     "check_username",
     "client_key",
     "common_passwords",
+    "count_sql",
+    "count_statement",
     "ensure_admin",
     "ensure_admin_in",
     "identifier_key",
     "owasp_argon2",
+    "page_parameters",
+    "page_sql",
+    "page_statement",
     "password_problems",
-    "read_token_user",
-    "token_user_to_change",
 ]

@@ -1,5 +1,6 @@
-"""FastAPI dependencies both services use: the request's unit of work, its revocations and
-the caller's token. Each alias is named for what it yields."""
+"""FastAPI dependencies both services use: the request's unit of work, the ``user`` table's
+repository on it, its revocations and the caller's token. Each alias is named for what it
+yields."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera_core.accounts.repository import UserRepository
 from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import Forbidden, NotAuthenticated
 from tessera_core.revocation import Revocations
@@ -28,6 +30,7 @@ __all__ = [
     "RevokingClaims",
     "SettingsDep",
     "UnitOfWorkDep",
+    "UserRepositoryDep",
     "bearer_scheme",
     "get_admin_claims",
     "get_claims",
@@ -38,6 +41,7 @@ __all__ = [
     "get_revoking_claims",
     "get_settings",
     "get_unit_of_work",
+    "get_user_repository",
     "verified_claims",
 ]
 
@@ -69,6 +73,14 @@ async def get_unit_of_work(
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+
+async def get_user_repository(work: UnitOfWorkDep) -> UserRepository:
+    """The ``user`` table's one repository, on the request's unit of work."""
+    return UserRepository(work)
+
+
+UserRepositoryDep = Annotated[UserRepository, Depends(get_user_repository)]
 
 
 async def get_db_session(work: UnitOfWorkDep) -> AsyncSession:

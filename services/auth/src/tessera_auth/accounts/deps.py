@@ -1,4 +1,5 @@
-"""Dependencies of the account routes (and of the layers above that reach accounts)."""
+"""Dependencies of the account routes (and of the layers above that reach accounts). The
+``user`` table's repository is ``tessera_core.web.deps.UserRepositoryDep``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.deps import AuthStateDep
 from tessera_core.accounts.account_tokens import AccountTokenRepository
 from tessera_core.mail import AccountMail
@@ -14,23 +14,16 @@ from tessera_core.web.deps import DbSessionDep, SettingsDep
 
 __all__ = [
     "AccountMailDep",
-    "AccountRepositoryDep",
     "AccountTokenRepositoryDep",
     "get_account_mail",
-    "get_account_repository",
     "get_account_token_repository",
 ]
-
-
-async def get_account_repository(db: DbSessionDep) -> AccountRepository:
-    return AccountRepository(db)
 
 
 async def get_account_token_repository(db: DbSessionDep) -> AccountTokenRepository:
     return AccountTokenRepository(db)
 
 
-AccountRepositoryDep = Annotated[AccountRepository, Depends(get_account_repository)]
 AccountTokenRepositoryDep = Annotated[AccountTokenRepository, Depends(get_account_token_repository)]
 
 

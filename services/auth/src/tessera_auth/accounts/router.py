@@ -5,19 +5,15 @@ import uuid
 from fastapi import APIRouter, status
 
 from tessera_auth.accounts import service
-from tessera_auth.accounts.deps import (
-    AccountMailDep,
-    AccountRepositoryDep,
-    AccountTokenRepositoryDep,
-)
+from tessera_auth.accounts.deps import AccountMailDep, AccountTokenRepositoryDep
 from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
 from tessera_auth.deps import AuthStateDep, ClientInfoDep
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
-from tessera_core.accounts.users import EmailTaken, UsernameTaken, token_user_to_change
+from tessera_core.accounts.users import EmailTaken, UsernameTaken
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
-from tessera_core.web.deps import RevocationsDep, RevokingClaims, SettingsDep, UnitOfWorkDep
+from tessera_core.web.deps import RevocationsDep, RevokingClaims, SettingsDep, UserRepositoryDep
 
 __all__ = ["router"]
 
@@ -34,7 +30,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
 )
 async def register(
     data: UserCreate,
-    accounts: AccountRepositoryDep,
+    users: UserRepositoryDep,
     mail: AccountMailDep,
     auth: AuthStateDep,
     settings: SettingsDep,
@@ -45,7 +41,7 @@ async def register(
     await auth.register_limit.hit(
         ("client", client.ip or "unknown", settings.registrations_per_client)
     )
-    user = await service.register(accounts, auth.hasher, auth.common_passwords, mail, data)
+    user = await service.register(users, auth.hasher, auth.common_passwords, mail, data)
     return UserRead.model_validate(user)
 
 
@@ -59,7 +55,7 @@ async def register(
 async def change_password(
     data: PasswordChange,
     claims: RevokingClaims,
-    work: UnitOfWorkDep,
+    users: UserRepositoryDep,
     revocations: RevocationsDep,
     tokens: AccountTokenRepositoryDep,
     mail: AccountMailDep,
@@ -69,7 +65,7 @@ async def change_password(
     """Change the caller's password; every other session of theirs is revoked and the
     address is told."""
     await service.change_password(
-        await token_user_to_change(work, claims.sub),
+        await users.token_user_to_change(claims.sub),
         auth.hasher,
         auth.common_passwords,
         auth.throttle,

@@ -11,10 +11,10 @@ from tessera_auth.accounts.errors import (
     InvalidCurrentPassword,
     WeakPassword,
 )
-from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.accounts.schemas import UserCreate
 from tessera_core.accounts.account_tokens import AccountTokenRepository
 from tessera_core.accounts.passwords import PasswordHasher, password_problems
+from tessera_core.accounts.repository import UserRepository
 from tessera_core.accounts.throttle import LoginThrottle, TooManyAttempts
 from tessera_core.accounts.users import EmailTaken, UsernameTaken
 from tessera_core.db.models import User
@@ -26,7 +26,7 @@ __all__ = ["authenticate", "change_password", "register"]
 
 
 async def register(
-    accounts: AccountRepository,
+    users: UserRepository,
     hasher: PasswordHasher,
     common: frozenset[str],
     mail: AccountMail,
@@ -38,9 +38,9 @@ async def register(
     )
     if problems:
         raise WeakPassword(problems)
-    if await accounts.username_taken(data.username):
+    if await users.username_taken(data.username):
         raise UsernameTaken("A user with this username already exists.")
-    if await accounts.email_taken(data.email):
+    if await users.email_taken(data.email):
         raise EmailTaken("A user with this email already exists.")
     user = User(
         username=data.username,
@@ -50,13 +50,13 @@ async def register(
         first_name=data.first_name,
         last_name=data.last_name,
     )
-    user = await accounts.add(user)
+    user = await users.add(user)
     await mail.email_verification(user)
     return user
 
 
 async def authenticate(
-    accounts: AccountRepository,
+    users: UserRepository,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
     *,
@@ -80,7 +80,7 @@ async def authenticate(
     except TooManyAttempts:
         AUTH_LOGINS.labels(result="throttled").inc()
         raise
-    user = await accounts.get_by_identifier(login)
+    user = await users.get_by_identifier(login)
     valid = await hasher.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await attempt.failed()
@@ -95,7 +95,7 @@ async def authenticate(
         )
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = await hasher.hash(password)
-    await accounts.record_login(user, datetime.now(UTC))
+    await users.record_login(user, datetime.now(UTC))
     AUTH_LOGINS.labels(result="success").inc()
     return user
 

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from tessera_auth.accounts.deps import AccountRepositoryDep
 from tessera_auth.deps import AuthStateDep
 from tessera_auth.grants.service import RefreshGrant, TokenGrants
 from tessera_auth.sessions.deps import LoginSessionRepositoryDep
-from tessera_core.web.deps import CoreStateDep, RevocationsDep, SettingsDep
+from tessera_core.web.deps import CoreStateDep, RevocationsDep, SettingsDep, UserRepositoryDep
 
 __all__ = ["RefreshGrantDep", "TokenGrantsDep", "get_refresh_grant", "get_token_grants"]
 
@@ -28,7 +27,7 @@ RefreshGrantDep = Annotated[RefreshGrant, Depends(get_refresh_grant)]
 
 
 async def get_token_grants(
-    accounts: AccountRepositoryDep,
+    users: UserRepositoryDep,
     sessions: LoginSessionRepositoryDep,
     refresh_grant: RefreshGrantDep,
     revocations: RevocationsDep,
@@ -36,9 +35,7 @@ async def get_token_grants(
     auth: AuthStateDep,
     settings: SettingsDep,
 ) -> TokenGrants:
-    return TokenGrants(
-        accounts, sessions, refresh_grant, revocations, core.verifier, auth, settings
-    )
+    return TokenGrants(users, sessions, refresh_grant, revocations, core.verifier, auth, settings)
 
 
 TokenGrantsDep = Annotated[TokenGrants, Depends(get_token_grants)]

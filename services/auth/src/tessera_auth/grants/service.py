@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tessera_auth.accounts import service as accounts_service
-from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.client import ClientInfo
 from tessera_auth.sessions import service as sessions_service
 from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.state import AuthState
 from tessera_auth.tokens.schemas import TokenPair
+from tessera_core.accounts.repository import UserRepository
 from tessera_core.errors import InvalidToken
 from tessera_core.revocation import Revocations, RevocationStore
 from tessera_core.settings import Settings
@@ -41,7 +41,7 @@ class RefreshGrant:
 class TokenGrants:
     """One request's grants, with the collaborators they need."""
 
-    accounts: AccountRepository
+    users: UserRepository
     sessions: LoginSessionRepository
     refresh_grant: RefreshGrant
     revocations: Revocations
@@ -52,7 +52,7 @@ class TokenGrants:
     async def password(self, *, login: str, password: str, client: ClientInfo) -> TokenPair:
         """Authenticate, then start a login session: its first token pair."""
         user = await accounts_service.authenticate(
-            self.accounts,
+            self.users,
             self.auth.hasher,
             self.auth.throttle,
             login=login,

@@ -6,11 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from tessera_auth.accounts.deps import (
-    AccountMailDep,
-    AccountRepositoryDep,
-    AccountTokenRepositoryDep,
-)
+from tessera_auth.accounts.deps import AccountMailDep, AccountTokenRepositoryDep
 from tessera_auth.accounts.errors import WeakPassword
 from tessera_auth.deps import AuthStateDep, ClientInfoDep
 from tessera_auth.recovery import service
@@ -25,9 +21,8 @@ from tessera_auth.recovery.errors import (
 )
 from tessera_auth.recovery.schemas import Accepted, EmailVerify, PasswordForgot, PasswordReset
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyRequests
-from tessera_core.accounts.users import token_user_to_change
 from tessera_core.errors import BEARER_ERRORS, PROBLEM_JSON, TesseraError, problem_responses
-from tessera_core.web.deps import CurrentClaims, RevocationsDep, SettingsDep, UnitOfWorkDep
+from tessera_core.web.deps import CurrentClaims, RevocationsDep, SettingsDep, UserRepositoryDep
 
 __all__ = ["router"]
 
@@ -63,7 +58,7 @@ VERIFY_RESPONSES = with_example(
 )
 async def forgot_password(
     data: PasswordForgot,
-    accounts: AccountRepositoryDep,
+    users: UserRepositoryDep,
     mail: AccountMailDep,
     auth: AuthStateDep,
     settings: SettingsDep,
@@ -72,7 +67,7 @@ async def forgot_password(
     """Mail a password-reset link to this address if an account has it; 202 either way."""
     started = time.monotonic()
     await service.forgot_password(
-        accounts, mail, auth.forgot_limit, settings, email=data.email, client=client.ip
+        users, mail, auth.forgot_limit, settings, email=data.email, client=client.ip
     )
     # The same answer after about the same time whether or not an account has the address:
     # sending takes a token, a template and two inserts more than not sending.
@@ -89,7 +84,7 @@ async def forgot_password(
 )
 async def reset_password(
     data: PasswordReset,
-    accounts: AccountRepositoryDep,
+    users: UserRepositoryDep,
     tokens: AccountTokenRepositoryDep,
     mail: AccountMailDep,
     revocations: RevocationsDep,
@@ -97,7 +92,7 @@ async def reset_password(
 ) -> None:
     """Set a new password with a mailed reset token; every session of the account ends."""
     await service.reset_password(
-        accounts,
+        users,
         tokens,
         mail,
         auth.hasher,
@@ -114,10 +109,10 @@ async def reset_password(
     responses=VERIFY_RESPONSES,
 )
 async def verify_email(
-    data: EmailVerify, accounts: AccountRepositoryDep, tokens: AccountTokenRepositoryDep
+    data: EmailVerify, users: UserRepositoryDep, tokens: AccountTokenRepositoryDep
 ) -> None:
     """Confirm the account's email with a mailed verification token."""
-    await service.verify_email(accounts, tokens, token=data.token)
+    await service.verify_email(users, tokens, token=data.token)
 
 
 @router.post(
@@ -130,12 +125,12 @@ async def verify_email(
 )
 async def resend_verification(
     claims: CurrentClaims,
-    work: UnitOfWorkDep,
+    users: UserRepositoryDep,
     mail: AccountMailDep,
     auth: AuthStateDep,
     settings: SettingsDep,
 ) -> Accepted:
     """Mail a new verification link to the caller's address."""
-    user = await token_user_to_change(work, claims.sub)
+    user = await users.token_user_to_change(claims.sub)
     await service.resend_verification(user, mail, auth.resend_limit, settings)
     return Accepted(detail="A verification message is on its way.")

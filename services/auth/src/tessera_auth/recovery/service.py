@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tessera_auth.accounts.errors import WeakPassword
-from tessera_auth.accounts.repository import AccountRepository
 from tessera_auth.recovery.errors import (
     EmailAlreadyVerified,
     InvalidResetToken,
@@ -19,6 +18,7 @@ from tessera_auth.recovery.errors import (
 )
 from tessera_core.accounts.account_tokens import AccountTokenRepository, Purpose
 from tessera_core.accounts.passwords import PasswordHasher, password_problems
+from tessera_core.accounts.repository import UserRepository
 from tessera_core.accounts.throttle import RequestLimit
 from tessera_core.accounts.users import identifier_key
 from tessera_core.db.models import AccountToken, User
@@ -31,7 +31,7 @@ __all__ = ["forgot_password", "resend_verification", "reset_password", "verify_e
 
 
 async def forgot_password(
-    accounts: AccountRepository,
+    users: UserRepository,
     mail: AccountMail,
     limit: RequestLimit,
     settings: Settings,
@@ -53,7 +53,7 @@ async def forgot_password(
         ("email", key, settings.mail_requests_per_email_across_clients),
         ("client", where, settings.mail_requests_per_client),
     )
-    user = await accounts.get_by_identifier(email)
+    user = await users.get_by_identifier(email)
     # Only the account's email names it here: a username typed into the form sends nothing,
     # so the form cannot tell which usernames exist either.
     if user is not None and user.is_active and identifier_key(user.email) == key:
@@ -61,7 +61,7 @@ async def forgot_password(
 
 
 async def reset_password(
-    accounts: AccountRepository,
+    users: UserRepository,
     tokens: AccountTokenRepository,
     mail: AccountMail,
     hasher: PasswordHasher,
@@ -75,7 +75,7 @@ async def reset_password(
     of the user in both services (the revocation path of logout-all), void the other reset
     links and send a notice to the address."""
     row, user = await _spendable(
-        accounts,
+        users,
         tokens,
         token,
         "reset",
@@ -91,20 +91,20 @@ async def reset_password(
     # Following a link mailed to the address proves it, as a verification link would.
     user.email_verified = True
     row.used_at = datetime.now(UTC)
-    await accounts.session.flush()  # spent before the unused ones are discarded
+    await users.session.flush()  # spent before the unused ones are discarded
     await tokens.discard_unused(user.id, "reset")
     await revocations.revoke_user(user.id, reason="password_reset")
     await mail.password_changed(user)
-    await accounts.session.flush()
+    await users.session.flush()
     return user
 
 
 async def verify_email(
-    accounts: AccountRepository, tokens: AccountTokenRepository, *, token: str
+    users: UserRepository, tokens: AccountTokenRepository, *, token: str
 ) -> User:
     """Spend a verification token: the address it was sent to is the account's."""
     row, user = await _spendable(
-        accounts,
+        users,
         tokens,
         token,
         "verify",
@@ -113,7 +113,7 @@ async def verify_email(
     )
     user.email_verified = True
     row.used_at = datetime.now(UTC)
-    await accounts.session.flush()
+    await users.session.flush()
     return user
 
 
@@ -128,7 +128,7 @@ async def resend_verification(
 
 
 async def _spendable(
-    accounts: AccountRepository,
+    users: UserRepository,
     tokens: AccountTokenRepository,
     token: str,
     purpose: Purpose,
@@ -139,7 +139,7 @@ async def _spendable(
     ``errors`` (invalid, used, expired) that says why."""
     invalid, used, expired = errors
     row = await tokens.find_for_update(token, purpose)
-    user = await _token_user(accounts, row)
+    user = await _token_user(users, row)
     if row is None or user is None:
         raise invalid(f"This {link} is not valid.")
     if row.used_at is not None:
@@ -149,12 +149,12 @@ async def _spendable(
     return row, user
 
 
-async def _token_user(accounts: AccountRepository, row: AccountToken | None) -> User | None:
+async def _token_user(users: UserRepository, row: AccountToken | None) -> User | None:
     """The active account a token was mailed to, if its email is still the one the token
     was sent to (a link mailed to an old address is void)."""
     if row is None:
         return None
-    user = await accounts.get(row.user_id)
+    user = await users.get(row.user_id)
     if user is None or not user.is_active or user.email != row.email:
         return None
     return user

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends
 
 from tessera_auth.sessions.repository import LoginSessionRepository
-from tessera_core.accounts.users import read_token_user
 from tessera_core.errors import Forbidden, InvalidToken
 from tessera_core.tokens import AccessClaims
 from tessera_core.web.deps import (
@@ -16,6 +15,7 @@ from tessera_core.web.deps import (
     CoreStateDep,
     RevokingAdminClaims,
     UnitOfWorkDep,
+    UserRepositoryDep,
     bearer_scheme,
 )
 
@@ -55,25 +55,25 @@ async def get_optional_claims(
 OptionalClaims = Annotated[AccessClaims | None, Depends(get_optional_claims)]
 
 
-async def _acting_admin(claims: AccessClaims, work: UnitOfWorkDep) -> AccessClaims:
+async def _acting_admin(claims: AccessClaims, users: UserRepositoryDep) -> AccessClaims:
     """The admin claim, then the admin's row as it is now: still there and active
     (``TokenRevoked`` otherwise), still an admin. A deactivation or demotion that did not
     revoke the admin's tokens (a change made in the database, say) ends the powers at once,
     as in the users service."""
-    user = await read_token_user(work, claims.sub)
+    user = await users.token_user(claims.sub)
     if not user.is_admin:
         raise Forbidden("This endpoint is for administrators.")
     return claims
 
 
-async def get_acting_admin_claims(claims: AdminClaims, work: UnitOfWorkDep) -> AccessClaims:
-    return await _acting_admin(claims, work)
+async def get_acting_admin_claims(claims: AdminClaims, users: UserRepositoryDep) -> AccessClaims:
+    return await _acting_admin(claims, users)
 
 
 async def get_revoking_acting_admin_claims(
-    claims: RevokingAdminClaims, work: UnitOfWorkDep
+    claims: RevokingAdminClaims, users: UserRepositoryDep
 ) -> AccessClaims:
-    return await _acting_admin(claims, work)
+    return await _acting_admin(claims, users)
 
 
 ActingAdminClaims = Annotated[AccessClaims, Depends(get_acting_admin_claims)]

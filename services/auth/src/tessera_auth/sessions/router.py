@@ -5,7 +5,6 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, status
 
-from tessera_auth.accounts.deps import AccountRepositoryDep
 from tessera_auth.sessions import service
 from tessera_auth.sessions.deps import (
     ActingAdminClaims,
@@ -18,7 +17,12 @@ from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
 from tessera_core.db.models import LoginSession
 from tessera_core.errors import BEARER_ERRORS, Forbidden, RevocationUnavailable, problem_responses
 from tessera_core.tokens import AccessClaims
-from tessera_core.web.deps import CurrentClaims, RevocationsDep, RevokingClaims
+from tessera_core.web.deps import (
+    CurrentClaims,
+    RevocationsDep,
+    RevokingClaims,
+    UserRepositoryDep,
+)
 
 __all__ = ["router"]
 
@@ -94,11 +98,11 @@ async def delete_session(
 async def admin_list_sessions(
     user_id: uuid.UUID,
     admin: ActingAdminClaims,
-    accounts: AccountRepositoryDep,
+    users: UserRepositoryDep,
     sessions: LoginSessionRepositoryDep,
 ) -> list[SessionRead]:
     """A user's active sessions, for an administrator."""
-    active = await service.list_active_for_admin(accounts, sessions, admin.sub, user_id)
+    active = await service.list_active_for_admin(users, sessions, admin.sub, user_id)
     return _read(active, admin)
 
 
@@ -111,12 +115,12 @@ async def admin_delete_session(
     user_id: uuid.UUID,
     session_id: uuid.UUID,
     admin: RevokingActingAdminClaims,
-    accounts: AccountRepositoryDep,
+    users: UserRepositoryDep,
     sessions: LoginSessionRepositoryDep,
     revocations: RevocationsDep,
 ) -> None:
     """Revoke one session of a user, for an administrator."""
-    await service.end_one_for_admin(accounts, sessions, revocations, admin.sub, user_id, session_id)
+    await service.end_one_for_admin(users, sessions, revocations, admin.sub, user_id, session_id)
 
 
 @router.delete(
@@ -127,9 +131,9 @@ async def admin_delete_session(
 async def admin_delete_sessions(
     user_id: uuid.UUID,
     admin: RevokingActingAdminClaims,
-    accounts: AccountRepositoryDep,
+    users: UserRepositoryDep,
     revocations: RevocationsDep,
     sessions: LoginSessionRepositoryDep,
 ) -> None:
     """Revoke every session of a user, for an administrator."""
-    await service.end_all_for_admin(accounts, sessions, revocations, admin.sub, user_id)
+    await service.end_all_for_admin(users, sessions, revocations, admin.sub, user_id)

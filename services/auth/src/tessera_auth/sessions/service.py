@@ -22,7 +22,7 @@ from tessera_auth.sessions.repository import (
 )
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
-from tessera_core.accounts.users import UserRepository
+from tessera_core.accounts.repository import UserRepository
 from tessera_core.db.engine import after_commit
 from tessera_core.db.models import LoginSession, User
 from tessera_core.ops.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED

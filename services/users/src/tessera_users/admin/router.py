@@ -10,14 +10,13 @@ from tessera_core.errors import (
     Forbidden,
     problem_responses,
 )
-from tessera_core.web.deps import RevocationsDep
+from tessera_core.web.deps import RevocationsDep, UserRepositoryDep
 from tessera_core.web.routing import LeanRoute
 from tessera_users.admin import service
-from tessera_users.admin.deps import UserListRepositoryDep
 from tessera_users.admin.schemas import ListingParameters, UserPage
 from tessera_users.admin.service import UserListQuery
 from tessera_users.cursor import InvalidCursor
-from tessera_users.deps import AdminCaller, RevokingAdminCaller, UserRepositoryDep, UsersStateDep
+from tessera_users.deps import AdminCaller, RevokingAdminCaller, UsersStateDep
 from tessera_users.profiles import service as profiles
 from tessera_users.profiles.errors import SelfLockout, UserNotFound
 
@@ -38,12 +37,12 @@ ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 )
 async def list_users(
     admin: AdminCaller,
-    repository: UserListRepositoryDep,
+    users: UserRepositoryDep,
     state: UsersStateDep,
     parameters: Annotated[ListingParameters, Query()],
 ) -> UserPage:
     """List users, a page at a time (keyset pagination)."""
-    return await service.list_users(repository, state.cursors, UserListQuery.of(parameters))
+    return await service.list_users(users, state.cursors, UserListQuery.of(parameters))
 
 
 @router.delete(

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from tessera_core.accounts.listing import Ordering
 from tessera_core.schemas import Text, UserRead
 
-__all__ = ["ListingParameters", "Ordering", "UserPage"]
-
-Ordering = Literal["date_joined", "-date_joined", "username", "-username"]
+__all__ = ["ListingParameters", "UserPage"]
 
 
 class UserPage(BaseModel):

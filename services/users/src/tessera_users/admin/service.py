@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tessera_users.admin.repository import Position, UserFilters, UserListRepository
-from tessera_users.admin.schemas import ListingParameters, Ordering, UserPage
+from tessera_core.accounts.listing import Ordering, Position, UserFilters
+from tessera_core.accounts.repository import UserRepository
+from tessera_users.admin.schemas import ListingParameters, UserPage
 from tessera_users.cursor import CursorCodec, InvalidCursor
 
 __all__ = ["UserListQuery", "decode_cursor", "list_users", "parse_position", "position_of"]
@@ -71,13 +72,11 @@ def decode_cursor(codec: CursorCodec, cursor: str, ordering: Ordering) -> Positi
     return parse_position(data.get("k"), ordering)
 
 
-async def list_users(
-    repository: UserListRepository, codec: CursorCodec, query: UserListQuery
-) -> UserPage:
+async def list_users(users: UserRepository, codec: CursorCodec, query: UserListQuery) -> UserPage:
     """One page of users, and the cursor of the next page if there is one."""
     after = decode_cursor(codec, query.cursor, query.ordering) if query.cursor else None
     # One row more than the page tells whether a next page exists, without a count.
-    rows = await repository.page(query.filters, query.ordering, after, query.limit + 1)
+    rows = await users.page(query.filters, query.ordering, after, query.limit + 1)
     items = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
@@ -85,5 +84,5 @@ async def list_users(
         next_cursor = codec.encode({"o": query.ordering, "k": last})
     page = UserPage.model_validate({"items": items, "next_cursor": next_cursor})
     if query.include_total:
-        page.total = await repository.count(query.filters)
+        page.total = await users.count(query.filters)
     return page

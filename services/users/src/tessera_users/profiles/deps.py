@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 
 from tessera_core.db.models import User
 from tessera_core.mail import AccountMail
-from tessera_core.web.deps import DbSessionDep, SettingsDep
-from tessera_users.deps import CurrentCaller, RevokingCaller, UserRepositoryDep, UsersStateDep
+from tessera_core.web.deps import DbSessionDep, SettingsDep, UserRepositoryDep
+from tessera_users.deps import CurrentCaller, RevokingCaller, UsersStateDep
 from tessera_users.profiles import service as profiles
 from tessera_users.profiles.service import Reauthentication
 

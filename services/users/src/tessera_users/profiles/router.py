@@ -9,9 +9,9 @@ from tessera_core.errors import (
     problem_responses,
 )
 from tessera_core.schemas import UserRead
-from tessera_core.web.deps import RevocationsDep
+from tessera_core.web.deps import RevocationsDep, UserRepositoryDep
 from tessera_core.web.routing import LeanRoute
-from tessera_users.deps import CurrentCaller, RevokingCaller, UserRepositoryDep
+from tessera_users.deps import CurrentCaller, RevokingCaller
 from tessera_users.profiles import service
 from tessera_users.profiles.deps import (
     AccountMailDep,

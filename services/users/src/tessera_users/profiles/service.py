@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tessera_core.accounts.passwords import PasswordHasher
+from tessera_core.accounts.repository import UserRepository
 from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
-from tessera_core.accounts.users import EmailTaken, UserRepository
+from tessera_core.accounts.users import EmailTaken
 from tessera_core.db.models import User
 from tessera_core.mail import AccountMail
 from tessera_core.revocation import Revocations

@@ -1,26 +1,33 @@
+"""The admin listing's query shapes over the ``user`` table, pure SQLAlchemy with no
+connection: the filters, the orderings, the keyset page (``page_statement``) and its SQL
+compiled once per shape (``page_sql``), and the opt-in count. ``UserRepository.page`` and
+``count`` run them on the request's unit of work."""
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, not_, select, tuple_
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from tessera_core.db.models import User, user_search_text
-from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.schemas import UserRead
-from tessera_users.admin.schemas import Ordering
 
 __all__ = [
+    "Ordering",
     "Position",
     "UserFilters",
-    "UserListRepository",
+    "count_sql",
+    "count_statement",
     "page_parameters",
     "page_sql",
     "page_statement",
 ]
+
+Ordering = Literal["date_joined", "-date_joined", "username", "-username"]
 
 # A position in an ordering: (date_joined, id) for the date orderings, (lower(username),)
 # for the username orderings (unique, so a total order on its own).
@@ -127,23 +134,13 @@ def page_sql(filters: UserFilters, ordering: Ordering, after: Position | None) -
     return sql
 
 
-class UserListRepository:
-    """The listing's reads, as SQL compiled once per shape on the unit of work's connection
-    (rows as dicts): no ORM session and no ORM objects for a request that only reads."""
+def count_statement(filters: UserFilters) -> Select[Any]:
+    """How many users match ``filters`` (``include_total=true``)."""
+    statement = select(func.count().label("total")).select_from(User)
+    return statement.where(*_conditions(filters))
 
-    def __init__(self, work: UnitOfWork) -> None:
-        self.work = work
 
-    async def page(
-        self, filters: UserFilters, ordering: Ordering, after: Position | None, limit: int
-    ) -> list[dict[str, Any]]:
-        sql = page_sql(filters, ordering, after)
-        cursor = await self.work.execute(sql, page_parameters(filters, after, limit))
-        return await cursor.fetchall()
-
-    async def count(self, filters: UserFilters) -> int:
-        statement = select(func.count().label("total")).select_from(User)
-        compiled = statement.where(*_conditions(filters)).compile(dialect=_DIALECT)
-        cursor = await self.work.execute(compiled.string, compiled.params)
-        row = await cursor.fetchone()
-        return int(row["total"]) if row else 0
+def count_sql(filters: UserFilters) -> tuple[str, dict[str, Any]]:
+    """``count_statement`` as psycopg SQL and its parameters (compiled at each call)."""
+    compiled = count_statement(filters).compile(dialect=_DIALECT)
+    return compiled.string, compiled.params
