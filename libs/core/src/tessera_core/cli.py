@@ -81,7 +81,7 @@ def _read_admin_password(args: argparse.Namespace) -> str:
 
 
 def _cmd_create_admin(args: argparse.Namespace) -> int:
-    from tessera_core.accounts.users import AdminCreation, ensure_admin
+    from tessera_core.accounts.admins import AdminCreation, ensure_admin
 
     password = _read_admin_password(args)
     settings = Settings()

@@ -24,9 +24,9 @@ from tessera_auth.sessions.router import router as sessions_router
 from tessera_auth.state import AuthLifespanState, AuthState
 from tessera_auth.tokens.issuer import AccessTokenIssuer
 from tessera_auth.tokens.router import router as tokens_router
+from tessera_core.accounts.admins import ensure_admin_in
 from tessera_core.accounts.passwords import PasswordHasher, common_passwords
 from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
-from tessera_core.accounts.users import ensure_admin_in
 from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.ops.health import ReadinessCheck

@@ -1,9 +1,10 @@
 """What both services know of an account: the user rules (``users``), the one repository
 of the ``user`` table (``repository``) and the admin listing's query shapes (``listing``),
-password hashing and policy (``passwords``), login and request limits (``throttle``), and
-the single-use link tokens (``account_tokens``)."""
+admin creation (``admins``), password hashing and policy (``passwords``), login and
+request limits (``throttle``), and the single-use link tokens (``account_tokens``)."""
 
 from tessera_core.accounts.account_tokens import AccountTokenRepository, Purpose
+from tessera_core.accounts.admins import AdminCreation, ensure_admin, ensure_admin_in
 from tessera_core.accounts.listing import (
     Ordering,
     Position,
@@ -30,13 +31,10 @@ from tessera_core.accounts.throttle import (
     client_key,
 )
 from tessera_core.accounts.users import (
-    AdminCreation,
     EmailTaken,
     UsernameTaken,
     check_email,
     check_username,
-    ensure_admin,
-    ensure_admin_in,
     identifier_key,
 )
 
