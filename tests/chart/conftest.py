@@ -138,6 +138,11 @@ def pod_spec(manifest: Manifest) -> dict[str, Any]:
     return spec
 
 
+def workloads(manifests: list[Manifest]) -> list[Manifest]:
+    kinds = {"Deployment", "StatefulSet", "Job", "Pod"}
+    return [m for m in manifests if m["kind"] in kinds]
+
+
 def container_env(container: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e.get("value", "<from>") for e in container.get("env", [])}
 

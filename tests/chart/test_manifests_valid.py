@@ -2,7 +2,8 @@
 fields fail) of the oldest and newest supported Kubernetes minor; CRD kinds against the
 openAPIV3Schema of the upstream CRDs (Gateway API HTTPRoute, prometheus-operator
 ServiceMonitor), made strict the same way. What those schemas cannot say offline (their CEL
-rules, defaulting) the API-server tests check (test_apiserver.py)."""
+rules, defaulting) the API-server tests check
+(test_apiserver_servers.py, test_release_lifecycle.py)."""
 
 from __future__ import annotations
 

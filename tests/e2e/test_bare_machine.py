@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from tessera_devstack.backends import embedded_valkey_binary
+from tests.e2e.docs_offline import DOCS_PREFIXES, check_offline_docs
 from tests.e2e.stack import BIN_DIR, DevRun, start_dev
-from tests.e2e.test_docs_offline import DOCS_PREFIXES, check_offline_docs
 from tests.fixtures.servers import IN_CI
 
 pytestmark = pytest.mark.e2e
