@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build a real Kubernetes API server and its storage from Go modules (no container runtime,
-# no binary download): the chart tests install the chart on them (tests/chart/test_apiserver.py).
+# no binary download): the chart tests install the chart on them (tests/chart/test_release_lifecycle.py and its siblings).
 #   kube-apiserver-vX.Y.Z  k8s.io/kubernetes/cmd/kube-apiserver, one per Kubernetes version:
 #                          the chart's kubeVersion floor and the newest release
 #   kine-vA.B.C            github.com/k3s-io/kine: the etcd API over SQLite

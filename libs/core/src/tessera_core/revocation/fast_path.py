@@ -73,6 +73,7 @@ class FastPath:
         # (-1 until Redis answered again): a resync started later re-asserts what was lost.
         self._doubt: int | None = None
         self._trust_lock = asyncio.Lock()
+        self._keeping = True
 
     @property
     def trusted(self) -> bool:
@@ -165,7 +166,7 @@ class FastPath:
         (so a lost write is re-asserted although no request comes); otherwise take part in
         the periodic resync, which whichever replica finds it due runs."""
         due_ms = max(1, int(self.resync_seconds * 2000 / 3))
-        while True:
+        while self._keeping:
             if self._doubt is not None:
                 await asyncio.sleep(0.5)
             else:
@@ -181,6 +182,13 @@ class FastPath:
                 log.warning("revocation_resync_failed", error=str(exc))
             except Exception:  # the keeper must outlive any one failure
                 log.exception("revocation_keeper_failed")
+
+    def stop_keeping(self) -> None:
+        """End ``keep_fast_path`` after its current step. Cancelling it alone is not enough:
+        on Python 3.11, ``asyncio.wait_for`` (which redis-py awaits on every send) loses a
+        cancellation that arrives as its inner call completes, and the keeper then ran on
+        while its service waited for it to end (a test teardown hung 300 s, under load)."""
+        self._keeping = False
 
     async def ping(self) -> bool:
         """True when Redis answers and the fast path can be trusted (restoring it if not);

@@ -143,6 +143,7 @@ async def core_state(
     try:
         yield state
     finally:
+        revocation.stop_keeping()
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper

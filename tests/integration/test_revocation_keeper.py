@@ -1,0 +1,37 @@
+"""The revocation keeper (the task that restores and resyncs the Redis fast path) ends with
+its service, even when a cancellation is lost on its way: Python 3.11's ``asyncio.wait_for``
+drops one that arrives as its inner call completes, and redis-py awaits it on every send."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tessera_core.tokens import StaticJWKSSource
+from tessera_core.web.runtime import core_state
+
+
+class TestTheKeeperEnds:
+    # Without the stop flag this hung until pytest-timeout's 300 s: the teardown awaited a
+    # keeper that had lost its cancellation (seen twice in full runs on a loaded machine).
+    @pytest.mark.timeout(30)
+    async def test_a_lost_cancellation_does_not_keep_the_service_from_stopping(self, make_settings):
+        settings = make_settings(revocation_resync_seconds=0.3)
+        working = asyncio.Event()
+
+        async def step_that_loses_a_cancellation(*_args: object, **_kwargs: object) -> None:
+            working.set()
+            try:
+                await asyncio.sleep(0.5)
+            except asyncio.CancelledError:
+                pass  # what asyncio.wait_for does with a cancellation it loses
+
+        async def run_and_stop() -> None:
+            async with core_state(settings, lambda _http: StaticJWKSSource({"keys": []})) as core:
+                # Whichever step the keeper takes (restore or resync), it loses the cancel.
+                core.revocation.restore_trust = step_that_loses_a_cancellation  # type: ignore[method-assign]
+                core.revocation.resync = step_that_loses_a_cancellation  # type: ignore[method-assign]
+                await asyncio.wait_for(working.wait(), 5)
+
+        await asyncio.wait_for(run_and_stop(), 10)
