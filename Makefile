@@ -8,6 +8,10 @@ PYTEST_ARGS ?=
 # temporary folder of its own: pytest prunes all but the newest three under
 # /tmp/pytest-of-$USER, which deleted a running suite's files when another ran beside it.
 PYTEST_WORKERS ?= 2
+# Python caches compiled modules (__pycache__) unless told not to; a machine that sets
+# PYTHONDONTWRITEBYTECODE makes every process (each service, CLI and fuzzer a test starts)
+# compile FastAPI, SQLAlchemy, pydantic and ours from source again: ~3 s of CPU per start.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: dev test test-unit test-integration test-e2e test-chart lint fmt typecheck migrate keys bench bench-quick up down sync
 
