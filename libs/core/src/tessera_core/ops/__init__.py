@@ -6,3 +6,5 @@ Nothing is imported here: importing ``tessera_core.ops.serve`` must not create t
 Prometheus metrics before ``serve`` has made their multiprocess folder (a worker would
 fail on the missing folder). Import from the modules themselves.
 """
+
+__all__: list[str] = []
