@@ -17,7 +17,9 @@ class TestTheKeeperEnds:
     # Without the stop flag this hung until pytest-timeout's 300 s: the teardown awaited a
     # keeper that had lost its cancellation (seen twice in full runs on a loaded machine).
     @pytest.mark.timeout(30)
-    async def test_a_lost_cancellation_does_not_keep_the_service_from_stopping(self, make_settings):
+    async def test_a_lost_cancellation_does_not_keep_the_service_from_stopping(
+        self, make_settings, monkeypatch: pytest.MonkeyPatch
+    ):
         settings = make_settings(revocation_resync_seconds=0.3)
         working = asyncio.Event()
 
@@ -28,10 +30,11 @@ class TestTheKeeperEnds:
                 await asyncio.sleep(0.5)
 
         async def run_and_stop() -> None:
-            async with core_state(settings, lambda _http: StaticJWKSSource({"keys": []})) as core:
+            no_keys = StaticJWKSSource(lambda: {"keys": []})
+            async with core_state(settings, lambda _http: no_keys) as core:
                 # Whichever step the keeper takes (restore or resync), it loses the cancel.
-                core.revocation.restore_trust = step_that_loses_a_cancellation  # type: ignore[method-assign]
-                core.revocation.resync = step_that_loses_a_cancellation  # type: ignore[method-assign]
+                for step in ("restore_trust", "resync"):
+                    monkeypatch.setattr(core.revocation, step, step_that_loses_a_cancellation)
                 await asyncio.wait_for(working.wait(), 5)
 
         await asyncio.wait_for(run_and_stop(), 10)
