@@ -200,8 +200,7 @@ _AFTER_COMMIT = "tessera.after_commit"
 
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     """Run ``hook`` once this session's ``UnitOfWork`` has committed it (never if it rolls
-    back): for copies of committed data, such as the
-    revocation fast path."""
+    back): for copies of committed data, such as the revocation fast path."""
     session.info.setdefault(_AFTER_COMMIT, []).append(hook)
 
 

@@ -150,12 +150,14 @@ class LeanRoute(APIRoute):
         # exception wrapper on every request. The route's app is its handler with only what
         # the plan uses (the app's ExceptionMiddleware, right outside, holds the same
         # exception handlers).
-        handler = self.get_route_handler()
-        uses_exit_stacks = _uses_exit_stacks(_plan(self.dependant, endpoint=True))
-        self.app = _lean_app(handler) if not uses_exit_stacks else _lean_app_with_stacks(handler)
+        plan = _plan(self.dependant, endpoint=True)
+        handler = self._handler(plan)
+        self.app = _lean_app_with_stacks(handler) if _uses_exit_stacks(plan) else _lean_app(handler)
 
     def get_route_handler(self) -> Handler:
-        plan = _plan(self.dependant, endpoint=True)
+        return self._handler(_plan(self.dependant, endpoint=True))
+
+    def _handler(self, plan: _Call) -> Handler:
         body_fields = list(self.dependant.body_params)
         if self.body_field is not None and isinstance(self.body_field.field_info, params.Form):
             raise LeanRouteError(f"{self.endpoint!r}: a LeanRoute reads JSON bodies only")
