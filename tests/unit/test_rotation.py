@@ -74,8 +74,10 @@ class TestRotationOf:
     @pytest.mark.parametrize(
         ("changes", "expected"),
         [
-            # A revoked session wins over everything: reuse of its tokens revokes nothing new.
-            ({"session_revoked_at": NOW, "spent_at": NOW - timedelta(days=1)}, "session_revoked"),
+            # Reuse wins even over a revoked session (API.md: a spent token presented again
+            # is refresh_token_reused); revoking that session again adds nothing.
+            ({"session_revoked_at": NOW, "spent_at": NOW - timedelta(days=1)}, "reused"),
+            ({"session_revoked_at": NOW, "spent_at": NOW}, "session_revoked"),
             # Reuse is detected even on an expired token: a stolen copy still ends the session.
             ({"spent_at": NOW - timedelta(days=1), "expires_at": NOW}, "reused"),
             ({"spent_at": NOW - timedelta(days=1), "is_active": False}, "reused"),

@@ -107,12 +107,14 @@ class Rotation(Enum):
 
 def rotation_of(token: RefreshTokenRow, now: datetime, settings: Settings) -> Rotation:
     """The refresh rules, in the order they apply. A spent token presented again after the
-    grace window is reuse (RFC 9700 §4.14.2): its whole session is revoked."""
-    if token.session_revoked_at is not None:
-        return Rotation.SESSION_REVOKED
+    grace window is reuse (RFC 9700 §4.14.2): its whole session is revoked. Reuse is told
+    even when the session is already revoked (by an earlier reuse, a logout), so every
+    loser of a race on one token hears the same answer; that revocation adds nothing."""
     grace = settings.refresh_reuse_grace_seconds
     if token.spent_at is not None and (now - token.spent_at).total_seconds() > grace:
         return Rotation.REUSED
+    if token.session_revoked_at is not None:
+        return Rotation.SESSION_REVOKED
     if token.expires_at <= now or token.session_expires_at <= now:
         return Rotation.EXPIRED
     if not token.is_active:
