@@ -99,6 +99,34 @@ class TestRedisDown:
                 assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
 
 
+class TestRedisRestarts:
+    async def test_no_request_fails_on_a_connection_redis_dropped_while_idle(
+        self, make_settings, own_redis: LocalRedis
+    ):
+        """A Redis restart leaves every pooled connection dead. A client that arrives once
+        Redis is back must not get a 503 per dead connection: each is reconnected on use."""
+        from tessera_auth.app import create_app
+
+        app = create_app(make_settings(redis_url=own_redis.url()))
+        async with running(app) as client:
+            pair = await register_and_login(client, "rosa")
+            # Concurrent requests hold several Redis connections at once: the pool keeps them.
+            warm = await asyncio.gather(
+                *(client.get(VERIFY, headers=bearer(pair)) for _ in range(8))
+            )
+            assert [r.status_code for r in warm] == [200] * 8
+            own_redis.restart()
+            assert (await client.get("/readyz")).status_code == 200
+            after = await asyncio.gather(
+                *(client.get(VERIFY, headers=bearer(pair)) for _ in range(8)),
+                *(
+                    client.post(LOGIN, json={"username": "rosa", "password": PASSWORD})
+                    for _ in range(4)
+                ),
+            )
+            assert [r.status_code for r in after] == [200] * 12, [r.text for r in after]
+
+
 class TestRedisLosesItsData:
     async def test_revoked_tokens_stay_revoked_after_a_flush(
         self, auth_client: httpx.AsyncClient, user, login, redis_client

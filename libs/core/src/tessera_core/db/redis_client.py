@@ -16,7 +16,10 @@ from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tessera_core.settings import Settings
 
@@ -42,12 +45,20 @@ def make_redis(settings: Settings) -> RedisClient:
         "socket_timeout": settings.redis_timeout_seconds,
         "socket_connect_timeout": settings.redis_timeout_seconds,
     }
+    # A pooled connection that Redis dropped while it sat idle (a restart, a failover)
+    # fails its next command: that command is sent once more on a new connection, so a
+    # restart costs no request a 503. Only a dropped connection is retried, never a timeout,
+    # so an outage still answers within one timeout. (A command Redis ran before the drop
+    # runs twice: a limiter counts one attempt twice, a revocation is written twice.)
+    reconnect_once = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
     scheme, _, rest = url.partition("://")
     if scheme in ("redis+cluster", "rediss+cluster"):
         return RedisCluster.from_url(f"{scheme.split('+')[0]}://{rest}", **timeouts)
     if scheme in ("redis+sentinel", "rediss+sentinel"):
-        return _sentinel_primary(url, tls=scheme.startswith("rediss"), timeouts=timeouts)
-    return Redis.from_url(url, health_check_interval=30, retry_on_timeout=False, **timeouts)
+        return _sentinel_primary(
+            url, tls=scheme.startswith("rediss"), timeouts={**timeouts, "retry": reconnect_once}
+        )
+    return Redis.from_url(url, health_check_interval=30, retry=reconnect_once, **timeouts)
 
 
 def _sentinel_primary(url: str, *, tls: bool, timeouts: dict[str, Any]) -> Redis:
