@@ -57,7 +57,7 @@ keys: sync ## generate a signing key into TESSERA_KEYS_DIR (default .dev/keys)
 bench: sync ## speed and memory, as ratios against a baseline measured in the same run
 	$(RUN) python -m bench --json bench-results.json
 
-bench-quick: sync ## the same harness in about two minutes (no thresholds)
+bench-quick: sync ## the same harness in under a minute (no thresholds)
 	$(RUN) python -m bench --quick
 
 up: ## docker compose stack (needs a Docker engine)
