@@ -238,7 +238,7 @@ def table(results: list[Figures], mode: Mode, extra: dict[str, object]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1 s runs, 20k users: proves the harness runs")
+    parser.add_argument("--quick", action="store_true", help="1 s runs, 20k users")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--only",
