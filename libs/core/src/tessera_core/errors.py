@@ -51,6 +51,13 @@ class TesseraError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    # On an OAuth endpoint: the RFC 6749 ``error`` this is answered with, with ``status``
+    # and the members of ``extensions()``; ``None`` maps it by its kind (as_oauth_error).
+    oauth_error: ClassVar[str | None] = None
+
+    def extensions(self) -> dict[str, Any]:
+        """Members this error adds to its body beyond RFC 9457's (and to its RFC 6749 form)."""
+        return {}
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         super().__init__(detail or self.title)
@@ -64,6 +71,7 @@ class TesseraError(Exception):
             "status": self.status,
             "detail": self.detail,
             "code": self.code,
+            **self.extensions(),
         }
 
 
@@ -154,11 +162,13 @@ class OAuthError(Exception):
         *,
         status: int = 400,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ):
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.extensions = extensions or {}
         self.headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
 
 

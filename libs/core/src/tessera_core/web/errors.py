@@ -83,7 +83,7 @@ async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
 async def _oauth_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OAuthError)
     return JSONResponse(
-        {"error": exc.error, "error_description": exc.description},
+        {"error": exc.error, "error_description": exc.description, **exc.extensions},
         status_code=exc.status,
         headers=exc.headers,
     )
@@ -175,6 +175,14 @@ def as_oauth_error(exc: TesseraError | RequestValidationError) -> OAuthError:
     if isinstance(exc, RequestValidationError):
         described = "; ".join(f"{e['field']}: {e['message']}" for e in _field_errors(exc))
         return OAuthError("invalid_request", described)
+    if exc.oauth_error is not None:
+        return OAuthError(
+            exc.oauth_error,
+            exc.detail,
+            status=exc.status,
+            headers=exc.headers,
+            extensions=exc.extensions(),
+        )
     if isinstance(exc, ServiceUnavailable):
         return OAuthError("temporarily_unavailable", exc.detail, status=503, headers=exc.headers)
     if exc.status == 429:
