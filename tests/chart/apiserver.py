@@ -27,6 +27,7 @@ PREREQUISITES: dict[str, list[Manifest]] = {
                 "DATABASE_URL": "postgresql://tessera:pw@db.example.internal:5432/tessera",
                 "REDIS_URL": "redis://:pw@redis.example.internal:6379/0",
                 "CURSOR_SECRET": "c" * 48,
+                "FACTOR_KEY": "f" * 48,
                 "ADMIN_PASSWORD": "an-admin-password",
             },
         },

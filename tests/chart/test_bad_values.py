@@ -74,12 +74,21 @@ class TestBadValues:
 
         install_refused(
             f'secrets.existingSecret: Secret "tessera-prod" does not exist in namespace "{namespace}": create it first'
+            " (keys DATABASE_URL, REDIS_URL, CURSOR_SECRET, FACTOR_KEY)"
         )
-        # There, but without a key the pods read.
+        # There, but without a key the pods read: the users pods' cursor secret...
         del secret["stringData"]["CURSOR_SECRET"]
         server.create(secret, namespace).raise_for_status()
         install_refused(
             f'secrets.existingSecret: Secret "tessera-prod" in namespace "{namespace}" has no key "CURSOR_SECRET"'
+        )
+        delete_secret("tessera-prod")
+        # ... or the auth pods' second-factor key.
+        secret = copy.deepcopy(PREREQUISITES[value_set][0])
+        del secret["stringData"]["FACTOR_KEY"]
+        server.create(secret, namespace).raise_for_status()
+        install_refused(
+            f'secrets.existingSecret: Secret "tessera-prod" in namespace "{namespace}" has no key "FACTOR_KEY"'
         )
         delete_secret("tessera-prod")
         server.create(PREREQUISITES[value_set][0], namespace).raise_for_status()

@@ -24,7 +24,7 @@ from tests.chart.conftest import (
 pytestmark = pytest.mark.chart
 
 REQUIRED = {
-    "auth": {"ENV", "DATABASE_URL", "REDIS_URL", "KEYS_DIR", "ISSUER", "AUDIENCE"},
+    "auth": {"ENV", "DATABASE_URL", "REDIS_URL", "KEYS_DIR", "ISSUER", "AUDIENCE", "FACTOR_KEY"},
     "users": {
         "ENV",
         "DATABASE_URL",
@@ -74,7 +74,8 @@ class TestSettings:
     @pytest.mark.parametrize("value_set", VALUE_SETS)
     @pytest.mark.parametrize("component", ["auth", "users"])
     def test_secret_files_are_mounted(self, helm: str, value_set: str, component: str) -> None:
-        """Every TESSERA_*_FILE points at a file some mounted Secret provides."""
+        """Every TESSERA_*_FILE points at a file some mounted Secret provides; the
+        second-factor key is mounted into the auth pods alone."""
         manifests = render(helm, value_set)
         spec = pod_spec(deployment_of(manifests, component))
         container = container_of(manifests, component)
@@ -85,9 +86,18 @@ class TestSettings:
             if secret:
                 for item in secret.get("items", []):
                     files.add(f"{mount['mountPath']}/{item['path']}")
-        for name, value in container_env(container).items():
+        env = container_env(container)
+        for name, value in env.items():
             if name.endswith("_FILE"):
                 assert value in files, name
+        # The second-factor key reaches the auth pods only: never the users pods' env or files.
+        factor_key = "/etc/tessera/secrets/factor-key"
+        if component == "auth":
+            assert env["TESSERA_FACTOR_KEY_FILE"] == factor_key
+            assert factor_key in files
+        else:
+            assert "TESSERA_FACTOR_KEY_FILE" not in env
+            assert factor_key not in files
 
     @pytest.mark.parametrize("value_set", VALUE_SETS)
     def test_no_secret_in_plain_environment(self, helm: str, value_set: str) -> None:

@@ -233,6 +233,10 @@ class Service:
 
 
 MAIL_LINK_BASE = "https://app.e2e.test"
+# The auth service's second-factor key (TESSERA_FACTOR_KEY): one per run, not one per
+# process, since every auth process on the same database (replicas, restarts) must open the
+# TOTP secrets another one sealed. The users service never gets it.
+FACTOR_KEY = secrets.token_urlsafe(32)
 
 
 def service_env(
@@ -263,6 +267,7 @@ def service_env(
     env["TESSERA_REGISTRATIONS_PER_CLIENT"] = "100000"
     if name == "auth":
         env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
+        env["TESSERA_FACTOR_KEY"] = FACTOR_KEY
         if smtp_port is not None:
             env.update(
                 TESSERA_SMTP_HOST="127.0.0.1",

@@ -141,6 +141,13 @@ Generated values are memoised in .Values, so every template of one render sees t
 {{- .Values.secrets.cursorSecret }}
 {{- end }}
 
+{{- define "tessera.factorKey" -}}
+{{- if not .Values.secrets.factorKey }}
+{{- $_ := set .Values.secrets "factorKey" (include "tessera.persistentValue" (dict "root" . "name" (include "tessera.fullname" .) "key" .Values.secrets.keys.factorKey "value" "" "length" 48)) }}
+{{- end }}
+{{- .Values.secrets.factorKey }}
+{{- end }}
+
 {{/*
 The PostgreSQL URL: given, or the in-chart server's. Fails with what to set.
 */}}
@@ -202,9 +209,9 @@ pods waiting for a volume.
 {{- with .Values.secrets.existingSecret }}
 {{- $secret := lookup "v1" "Secret" $ns . }}
 {{- if not $secret }}
-{{- fail (printf "secrets.existingSecret: Secret %q does not exist in namespace %q: create it first (keys %s, %s, %s)" . $ns $.Values.secrets.keys.databaseUrl $.Values.secrets.keys.redisUrl $.Values.secrets.keys.cursorSecret) }}
+{{- fail (printf "secrets.existingSecret: Secret %q does not exist in namespace %q: create it first (keys %s, %s, %s, %s)" . $ns $.Values.secrets.keys.databaseUrl $.Values.secrets.keys.redisUrl $.Values.secrets.keys.cursorSecret $.Values.secrets.keys.factorKey) }}
 {{- end }}
-{{- $need := list $.Values.secrets.keys.databaseUrl $.Values.secrets.keys.redisUrl $.Values.secrets.keys.cursorSecret }}
+{{- $need := list $.Values.secrets.keys.databaseUrl $.Values.secrets.keys.redisUrl $.Values.secrets.keys.cursorSecret $.Values.secrets.keys.factorKey }}
 {{- if $.Values.bootstrapAdmin.username }}
 {{- $need = append $need $.Values.secrets.keys.bootstrapAdminPassword }}
 {{- end }}
