@@ -96,6 +96,7 @@ def imported(folder: Path, prefix: str) -> set[str]:
 AUTH_FLOORS = [
     {"app"},
     {"grants"},
+    {"factors"},
     {"sessions", "recovery"},
     {"accounts"},
     {"deps"},

@@ -22,6 +22,7 @@ from pydantic_settings import (
 __all__ = [
     "DEFAULT_DEV_CURSOR_SECRET",
     "DEFAULT_DEV_DATABASE_URL",
+    "DEFAULT_DEV_FACTOR_KEY",
     "DEFAULT_DEV_REDIS_URL",
     "DEV_ONLY_URL_MARKERS",
     "ENV_PREFIX",
@@ -37,6 +38,7 @@ DEV_ONLY_URL_MARKERS = ("fakeredis", "embedded", "/.dev/")
 DEFAULT_DEV_DATABASE_URL = "postgresql+psycopg://tessera:tessera@localhost:5432/tessera"
 DEFAULT_DEV_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_DEV_CURSOR_SECRET = "tessera-dev-cursor-secret-change-me"
+DEFAULT_DEV_FACTOR_KEY = "tessera-dev-factor-key-for-make-dev-only"
 
 # OWASP's argon2id configurations (Password Storage Cheat Sheet), as the least memory each
 # iteration count needs; they are equally strong. Five iterations and more need 7 MiB.
@@ -120,6 +122,15 @@ class Settings(BaseSettings):
 
     # Signs the users service's pagination cursors (HMAC-SHA256), so a client cannot forge one.
     cursor_secret: SecretStr = SecretStr(DEFAULT_DEV_CURSOR_SECRET)
+
+    # Seals TOTP secrets (AES-GCM) and keys the recovery codes' hashes (HMAC-SHA256): 32+
+    # characters. Unset outside dev, second factors cannot be enrolled (503).
+    factor_key: SecretStr | None = None
+    totp_issuer: str = "Tessera"
+    # A login that needs a second factor: how long its challenge lives, and how many wrong
+    # codes it takes before it is void (the account's own counters apply too).
+    second_factor_challenge_seconds: int = Field(300, ge=30, le=3600)
+    second_factor_challenge_attempts: int = Field(5, ge=1, le=20)
 
     # Failed password checks before 429 (tessera_core.accounts.throttle): strict from one address,
     # looser across addresses (a stranger cannot lock the owner out everywhere), and per
@@ -214,6 +225,14 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def factor_secret(self) -> bytes | None:
+        """The key that seals second factors: ``TESSERA_FACTOR_KEY``, or in dev and test a
+        built-in one; ``None`` when second factors cannot be enrolled here."""
+        if self.factor_key is not None and len(self.factor_key.get_secret_value()) >= 32:
+            return self.factor_key.get_secret_value().encode()
+        return DEFAULT_DEV_FACTOR_KEY.encode() if self.env in ("dev", "test") else None
+
+    @property
     def is_dev(self) -> bool:
         return self.env == "dev"
 
@@ -278,6 +297,8 @@ class Settings(BaseSettings):
             problems.append("TESSERA_CURSOR_SECRET is the built-in development default")
         elif needs_cursor_secret and len(cursor_secret) < 32:
             problems.append("TESSERA_CURSOR_SECRET is shorter than 32 characters")
+        if self.factor_key is not None and len(self.factor_key.get_secret_value()) < 32:
+            problems.append("TESSERA_FACTOR_KEY is shorter than 32 characters")
         if self.env == "production" and not self.password_hash_meets_owasp:
             problems.append(
                 "TESSERA_PASSWORD_HASH_MEMORY_KIB and TESSERA_PASSWORD_HASH_TIME_COST are below"

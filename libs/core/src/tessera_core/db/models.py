@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ColumnElement,
@@ -16,12 +17,13 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     func,
     literal_column,
     not_,
     text,
 )
-from sqlalchemy.dialects.postgresql import INET, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, INET, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera_core.db.engine import Base
@@ -31,8 +33,10 @@ __all__ = [
     "AccountToken",
     "LoginSession",
     "MailOutbox",
+    "RecoveryCode",
     "RefreshToken",
     "RevokedAccessToken",
+    "TotpFactor",
     "User",
     "UserIdentifier",
     "roles_of",
@@ -157,6 +161,10 @@ class LoginSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(50))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     ip: Mapped[str | None] = mapped_column(INET)
+    # How the login was proved (RFC 8176 values): every token of the session carries it.
+    amr: Mapped[list[str]] = mapped_column(
+        ARRAY(String(16)), server_default=text("'{pwd}'::varchar[]")
+    )
 
     user: Mapped[User] = relationship(back_populates="sessions", lazy="raise")
 
@@ -208,6 +216,38 @@ class AccountToken(Base):
         CheckConstraint("purpose IN ('reset', 'verify')", name="purpose"),
         Index("ix_account_token_user_id_purpose", "user_id", "purpose"),
     )
+
+
+class TotpFactor(Base):
+    """An account's TOTP secret (RFC 6238), encrypted with ``TESSERA_FACTOR_KEY`` and bound
+    to its user. It counts once ``confirmed_at`` is set (one valid code after enrolling);
+    ``last_step`` is the newest time step a code was accepted for, so no code works twice."""
+
+    __tablename__ = "totp_factor"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code, stored only as its keyed hash (HMAC with the factor key)."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
 
 
 class MailOutbox(Base):

@@ -79,6 +79,11 @@ class AccountMail:
     async def password_changed(self, user: User) -> None:
         await self._send("password_changed", user.email, username=user.username)
 
+    async def second_factor_changed(self, user: User, change: str) -> None:
+        """A notice that a second factor was added, removed or replaced (``change`` says
+        which, as a sentence): whoever did it may not be the owner."""
+        await self._send("second_factor_changed", user.email, username=user.username, change=change)
+
     async def email_verification(self, user: User) -> None:
         """A verification link for the user's current address; earlier ones stop working."""
         ttl = self.settings.email_verification_ttl_seconds

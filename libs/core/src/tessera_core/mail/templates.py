@@ -16,7 +16,13 @@ from string import Template
 
 __all__ = ["MAIL_KINDS", "MailTemplates", "RenderedMail"]
 
-MAIL_KINDS = ("password_reset", "password_changed", "email_verification", "email_changed")
+MAIL_KINDS = (
+    "password_reset",
+    "password_changed",
+    "email_verification",
+    "email_changed",
+    "second_factor_changed",
+)
 
 
 @dataclass(frozen=True)

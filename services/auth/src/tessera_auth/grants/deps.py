@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from tessera_auth.deps import AuthStateDep
+from tessera_auth.factors.deps import FactorsDep, LoginChallengesDep
 from tessera_auth.grants.service import RefreshGrant, TokenGrants
 from tessera_auth.sessions.deps import LoginSessionRepositoryDep
 from tessera_core.web.deps import CoreStateDep, RevocationsDep, SettingsDep, UserRepositoryDep
@@ -34,8 +35,20 @@ async def get_token_grants(
     core: CoreStateDep,
     auth: AuthStateDep,
     settings: SettingsDep,
+    factors: FactorsDep,
+    challenges: LoginChallengesDep,
 ) -> TokenGrants:
-    return TokenGrants(users, sessions, refresh_grant, revocations, core.verifier, auth, settings)
+    return TokenGrants(
+        users,
+        sessions,
+        refresh_grant,
+        revocations,
+        core.verifier,
+        auth,
+        settings,
+        factors,
+        challenges,
+    )
 
 
 TokenGrantsDep = Annotated[TokenGrants, Depends(get_token_grants)]

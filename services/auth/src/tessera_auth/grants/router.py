@@ -9,8 +9,15 @@ from fastapi import APIRouter, Form, Response, status
 
 from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
 from tessera_auth.deps import ClientInfoDep
+from tessera_auth.factors.errors import (
+    InvalidChallenge,
+    InvalidSecondFactor,
+    SecondFactorRequired,
+    SecondFactorsUnavailable,
+)
+from tessera_auth.factors.schemas import SecondFactorAnswer
 from tessera_auth.grants.deps import RefreshGrantDep, TokenGrantsDep
-from tessera_auth.grants.schemas import LoginRequest
+from tessera_auth.grants.schemas import MFA_REQUIRED, SECOND_FACTOR_REQUIRED, LoginRequest
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
 from tessera_auth.tokens.schemas import TokenPair
@@ -37,16 +44,50 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @router.post(
     "/login",
     response_model=TokenPair,
-    responses=problem_responses(
-        InvalidCredentials, EmailNotVerified, TooManyAttempts, ServiceUnavailable
-    ),
+    responses={
+        **problem_responses(
+            InvalidCredentials,
+            EmailNotVerified,
+            SecondFactorRequired,
+            TooManyAttempts,
+            ServiceUnavailable,
+        ),
+        403: SECOND_FACTOR_REQUIRED,
+    },
 )
 async def login(
     data: LoginRequest, response: Response, grants: TokenGrantsDep, client: ClientInfoDep
 ) -> TokenPair:
-    """Exchange a username (or email) and password for a token pair."""
+    """Exchange a username (or email) and password for a token pair. An account with a
+    second factor answers 403 `second_factor_required` with a `challenge` instead: send
+    it with a code to `POST /api/v1/auth/login/second-factor`."""
     response.headers.update(NO_STORE)
     return await grants.password(login=data.username, password=data.password, client=client)
+
+
+@router.post(
+    "/login/second-factor",
+    response_model=TokenPair,
+    responses=problem_responses(
+        InvalidChallenge,
+        InvalidSecondFactor,
+        TooManyAttempts,
+        SecondFactorsUnavailable,
+        ServiceUnavailable,
+    ),
+)
+async def login_second_factor(
+    data: SecondFactorAnswer, response: Response, grants: TokenGrantsDep, client: ClientInfoDep
+) -> TokenPair:
+    """The second step of a login: the challenge from `/login` and a TOTP `code` or a
+    `recovery_code`. A challenge lives a few minutes, takes a few answers, and logs in once."""
+    response.headers.update(NO_STORE)
+    return await grants.second_factor(
+        challenge=data.challenge,
+        code=data.code,
+        recovery_code=data.recovery_code,
+        client=client,
+    )
 
 
 @refresh_router.post(
@@ -60,7 +101,7 @@ async def refresh(data: RefreshRequest, response: Response, grant: RefreshGrantD
     return await grant.refresh(data.refresh_token)
 
 
-@oauth_router.post("/token", response_model=TokenPair)
+@oauth_router.post("/token", response_model=TokenPair, responses={403: MFA_REQUIRED})
 async def token(
     grant_type: Annotated[Text, Form(max_length=100)],
     response: Response,

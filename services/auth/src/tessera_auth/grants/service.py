@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from tessera_auth.accounts import service as accounts_service
 from tessera_auth.client import ClientInfo
+from tessera_auth.factors.challenges import LoginChallenges
+from tessera_auth.factors.errors import InvalidChallenge, SecondFactorRequired
+from tessera_auth.factors.service import Factors
 from tessera_auth.sessions import service as sessions_service
 from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.state import AuthState
@@ -48,9 +51,13 @@ class TokenGrants:
     verifier: TokenVerifier
     auth: AuthState
     settings: Settings
+    factors: Factors
+    challenges: LoginChallenges
 
     async def password(self, *, login: str, password: str, client: ClientInfo) -> TokenPair:
-        """Authenticate, then start a login session: its first token pair."""
+        """Authenticate, then start a login session: its first token pair. An account with
+        a second factor gets no pair: ``SecondFactorRequired``, with a challenge for
+        ``second_factor``. Only a right password reaches that answer."""
         user = await accounts_service.authenticate(
             self.users,
             self.auth.hasher,
@@ -60,8 +67,36 @@ class TokenGrants:
             client=client.ip,
             require_verified=self.settings.require_verified_email,
         )
+        methods = await self.factors.methods(user.id)
+        if methods:
+            challenge = await self.challenges.issue(user.id, methods)
+            raise SecondFactorRequired(
+                challenge, methods, self.settings.second_factor_challenge_seconds
+            )
         return await sessions_service.start(
             self.sessions, self.auth.issuer, self.settings, user, client
+        )
+
+    async def second_factor(
+        self,
+        *,
+        challenge: str,
+        code: str | None,
+        recovery_code: str | None,
+        client: ClientInfo,
+    ) -> TokenPair:
+        """The second step of a login: a code for the challenge ``password`` answered, then
+        the session's first pair, its tokens carrying how it was proved (``amr``). The
+        challenge takes a few answers at most, and one right one: two right codes sent at
+        once log in once."""
+        answered = await self.challenges.answer(challenge)
+        user = await self.users.get(answered.user_id)
+        if user is None or not user.is_active:
+            raise InvalidChallenge("The challenge is unknown, expired, or used: log in again.")
+        amr = await self.factors.prove_second_factor(user.id, code, recovery_code, client.ip)
+        await self.challenges.spend(answered)
+        return await sessions_service.start(
+            self.sessions, self.auth.issuer, self.settings, user, client, amr=amr
         )
 
     async def refresh(self, refresh_token: str) -> TokenPair:

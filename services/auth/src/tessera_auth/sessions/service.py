@@ -80,7 +80,9 @@ async def start(
     settings: Settings,
     user: User,
     client: ClientInfo,
+    amr: tuple[str, ...] = ("pwd",),
 ) -> TokenPair:
+    """A new login session for ``user``, proved by ``amr`` (RFC 8176), and its first pair."""
     now = datetime.now(UTC)
     login = await sessions.create(
         user_id=user.id,
@@ -88,6 +90,7 @@ async def start(
         expires_at=now + timedelta(seconds=settings.session_max_age_seconds),
         user_agent=client.user_agent,
         ip=client.ip,
+        amr=amr,
     )
     refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login.expires_at, now)
     await sessions.add_refresh_token(login, refresh_hash, refresh_expires)

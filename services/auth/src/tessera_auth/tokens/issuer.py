@@ -24,6 +24,8 @@ class TokenSubject:
     session_id: uuid.UUID
     client_id: str
     session_started: datetime
+    # How the login was proved (RFC 8176): ("pwd",), or ("pwd", "otp", "mfa") and the like.
+    amr: tuple[str, ...] = ("pwd",)
 
     @classmethod
     def of(cls, user: User, login: LoginSession) -> TokenSubject:
@@ -35,6 +37,7 @@ class TokenSubject:
             session_id=login.id,
             client_id=login.client_id,
             session_started=login.created_at,
+            amr=tuple(login.amr),
         )
 
 
@@ -59,5 +62,6 @@ class AccessTokenIssuer:
             "roles": roles_of(is_admin=subject.is_admin),
             "email_verified": subject.email_verified,
             "auth_time": int(subject.session_started.timestamp()),
+            "amr": list(subject.amr),
         }
         return self.keys.sign(claims)

@@ -1,0 +1,95 @@
+"""An account's second factors: its TOTP secret and its recovery codes, in the unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select
+
+from tessera_core.db.models import RecoveryCode, TotpFactor
+from tessera_core.db.unit_of_work import UnitOfWork
+
+__all__ = ["FactorRepository"]
+
+# The row's lock orders concurrent uses of one account's codes: the second waits for the
+# first to commit and then finds its step no longer newer than the last one used.
+CLAIM_STEP_SQL = """
+    UPDATE totp_factor SET last_step = %(step)s
+    WHERE user_id = %(user_id)s AND confirmed_at IS NOT NULL
+      AND (last_step IS NULL OR last_step < %(step)s)
+"""
+CONFIRM_SQL = """
+    UPDATE totp_factor SET confirmed_at = %(now)s, last_step = %(step)s
+    WHERE user_id = %(user_id)s AND confirmed_at IS NULL
+"""
+SPEND_RECOVERY_CODE_SQL = """
+    UPDATE recovery_code SET used_at = %(now)s
+    WHERE user_id = %(user_id)s AND code_hash = %(code_hash)s AND used_at IS NULL
+"""
+
+
+class FactorRepository:
+    def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
+
+    async def totp(self, user_id: uuid.UUID) -> TotpFactor | None:
+        return await self.work.session.get(TotpFactor, user_id)
+
+    async def has_second_factor(self, user_id: uuid.UUID) -> bool:
+        """Whether a login of this account needs a second factor (a confirmed TOTP)."""
+        confirmed = await self.work.session.scalar(
+            select(TotpFactor.user_id).where(
+                TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None)
+            )
+        )
+        return confirmed is not None
+
+    async def start_totp(self, user_id: uuid.UUID, sealed: bytes) -> None:
+        """A new unconfirmed secret, replacing an earlier unconfirmed one."""
+        await self.work.session.execute(
+            delete(TotpFactor).where(
+                TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_(None)
+            )
+        )
+        await self.work.session.execute(
+            insert(TotpFactor).values(user_id=user_id, secret_sealed=sealed)
+        )
+
+    async def confirm_totp(self, user_id: uuid.UUID, step: int, now: datetime) -> bool:
+        cursor = await self.work.execute(
+            CONFIRM_SQL, {"user_id": user_id, "step": step, "now": now}
+        )
+        return cursor.rowcount == 1
+
+    async def claim_step(self, user_id: uuid.UUID, step: int) -> bool:
+        """Record ``step`` as used, if it is newer than the last one: False for a replay."""
+        cursor = await self.work.execute(CLAIM_STEP_SQL, {"user_id": user_id, "step": step})
+        return cursor.rowcount == 1
+
+    async def remove_totp(self, user_id: uuid.UUID) -> None:
+        await self.work.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user_id))
+        await self.work.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+    async def replace_recovery_codes(self, user_id: uuid.UUID, hashes: list[bytes]) -> None:
+        await self.work.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        await self.work.session.execute(
+            insert(RecoveryCode), [{"user_id": user_id, "code_hash": h} for h in hashes]
+        )
+
+    async def spend_recovery_code(
+        self, user_id: uuid.UUID, code_hash: bytes, now: datetime
+    ) -> bool:
+        """Mark the unused code with this hash used: False if there is none (wrong, or used)."""
+        cursor = await self.work.execute(
+            SPEND_RECOVERY_CODE_SQL, {"user_id": user_id, "code_hash": code_hash, "now": now}
+        )
+        return cursor.rowcount == 1
+
+    async def recovery_codes_left(self, user_id: uuid.UUID) -> int:
+        left = await self.work.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        )
+        return int(left or 0)
