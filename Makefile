@@ -22,7 +22,7 @@ dev: sync ## the whole platform on embedded backends: gateway :8000, auth :8001,
 	$(RUN) tessera-dev
 
 test: sync ## every test layer: unit, integration, e2e, chart, in parallel
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist load --basetemp="$$(mktemp -d -t tessera-pytest-XXXXXX)" $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist worksteal --basetemp="$$(mktemp -d -t tessera-pytest-XXXXXX)" $(PYTEST_ARGS)
 
 test-unit: sync
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
