@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     second_factor_challenge_seconds: int = Field(300, ge=30, le=3600)
     second_factor_challenge_attempts: int = Field(5, ge=1, le=20)
 
+    # Step-up (RFC 9470): a password or email change, an admin's change of roles or
+    # activity, and an admin's removal of someone's factors need a login this recent (and
+    # a second factor where the account has one); with this set, every admin needs one.
+    step_up_max_age_seconds: int = Field(600, ge=30)
+    admins_require_second_factor: bool = False
+
     # Failed password checks before 429 (tessera_core.accounts.throttle): strict from one address,
     # looser across addresses (a stranger cannot lock the owner out everywhere), and per
     # address across accounts.

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from tessera_auth.accounts.router import router as accounts_router
+from tessera_auth.factors.router import admin_router as factors_admin_router
 from tessera_auth.factors.router import router as factors_router
 from tessera_auth.grants.router import oauth_router, refresh_router
 from tessera_auth.grants.router import router as grants_router
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             oauth_router,
             accounts_router,
             factors_router,
+            factors_admin_router,
             sessions_router,
             recovery_router,
             keys_router,

@@ -25,6 +25,10 @@ class AccessClaims:
     preferred_username: str
     roles: list[str] = field(default_factory=list)
     email_verified: bool = False
+    # When and how the login this token descends from was proved (RFC 9068 §2.2.1, RFC
+    # 8176): what step-up (tessera_core.accounts.step_up) asks of a sensitive change.
+    auth_time: int | None = None
+    amr: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -48,4 +52,20 @@ class AccessClaims:
         email_verified = payload.get("email_verified", False)
         if not isinstance(email_verified, bool):
             raise ValueError("email_verified must be a boolean")
-        return cls(exp=exp, iat=iat, roles=roles, email_verified=email_verified, **values)
+        auth_time = payload.get("auth_time")
+        if auth_time is not None and (
+            not isinstance(auth_time, int) or isinstance(auth_time, bool)
+        ):
+            raise ValueError("auth_time must be an integer")
+        amr = payload.get("amr", [])
+        if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
+            raise ValueError("amr must be a list of strings")
+        return cls(
+            exp=exp,
+            iat=iat,
+            roles=roles,
+            email_verified=email_verified,
+            auth_time=auth_time,
+            amr=tuple(amr),
+            **values,
+        )

@@ -12,7 +12,9 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tessera_core.accounts.factors import FactorRepository
 from tessera_core.accounts.repository import UserRepository
+from tessera_core.accounts.step_up import StepUp, StepUpGuard
 from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import Forbidden, NotAuthenticated
 from tessera_core.revocation import Revocations
@@ -29,6 +31,8 @@ __all__ = [
     "RevokingAdminClaims",
     "RevokingClaims",
     "SettingsDep",
+    "StepUpGuardDep",
+    "SteppedUpClaims",
     "UnitOfWorkDep",
     "UserRepositoryDep",
     "bearer_scheme",
@@ -40,6 +44,8 @@ __all__ = [
     "get_revoking_admin_claims",
     "get_revoking_claims",
     "get_settings",
+    "get_step_up_guard",
+    "get_stepped_up_claims",
     "get_unit_of_work",
     "get_user_repository",
     "verified_claims",
@@ -150,3 +156,22 @@ CurrentClaims = Annotated[AccessClaims, Depends(get_claims)]
 AdminClaims = Annotated[AccessClaims, Depends(get_admin_claims)]
 RevokingClaims = Annotated[AccessClaims, Depends(get_revoking_claims)]
 RevokingAdminClaims = Annotated[AccessClaims, Depends(get_revoking_admin_claims)]
+
+
+async def get_step_up_guard(
+    claims: RevokingClaims, work: UnitOfWorkDep, settings: SettingsDep
+) -> StepUpGuard:
+    """Step-up for a route whose rules decide which changes need it."""
+    return StepUpGuard(StepUp.from_settings(settings), claims, FactorRepository(work))
+
+
+StepUpGuardDep = Annotated[StepUpGuard, Depends(get_step_up_guard)]
+
+
+async def get_stepped_up_claims(guard: StepUpGuardDep) -> AccessClaims:
+    """The claims of a route that always needs step-up (a password change)."""
+    await guard.require()
+    return guard.claims
+
+
+SteppedUpClaims = Annotated[AccessClaims, Depends(get_stepped_up_claims)]

@@ -9,11 +9,12 @@ from tessera_auth.accounts.deps import AccountMailDep, AccountTokenRepositoryDep
 from tessera_auth.accounts.errors import InvalidCurrentPassword, WeakPassword
 from tessera_auth.accounts.schemas import PasswordChange, UserCreate
 from tessera_auth.deps import AuthStateDep, ClientInfoDep
+from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
 from tessera_core.accounts.users import EmailTaken, UsernameTaken
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
-from tessera_core.web.deps import RevocationsDep, RevokingClaims, SettingsDep, UserRepositoryDep
+from tessera_core.web.deps import RevocationsDep, SettingsDep, SteppedUpClaims, UserRepositoryDep
 
 __all__ = ["router"]
 
@@ -49,12 +50,17 @@ async def register(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(
-        InvalidCurrentPassword, WeakPassword, TooManyAttempts, ThrottleUnavailable, *BEARER_ERRORS
+        InvalidCurrentPassword,
+        WeakPassword,
+        TooManyAttempts,
+        ThrottleUnavailable,
+        InsufficientUserAuthentication,
+        *BEARER_ERRORS,
     ),
 )
 async def change_password(
     data: PasswordChange,
-    claims: RevokingClaims,
+    claims: SteppedUpClaims,
     users: UserRepositoryDep,
     revocations: RevocationsDep,
     tokens: AccountTokenRepositoryDep,
@@ -63,7 +69,8 @@ async def change_password(
     client: ClientInfoDep,
 ) -> None:
     """Change the caller's password; every other session of theirs is revoked and the
-    address is told."""
+    address is told. Needs a recent login, with a second factor where the account has one
+    (401 `insufficient_user_authentication` otherwise: log in again)."""
     await service.change_password(
         await users.token_user_to_change(claims.sub),
         auth.hasher,

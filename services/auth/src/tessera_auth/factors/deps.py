@@ -8,8 +8,8 @@ from fastapi import Depends
 
 from tessera_auth.deps import AuthStateDep
 from tessera_auth.factors.challenges import LoginChallenges
-from tessera_auth.factors.repository import FactorRepository
 from tessera_auth.factors.service import Factors
+from tessera_core.accounts.factors import FactorRepository
 from tessera_core.web.deps import CoreStateDep, SettingsDep, UnitOfWorkDep
 
 __all__ = ["FactorsDep", "LoginChallengesDep", "get_factors", "get_login_challenges"]

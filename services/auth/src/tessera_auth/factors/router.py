@@ -27,14 +27,25 @@ from tessera_auth.factors.schemas import (
     TotpCode,
     TotpEnrollment,
 )
+from tessera_auth.sessions.deps import RevokingActingAdminClaims
+from tessera_auth.sessions.errors import UserNotFound
+from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts
-from tessera_core.errors import BEARER_ERRORS, problem_responses
-from tessera_core.web.deps import CurrentClaims, RevocationsDep, RevokingClaims, UserRepositoryDep
+from tessera_core.errors import BEARER_ERRORS, Forbidden, problem_responses
+from tessera_core.web.deps import (
+    CurrentClaims,
+    RevocationsDep,
+    RevokingClaims,
+    StepUpGuardDep,
+    UserRepositoryDep,
+)
 
-__all__ = ["router"]
+__all__ = ["admin_router", "router"]
 
 router = APIRouter(prefix="/api/v1/auth/factors", tags=["second factors"])
+admin_router = APIRouter(prefix="/api/v1/auth/admin/users", tags=["second factors"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 CHECKED = (TooManyAttempts, ThrottleUnavailable, SecondFactorsUnavailable, *BEARER_ERRORS)
 
 
@@ -146,3 +157,29 @@ async def replace_recovery_codes(
         mail=mail,
     )
     return RecoveryCodes(recovery_codes=codes)
+
+
+@admin_router.delete(
+    "/{user_id}/factors",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(
+        UserNotFound, TotpNotEnabled, InsufficientUserAuthentication, *ADMIN_ERRORS
+    ),
+)
+async def admin_remove_factors(
+    user_id: uuid.UUID,
+    admin: RevokingActingAdminClaims,
+    step_up: StepUpGuardDep,
+    users: UserRepositoryDep,
+    factors: FactorsDep,
+    revocations: RevocationsDep,
+    mail: AccountMailDep,
+) -> None:
+    """Turn a user's second factors off, for an administrator with a recent login (and a
+    second factor of their own where they have one): the user's sessions end and their
+    address is told."""
+    await step_up.require()
+    user = await users.get(user_id)
+    if user is None:
+        raise UserNotFound("No user has this id.")
+    await factors.remove_for_admin(user, admin.sub, revocations, mail)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import structlog
+
 from tessera_auth.accounts.errors import InvalidCurrentPassword
 from tessera_auth.factors.codes import (
     FactorKey,
@@ -27,8 +29,8 @@ from tessera_auth.factors.errors import (
     TotpAlreadyEnabled,
     TotpNotEnabled,
 )
-from tessera_auth.factors.repository import FactorRepository
 from tessera_auth.factors.schemas import FactorStatus, TotpEnrollment
+from tessera_core.accounts.factors import FactorRepository
 from tessera_core.accounts.passwords import PasswordHasher
 from tessera_core.accounts.throttle import LoginThrottle
 from tessera_core.db.models import User
@@ -37,6 +39,8 @@ from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 
 __all__ = ["SECOND_FACTOR_AMR", "Factors"]
+
+log = structlog.get_logger("tessera.auth.factors")
 
 # RFC 8176: a password, then a one-time code (TOTP or a single-use recovery code).
 SECOND_FACTOR_AMR = ("pwd", "otp", "mfa")
@@ -145,6 +149,20 @@ class Factors:
         await self.factors.remove_totp(user.id)
         await revocations.revoke_other_sessions(user.id, keep=keep_session, reason="factor_removed")
         await mail.second_factor_changed(user, "Two-step sign-in (TOTP) was turned off.")
+
+    async def remove_for_admin(
+        self, user: User, admin_id: str, revocations: Revocations, mail: AccountMail
+    ) -> None:
+        """An administrator turns a user's second factors off (a lost phone and no recovery
+        code left): every session of the user ends and the address is told."""
+        if await self.factors.totp(user.id) is None:
+            raise TotpNotEnabled("This user has no second factor.")
+        await self.factors.remove_totp(user.id)
+        await revocations.revoke_user(user.id, reason="factors_removed_by_admin")
+        await mail.second_factor_changed(
+            user, "An administrator turned two-step sign-in (TOTP) off for your account."
+        )
+        log.info("admin_removed_second_factors", admin_id=admin_id, user_id=str(user.id))
 
     async def replace_recovery_codes(
         self,

@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.errors import (
     BEARER_ERRORS,
     Forbidden,
     problem_responses,
 )
-from tessera_core.web.deps import RevocationsDep, UserRepositoryDep
+from tessera_core.web.deps import RevocationsDep, StepUpGuardDep, UserRepositoryDep
 from tessera_core.web.routing import LeanRoute
 from tessera_users.admin import service
 from tessera_users.admin.schemas import ListingParameters, UserPage
@@ -48,13 +49,17 @@ async def list_users(
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(UserNotFound, SelfLockout, *ADMIN_ERRORS),
+    responses=problem_responses(
+        UserNotFound, SelfLockout, InsufficientUserAuthentication, *ADMIN_ERRORS
+    ),
 )
 async def delete_user(
     user_id: uuid.UUID,
     admin: RevokingAdminCaller,
     users: UserRepositoryDep,
     revocations: RevocationsDep,
+    step_up: StepUpGuardDep,
 ) -> None:
-    """Deactivate an account and revoke every session of it."""
-    await profiles.deactivate(users, revocations, admin, user_id)
+    """Deactivate an account and revoke every session of it. Needs a recent login of the
+    admin's, with a second factor where their account has one."""
+    await profiles.deactivate(users, revocations, admin, user_id, step_up)

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from tessera_core.db.models import User
 from tessera_core.mail import AccountMail
-from tessera_core.web.deps import DbSessionDep, SettingsDep, UserRepositoryDep
+from tessera_core.web.deps import DbSessionDep, SettingsDep, StepUpGuardDep, UserRepositoryDep
 from tessera_users.deps import CurrentCaller, RevokingCaller, UsersStateDep
 from tessera_users.profiles import service as profiles
 from tessera_users.profiles.service import Reauthentication
@@ -28,7 +28,7 @@ __all__ = [
 
 
 async def get_reauthentication(
-    request: Request, state: UsersStateDep, settings: SettingsDep
+    request: Request, state: UsersStateDep, settings: SettingsDep, step_up: StepUpGuardDep
 ) -> Reauthentication:
     return Reauthentication(
         state.hasher,
@@ -36,6 +36,7 @@ async def get_reauthentication(
         request.client.host if request.client else None,
         state.email_change_limit,
         settings.email_changes_per_account,
+        step_up,
     )
 
 

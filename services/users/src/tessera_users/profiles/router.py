@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts, TooManyRequests
 from tessera_core.accounts.users import EmailTaken
 from tessera_core.errors import (
@@ -34,6 +35,7 @@ router = APIRouter(prefix="/api/v1/users", tags=["profiles"])
 me_router = APIRouter(prefix="/api/v1/users", tags=["profiles"], route_class=LeanRoute)
 UPDATE_ERRORS = (
     EmailTaken,
+    InsufficientUserAuthentication,
     ForbiddenField,
     ReauthenticationRequired,
     SelfLockout,

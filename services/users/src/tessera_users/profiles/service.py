@@ -8,6 +8,7 @@ from typing import Any
 
 from tessera_core.accounts.passwords import PasswordHasher
 from tessera_core.accounts.repository import UserRepository
+from tessera_core.accounts.step_up import StepUpGuard
 from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.accounts.users import EmailTaken
 from tessera_core.db.models import User
@@ -52,6 +53,9 @@ class Reauthentication:
     client: str | None
     email_changes: RequestLimit
     email_changes_per_account: int
+    # A recent login (with a second factor where the caller's account has one) for an
+    # email change, and for an admin's change of someone's roles or activity.
+    step_up: StepUpGuard
 
     async def count_email_change(self, user: User) -> None:
         """``TooManyRequests`` past the account's email changes of the window."""
@@ -93,6 +97,11 @@ async def update(
     ):
         raise SelfLockout("Administrators cannot deactivate or demote their own account.")
     email: str = changes.get("email", user.email)
+    sensitive = email != user.email or any(
+        name in changes and changes[name] != getattr(user, name) for name in ADMIN_ONLY_FIELDS
+    )
+    if sensitive:
+        await reauthentication.step_up.require()
     if email != user.email:
         await reauthentication.confirm(caller, data.current_password)
         if await users.email_taken(email, excluding=user.id):
@@ -118,13 +127,19 @@ async def update(
 
 
 async def deactivate(
-    users: UserRepository, revocations: Revocations, caller: Caller, user_id: uuid.UUID
+    users: UserRepository,
+    revocations: Revocations,
+    caller: Caller,
+    user_id: uuid.UUID,
+    step_up: StepUpGuard,
 ) -> None:
     """Deactivate an account (the admin's ``DELETE``) and revoke its sessions; idempotent.
-    Rows are kept: sessions, audit and foreign keys point at them."""
+    Rows are kept: sessions, audit and foreign keys point at them. Needs the admin's
+    step-up."""
     user = await get_visible(users, caller, user_id)
     if user.id == caller.user.id:
         raise SelfLockout("Administrators cannot delete their own account.")
+    await step_up.require()
     if user.is_active:
         user.is_active = False
         await users.save(user)

@@ -1,4 +1,5 @@
-"""An account's second factors: its TOTP secret and its recovery codes, in the unit of work."""
+"""The second-factor tables' one repository (both services read it): an account's TOTP secret
+and its recovery codes, in the unit of work."""
 
 from __future__ import annotations
 
