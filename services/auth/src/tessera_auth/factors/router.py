@@ -47,6 +47,8 @@ admin_router = APIRouter(prefix="/api/v1/auth/admin/users", tags=["second factor
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 CHECKED = (TooManyAttempts, ThrottleUnavailable, SecondFactorsUnavailable, *BEARER_ERRORS)
+# What the password-and-code proof of a removal or a replacement may answer.
+PROOF_ERRORS = (InvalidCurrentPassword, InvalidSecondFactor, TotpNotEnabled, *CHECKED)
 
 
 @router.get("", response_model=FactorStatus, responses=problem_responses(*BEARER_ERRORS))
@@ -103,9 +105,7 @@ async def confirm_totp(
 @router.post(
     "/totp/remove",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(
-        InvalidCurrentPassword, InvalidSecondFactor, TotpNotEnabled, *CHECKED
-    ),
+    responses=problem_responses(*PROOF_ERRORS),
 )
 async def remove_totp(
     data: StepUpProof,
@@ -118,24 +118,14 @@ async def remove_totp(
 ) -> None:
     """Turn TOTP off behind the password and a code (TOTP or recovery); the recovery codes
     go too, the other sessions end and the address is told."""
-    await factors.remove_totp(
-        await users.token_user_to_change(claims.sub),
-        password=data.password,
-        code=data.code,
-        recovery_code=data.recovery_code,
-        client=client.ip,
-        revocations=revocations,
-        mail=mail,
-        keep_session=uuid.UUID(claims.sid),
-    )
+    user = await users.token_user_to_change(claims.sub)
+    await factors.remove_totp(user, data, client.ip, revocations, mail, uuid.UUID(claims.sid))
 
 
 @router.post(
     "/recovery-codes",
     response_model=RecoveryCodes,
-    responses=problem_responses(
-        InvalidCurrentPassword, InvalidSecondFactor, TotpNotEnabled, *CHECKED
-    ),
+    responses=problem_responses(*PROOF_ERRORS),
 )
 async def replace_recovery_codes(
     data: StepUpProof,
@@ -148,14 +138,8 @@ async def replace_recovery_codes(
 ) -> RecoveryCodes:
     """Ten new recovery codes behind the password and a code; the old ones stop working."""
     response.headers.update(NO_STORE)
-    codes = await factors.replace_recovery_codes(
-        await users.token_user_to_change(claims.sub),
-        password=data.password,
-        code=data.code,
-        recovery_code=data.recovery_code,
-        client=client.ip,
-        mail=mail,
-    )
+    user = await users.token_user_to_change(claims.sub)
+    codes = await factors.replace_recovery_codes(user, data, client.ip, mail)
     return RecoveryCodes(recovery_codes=codes)
 
 

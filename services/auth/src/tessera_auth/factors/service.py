@@ -29,7 +29,7 @@ from tessera_auth.factors.errors import (
     TotpAlreadyEnabled,
     TotpNotEnabled,
 )
-from tessera_auth.factors.schemas import FactorStatus, TotpEnrollment
+from tessera_auth.factors.schemas import FactorStatus, StepUpProof, TotpEnrollment
 from tessera_core.accounts.factors import FactorRepository
 from tessera_core.accounts.passwords import PasswordHasher
 from tessera_core.accounts.throttle import LoginThrottle
@@ -88,6 +88,12 @@ class Factors:
         ):
             raise InvalidCurrentPassword("The current password is incorrect.")
 
+    async def _prove_owner(self, user: User, proof: StepUpProof, client: str | None) -> None:
+        """The password and a current code: what removing TOTP or replacing the recovery
+        codes asks, fresher than any login."""
+        await self._prove_password(user, proof.password, client)
+        await self.prove_second_factor(user.id, proof.code, proof.recovery_code, client)
+
     async def enroll_totp(self, user: User, password: str, client: str | None) -> TotpEnrollment:
         """A new secret for ``user``, pending until ``confirm_totp``; an earlier pending one
         is replaced. Refused while a confirmed one exists (remove it first)."""
@@ -134,18 +140,14 @@ class Factors:
     async def remove_totp(
         self,
         user: User,
-        *,
-        password: str,
-        code: str | None,
-        recovery_code: str | None,
+        proof: StepUpProof,
         client: str | None,
         revocations: Revocations,
         mail: AccountMail,
         keep_session: uuid.UUID,
     ) -> None:
         """Turn TOTP off (and void the recovery codes) behind the password and a code."""
-        await self._prove_password(user, password, client)
-        await self.prove_second_factor(user.id, code, recovery_code, client)
+        await self._prove_owner(user, proof, client)
         await self.factors.remove_totp(user.id)
         await revocations.revoke_other_sessions(user.id, keep=keep_session, reason="factor_removed")
         await mail.second_factor_changed(user, "Two-step sign-in (TOTP) was turned off.")
@@ -165,18 +167,10 @@ class Factors:
         log.info("admin_removed_second_factors", admin_id=admin_id, user_id=str(user.id))
 
     async def replace_recovery_codes(
-        self,
-        user: User,
-        *,
-        password: str,
-        code: str | None,
-        recovery_code: str | None,
-        client: str | None,
-        mail: AccountMail,
+        self, user: User, proof: StepUpProof, client: str | None, mail: AccountMail
     ) -> list[str]:
         """Ten new recovery codes behind the password and a code; the old ones stop working."""
-        await self._prove_password(user, password, client)
-        await self.prove_second_factor(user.id, code, recovery_code, client)
+        await self._prove_owner(user, proof, client)
         codes = await self._new_recovery_codes(user.id, self.key)
         await mail.second_factor_changed(
             user, "New recovery codes were made; the old ones no longer work."
