@@ -13,7 +13,7 @@ from sqlalchemy import text
 from tests.fixtures.apps import PASSWORD, running
 
 LOGIN = "/api/v1/auth/login"
-ROUNDS = 200
+ROUNDS = 100
 WARM_UP = 10
 # The argon2 check dominates a login (tens of milliseconds); the lookup is well under one.
 # Medians of interleaved rounds stay within a few percent on a quiet machine; 30% leaves
