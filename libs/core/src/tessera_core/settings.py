@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     # characters. Unset outside dev, second factors cannot be enrolled (503).
     factor_key: SecretStr | None = None
     totp_issuer: str = "Tessera"
+    # Passkeys (WebAuthn): the relying party is the site's registrable domain (the gateway's
+    # host), and a ceremony counts only from one of these origins.
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "Tessera"
+    webauthn_origins: list[str] = ["http://localhost:8000"]
     # A login that needs a second factor: how long its challenge lives, and how many wrong
     # codes it takes before it is void (the account's own counters apply too).
     second_factor_challenge_seconds: int = Field(300, ge=30, le=3600)

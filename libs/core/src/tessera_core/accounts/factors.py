@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from collections.abc import Sequence
 
-from tessera_core.db.models import RecoveryCode, TotpFactor
+from sqlalchemy import delete, exists, func, insert, select, update
+
+from tessera_core.db.models import Passkey, RecoveryCode, TotpFactor
 from tessera_core.db.unit_of_work import UnitOfWork
 
 __all__ = ["FactorRepository"]
@@ -38,13 +40,62 @@ class FactorRepository:
         return await self.work.session.get(TotpFactor, user_id)
 
     async def has_second_factor(self, user_id: uuid.UUID) -> bool:
-        """Whether a login of this account needs a second factor (a confirmed TOTP)."""
-        confirmed = await self.work.session.scalar(
-            select(TotpFactor.user_id).where(
-                TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None)
+        """Whether a login of this account needs a second factor (a confirmed TOTP, or a
+        passkey)."""
+        return bool(
+            await self.work.session.scalar(
+                select(
+                    exists().where(
+                        TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None)
+                    )
+                    | exists().where(Passkey.user_id == user_id)
+                )
             )
         )
-        return confirmed is not None
+
+    async def has_totp(self, user_id: uuid.UUID) -> bool:
+        totp = await self.totp(user_id)
+        return totp is not None and totp.confirmed_at is not None
+
+    async def passkeys(self, user_id: uuid.UUID) -> Sequence[Passkey]:
+        return (
+            await self.work.session.scalars(
+                select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.created_at)
+            )
+        ).all()
+
+    async def passkey(self, user_id: uuid.UUID, passkey_id: uuid.UUID) -> Passkey | None:
+        found = await self.work.session.get(Passkey, passkey_id)
+        return found if found is not None and found.user_id == user_id else None
+
+    async def passkey_by_credential(self, credential_id: bytes) -> Passkey | None:
+        return await self.work.session.scalar(
+            select(Passkey).where(Passkey.credential_id == credential_id)
+        )
+
+    async def add_passkey(self, passkey: Passkey) -> Passkey:
+        self.work.session.add(passkey)
+        await self.work.session.flush()
+        await self.work.session.refresh(passkey)
+        return passkey
+
+    async def remove_passkey(self, passkey: Passkey) -> None:
+        await self.work.session.delete(passkey)
+        await self.work.session.flush()
+
+    async def record_passkey_use(
+        self, passkey: Passkey, sign_count: int, backed_up: bool, now: datetime
+    ) -> bool:
+        """Store the counter an assertion reported, only if the stored one is still the one
+        it was checked against: of two assertions checked against one counter, one counts
+        and the other is refused (a cloned authenticator's replay, or a race)."""
+        result = await self.work.session.execute(
+            update(Passkey)
+            .where(Passkey.id == passkey.id, Passkey.sign_count == passkey.sign_count)
+            .values(sign_count=sign_count, backed_up=backed_up, last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def start_totp(self, user_id: uuid.UUID, sealed: bytes) -> None:
         """A new unconfirmed secret, replacing an earlier unconfirmed one."""

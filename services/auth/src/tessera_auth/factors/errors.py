@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera_core.errors import Conflict, Forbidden, ServiceUnavailable, TesseraError
+from tessera_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, TesseraError
 
 __all__ = [
     "InvalidChallenge",
     "InvalidCode",
+    "InvalidPasskey",
     "InvalidSecondFactor",
     "NoPendingTotp",
+    "PasskeyNotFound",
     "SecondFactorRequired",
     "SecondFactorsUnavailable",
     "TotpAlreadyEnabled",
@@ -85,3 +87,18 @@ class TotpNotEnabled(Conflict):
 class SecondFactorsUnavailable(ServiceUnavailable):
     code = "second_factors_unavailable"
     title = "Second factors are not configured"
+
+
+class InvalidPasskey(TesseraError):
+    """A WebAuthn response that does not verify: another origin or relying party, a
+    ceremony unknown, expired or used, a bad signature, a signature counter gone back, a
+    credential this server does not know, or no user verification where it is required."""
+
+    status = 401
+    code = "invalid_passkey"
+    title = "Invalid passkey response"
+
+
+class PasskeyNotFound(NotFound):
+    code = "passkey_not_found"
+    title = "Passkey not found"

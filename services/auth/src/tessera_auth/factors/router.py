@@ -10,17 +10,23 @@ from fastapi import APIRouter, Response, status
 from tessera_auth.accounts.deps import AccountMailDep
 from tessera_auth.accounts.errors import InvalidCurrentPassword
 from tessera_auth.deps import ClientInfoDep
-from tessera_auth.factors.deps import FactorsDep
+from tessera_auth.factors.deps import FactorsDep, PasskeysDep
 from tessera_auth.factors.errors import (
     InvalidCode,
+    InvalidPasskey,
     InvalidSecondFactor,
     NoPendingTotp,
+    PasskeyNotFound,
     SecondFactorsUnavailable,
     TotpAlreadyEnabled,
     TotpNotEnabled,
 )
 from tessera_auth.factors.schemas import (
+    CeremonyOptions,
     FactorStatus,
+    PasskeyRead,
+    PasskeyRegistration,
+    PasskeyRename,
     PasswordProof,
     RecoveryCodes,
     StepUpProof,
@@ -141,6 +147,94 @@ async def replace_recovery_codes(
     user = await users.token_user_to_change(claims.sub)
     codes = await factors.replace_recovery_codes(user, data, client.ip, mail)
     return RecoveryCodes(recovery_codes=codes)
+
+
+@router.post(
+    "/passkeys/options",
+    response_model=CeremonyOptions,
+    responses=problem_responses(InvalidCurrentPassword, *CHECKED),
+)
+async def passkey_registration_options(
+    data: PasswordProof,
+    response: Response,
+    claims: CurrentClaims,
+    users: UserRepositoryDep,
+    factors: FactorsDep,
+    passkeys: PasskeysDep,
+    client: ClientInfoDep,
+) -> CeremonyOptions:
+    """Options for `navigator.credentials.create()`, behind the password: a discoverable
+    credential that verifies its user, not one the account has already."""
+    response.headers.update(NO_STORE)
+    user = await users.token_user_to_change(claims.sub)
+    await factors.prove_password(user, data.password, client.ip)
+    ceremony, public_key = await passkeys.registration_options(user)
+    return CeremonyOptions(ceremony=ceremony, public_key=public_key)
+
+
+@router.post(
+    "/passkeys",
+    response_model=PasskeyRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(InvalidPasskey, *CHECKED),
+)
+async def register_passkey(
+    data: PasskeyRegistration,
+    claims: RevokingClaims,
+    users: UserRepositoryDep,
+    passkeys: PasskeysDep,
+    revocations: RevocationsDep,
+    mail: AccountMailDep,
+) -> PasskeyRead:
+    """Keep the passkey the authenticator made (`PublicKeyCredential.toJSON()`) under
+    `name`. The account's other sessions end and its address is told."""
+    user = await users.token_user_to_change(claims.sub)
+    passkey = await passkeys.register(
+        user, data.ceremony, data.credential, data.name, revocations, mail, uuid.UUID(claims.sid)
+    )
+    return PasskeyRead.model_validate(passkey)
+
+
+@router.get(
+    "/passkeys", response_model=list[PasskeyRead], responses=problem_responses(*BEARER_ERRORS)
+)
+async def list_passkeys(claims: CurrentClaims, passkeys: PasskeysDep) -> list[PasskeyRead]:
+    """The caller's passkeys, oldest first."""
+    return [PasskeyRead.model_validate(p) for p in await passkeys.listed(uuid.UUID(claims.sub))]
+
+
+@router.patch(
+    "/passkeys/{passkey_id}",
+    response_model=PasskeyRead,
+    responses=problem_responses(PasskeyNotFound, *BEARER_ERRORS),
+)
+async def rename_passkey(
+    passkey_id: uuid.UUID, data: PasskeyRename, claims: CurrentClaims, passkeys: PasskeysDep
+) -> PasskeyRead:
+    """Rename one of the caller's passkeys."""
+    passkey = await passkeys.rename(uuid.UUID(claims.sub), passkey_id, data.name)
+    return PasskeyRead.model_validate(passkey)
+
+
+@router.delete(
+    "/passkeys/{passkey_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(PasskeyNotFound, InsufficientUserAuthentication, *BEARER_ERRORS),
+)
+async def remove_passkey(
+    passkey_id: uuid.UUID,
+    claims: RevokingClaims,
+    step_up: StepUpGuardDep,
+    users: UserRepositoryDep,
+    passkeys: PasskeysDep,
+    revocations: RevocationsDep,
+    mail: AccountMailDep,
+) -> None:
+    """Remove one of the caller's passkeys, after step-up (a recent login with a second
+    factor); the other sessions end and the address is told."""
+    await step_up.require()
+    user = await users.token_user_to_change(claims.sub)
+    await passkeys.remove(user, passkey_id, revocations, mail, uuid.UUID(claims.sid))
 
 
 @admin_router.delete(

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tessera_core.schemas import Text
 
 __all__ = [
+    "CeremonyOptions",
     "FactorStatus",
+    "PasskeyAnswer",
+    "PasskeyLoginOptionsRequest",
+    "PasskeyRead",
+    "PasskeyRegistration",
+    "PasskeyRename",
     "PasswordProof",
     "RecoveryCodes",
     "SecondFactorAnswer",
@@ -22,6 +32,59 @@ class FactorStatus(BaseModel):
     totp_enabled: bool = Field(description="a confirmed TOTP: every login needs a code")
     totp_pending: bool = Field(description="enrolled, waiting for its first code")
     recovery_codes_left: int
+    passkeys: int = Field(description="passkeys registered: each signs in alone too")
+
+
+# A WebAuthn JSON object (PublicKeyCredential.toJSON()), checked by the library.
+Credential = dict[str, Any]
+
+
+class CeremonyOptions(BaseModel):
+    ceremony: str = Field(description="send it back with the authenticator's response")
+    public_key: dict[str, Any] = Field(
+        description="options for navigator.credentials.create() or .get(), in WebAuthn's "
+        "JSON form (PublicKeyCredential.parseCreationOptionsFromJSON / ...RequestOptions...)"
+    )
+
+
+class PasskeyRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ceremony: Text = Field(min_length=1, max_length=128)
+    credential: Credential
+    name: Text = Field("Passkey", min_length=1, max_length=64, examples=["Laptop"])
+
+
+class PasskeyRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text = Field(min_length=1, max_length=64)
+
+
+class PasskeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool = Field(description="synced by its provider to the owner's other devices")
+
+
+class PasskeyAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ceremony: Text = Field(min_length=1, max_length=128)
+    credential: Credential
+
+
+class PasskeyLoginOptionsRequest(BaseModel):
+    """Empty to sign in with a passkey alone; a password login's ``challenge`` for its
+    second step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    challenge: Text | None = Field(None, min_length=1, max_length=128)
 
 
 class PasswordProof(BaseModel):
@@ -65,8 +128,24 @@ class _OneCode(BaseModel):
         return self
 
 
-class SecondFactorAnswer(_OneCode):
+class SecondFactorAnswer(BaseModel):
+    """A password login's challenge and exactly one answer to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
     challenge: Text = Field(min_length=1, max_length=128)
+    code: Text | None = Field(None, min_length=1, max_length=16, examples=[CODE_EXAMPLE])
+    recovery_code: Text | None = Field(
+        None, min_length=1, max_length=32, examples=[RECOVERY_EXAMPLE]
+    )
+    passkey: PasskeyAnswer | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecondFactorAnswer:
+        given = [a for a in (self.code, self.recovery_code, self.passkey) if a is not None]
+        if len(given) != 1:
+            raise ValueError("send exactly one of code, recovery_code and passkey")
+        return self
 
 
 class StepUpProof(_OneCode):

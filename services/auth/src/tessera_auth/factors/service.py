@@ -46,6 +46,7 @@ log = structlog.get_logger("tessera.auth.factors")
 SECOND_FACTOR_AMR = ("pwd", "otp", "mfa")
 TOTP = "totp"
 RECOVERY_CODE = "recovery_code"
+PASSKEY = "passkey"
 T = TypeVar("T")
 
 
@@ -69,9 +70,10 @@ class Factors:
 
     async def methods(self, user_id: uuid.UUID) -> list[str]:
         """What a login of this account may answer its challenge with; empty: no factor."""
-        if not await self.factors.has_second_factor(user_id):
-            return []
-        return [TOTP, RECOVERY_CODE]
+        methods = [TOTP, RECOVERY_CODE] if await self.factors.has_totp(user_id) else []
+        if await self.factors.passkeys(user_id):
+            methods.append(PASSKEY)
+        return methods
 
     async def status(self, user_id: uuid.UUID) -> FactorStatus:
         totp = await self.factors.totp(user_id)
@@ -79,9 +81,10 @@ class Factors:
             totp_enabled=totp is not None and totp.confirmed_at is not None,
             totp_pending=totp is not None and totp.confirmed_at is None,
             recovery_codes_left=await self.factors.recovery_codes_left(user_id),
+            passkeys=len(await self.factors.passkeys(user_id)),
         )
 
-    async def _prove_password(self, user: User, password: str, client: str | None) -> None:
+    async def prove_password(self, user: User, password: str, client: str | None) -> None:
         # Counted like a login of the account: a stolen access token cannot guess freely.
         if not await self.throttle.check_password(
             self.hasher, user.password_hash, password, identifier=user.username, client=client
@@ -91,14 +94,14 @@ class Factors:
     async def _prove_owner(self, user: User, proof: StepUpProof, client: str | None) -> None:
         """The password and a current code: what removing TOTP or replacing the recovery
         codes asks, fresher than any login."""
-        await self._prove_password(user, proof.password, client)
+        await self.prove_password(user, proof.password, client)
         await self.prove_second_factor(user.id, proof.code, proof.recovery_code, client)
 
     async def enroll_totp(self, user: User, password: str, client: str | None) -> TotpEnrollment:
         """A new secret for ``user``, pending until ``confirm_totp``; an earlier pending one
         is replaced. Refused while a confirmed one exists (remove it first)."""
         key = self.key
-        await self._prove_password(user, password, client)
+        await self.prove_password(user, password, client)
         current = await self.factors.totp(user.id)
         if current is not None and current.confirmed_at is not None:
             raise TotpAlreadyEnabled("TOTP is already enabled: remove it first to replace it.")
@@ -193,7 +196,8 @@ class Factors:
                 hashed = key.recovery_hash(recovery_code)
                 return await self.factors.spend_recovery_code(user_id, hashed, now) or None
             totp = await self.factors.totp(user_id)
-            assert totp is not None
+            if totp is None or totp.confirmed_at is None:
+                return None  # an account with passkeys only has no code to match
             step = matching_step(key.open(user_id, totp.secret_sealed), code or "", now)
             return (step is not None and await self.factors.claim_step(user_id, step)) or None
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from tessera_auth.deps import AuthStateDep
-from tessera_auth.factors.deps import FactorsDep, LoginChallengesDep
+from tessera_auth.factors.deps import FactorsDep, LoginChallengesDep, PasskeysDep
 from tessera_auth.grants.service import RefreshGrant, TokenGrants
 from tessera_auth.sessions.deps import LoginSessionRepositoryDep
 from tessera_core.web.deps import CoreStateDep, RevocationsDep, SettingsDep, UserRepositoryDep
@@ -37,6 +37,7 @@ async def get_token_grants(
     settings: SettingsDep,
     factors: FactorsDep,
     challenges: LoginChallengesDep,
+    passkeys: PasskeysDep,
 ) -> TokenGrants:
     return TokenGrants(
         users,
@@ -48,6 +49,7 @@ async def get_token_grants(
         settings,
         factors,
         challenges,
+        passkeys,
     )
 
 

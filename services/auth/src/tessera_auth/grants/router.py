@@ -11,11 +11,17 @@ from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
 from tessera_auth.deps import ClientInfoDep
 from tessera_auth.factors.errors import (
     InvalidChallenge,
+    InvalidPasskey,
     InvalidSecondFactor,
     SecondFactorRequired,
     SecondFactorsUnavailable,
 )
-from tessera_auth.factors.schemas import SecondFactorAnswer
+from tessera_auth.factors.schemas import (
+    CeremonyOptions,
+    PasskeyAnswer,
+    PasskeyLoginOptionsRequest,
+    SecondFactorAnswer,
+)
 from tessera_auth.grants.deps import RefreshGrantDep, TokenGrantsDep
 from tessera_auth.grants.schemas import MFA_REQUIRED, SECOND_FACTOR_REQUIRED, LoginRequest
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
@@ -71,6 +77,7 @@ async def login(
     responses=problem_responses(
         InvalidChallenge,
         InvalidSecondFactor,
+        InvalidPasskey,
         TooManyAttempts,
         SecondFactorsUnavailable,
         ServiceUnavailable,
@@ -86,8 +93,39 @@ async def login_second_factor(
         challenge=data.challenge,
         code=data.code,
         recovery_code=data.recovery_code,
+        passkey=data.passkey,
         client=client,
     )
+
+
+@router.post(
+    "/login/passkey/options",
+    response_model=CeremonyOptions,
+    responses=problem_responses(InvalidChallenge, ServiceUnavailable),
+)
+async def passkey_login_options(
+    data: PasskeyLoginOptionsRequest, response: Response, grants: TokenGrantsDep
+) -> CeremonyOptions:
+    """Options for `navigator.credentials.get()`: empty body to sign in with a passkey
+    alone (no username: the passkey names its account), or a password login's `challenge`
+    for its second step (then answered at `/login/second-factor` with `passkey`)."""
+    response.headers.update(NO_STORE)
+    ceremony, public_key = await grants.passkey_options(data.challenge)
+    return CeremonyOptions(ceremony=ceremony, public_key=public_key)
+
+
+@router.post(
+    "/login/passkey",
+    response_model=TokenPair,
+    responses=problem_responses(InvalidPasskey, EmailNotVerified, ServiceUnavailable),
+)
+async def passkey_login(
+    data: PasskeyAnswer, response: Response, grants: TokenGrantsDep, client: ClientInfoDep
+) -> TokenPair:
+    """Sign in with a passkey alone: the ceremony from `/login/passkey/options` and the
+    authenticator's response (`PublicKeyCredential.toJSON()`); it must verify its user."""
+    response.headers.update(NO_STORE)
+    return await grants.passkey(data.ceremony, data.credential, client)
 
 
 @refresh_router.post(

@@ -4,11 +4,16 @@ written once for ``/login``, ``/refresh`` and ``/token``; and RFC 7009 revocatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tessera_auth.accounts import service as accounts_service
+from tessera_auth.accounts.errors import EmailNotVerified
 from tessera_auth.client import ClientInfo
+from tessera_auth.factors.ceremonies import Ceremony
 from tessera_auth.factors.challenges import LoginChallenges
-from tessera_auth.factors.errors import InvalidChallenge, SecondFactorRequired
+from tessera_auth.factors.errors import InvalidChallenge, InvalidPasskey, SecondFactorRequired
+from tessera_auth.factors.passkeys import PASSKEY_AMR, PASSKEY_SECOND_FACTOR_AMR, Passkeys
+from tessera_auth.factors.schemas import PasskeyAnswer
 from tessera_auth.factors.service import Factors
 from tessera_auth.sessions import service as sessions_service
 from tessera_auth.sessions.repository import LoginSessionRepository
@@ -53,6 +58,7 @@ class TokenGrants:
     settings: Settings
     factors: Factors
     challenges: LoginChallenges
+    passkeys: Passkeys
 
     async def password(self, *, login: str, password: str, client: ClientInfo) -> TokenPair:
         """Authenticate, then start a login session: its first token pair. An account with
@@ -83,9 +89,11 @@ class TokenGrants:
         challenge: str,
         code: str | None,
         recovery_code: str | None,
+        passkey: PasskeyAnswer | None,
         client: ClientInfo,
     ) -> TokenPair:
-        """The second step of a login: a code for the challenge ``password`` answered, then
+        """The second step of a login: a code (or a passkey) for the challenge ``password``
+        answered, then
         the session's first pair, its tokens carrying how it was proved (``amr``). The
         challenge takes a few answers at most, and one right one: two right codes sent at
         once log in once."""
@@ -93,10 +101,43 @@ class TokenGrants:
         user = await self.users.get(answered.user_id)
         if user is None or not user.is_active:
             raise InvalidChallenge("The challenge is unknown, expired, or used: log in again.")
-        amr = await self.factors.prove_second_factor(user.id, code, recovery_code, client.ip)
+        if passkey is not None:
+            ceremony = await self.passkeys.ceremonies.take(passkey.ceremony, "second-factor")
+            if ceremony.login_challenge != challenge:
+                raise InvalidPasskey("This ceremony belongs to another login: start again.")
+            await self.passkeys.verify_assertion(ceremony, passkey.credential)
+            amr: tuple[str, ...] = PASSKEY_SECOND_FACTOR_AMR
+        else:
+            amr = await self.factors.prove_second_factor(user.id, code, recovery_code, client.ip)
         await self.challenges.spend(answered)
         return await sessions_service.start(
             self.sessions, self.auth.issuer, self.settings, user, client, amr=amr
+        )
+
+    async def passkey_options(self, challenge: str | None) -> tuple[str, dict[str, Any]]:
+        """A sign-in ceremony: for a passkey alone, or for the second step of the password
+        login whose ``challenge`` this is (counted as one of its answers)."""
+        if challenge is None:
+            return await self.passkeys.login_options()
+        answered = await self.challenges.answer(challenge)
+        return await self.passkeys.login_options(
+            user_id=answered.user_id, login_challenge=challenge
+        )
+
+    async def passkey(
+        self, ceremony_id: str, credential: dict[str, Any], client: ClientInfo
+    ) -> TokenPair:
+        """Sign in with a passkey alone: a discoverable credential whose authenticator
+        verified its user, of an active account; the session's tokens say ``hwk``."""
+        ceremony: Ceremony = await self.passkeys.ceremonies.take(ceremony_id, "login")
+        passkey = await self.passkeys.verify_assertion(ceremony, credential)
+        user = await self.users.get(passkey.user_id)
+        if user is None or not user.is_active:
+            raise InvalidPasskey("This passkey is not registered here.")
+        if self.settings.require_verified_email and not user.email_verified:
+            raise EmailNotVerified("Confirm your email address first.")
+        return await sessions_service.start(
+            self.sessions, self.auth.issuer, self.settings, user, client, amr=PASSKEY_AMR
         )
 
     async def refresh(self, refresh_token: str) -> TokenPair:
