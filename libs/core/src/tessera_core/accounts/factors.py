@@ -4,9 +4,8 @@ and its recovery codes, in the unit of work."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, exists, func, insert, select, update
 
