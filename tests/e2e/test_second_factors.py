@@ -16,6 +16,7 @@ from tests.e2e.accounts import PASSWORD, log_in, register
 from tests.e2e.stack import Stack
 from tests.fixtures.apps import bearer
 from tests.fixtures.jwt import unverified
+from tests.fixtures.webauthn import SoftAuthenticator
 
 pytestmark = pytest.mark.e2e
 
@@ -74,3 +75,31 @@ def test_a_totp_login_through_the_gateway_and_a_raced_recovery_code(
     # The nine others are refused: 401 while the account's guess counter (5 per client
     # address) has room, 429 once the refusals have filled it.
     assert statuses.count(401) + statuses.count(429) == 9, statuses
+
+
+def test_a_passkey_signs_in_alone_through_the_gateway(gateway_client: httpx.Client):
+    username = register(gateway_client, "pk")
+    tokens = log_in(gateway_client, username)
+    device = SoftAuthenticator()
+    options = gateway_client.post(
+        f"{FACTORS}/passkeys/options", json={"password": PASSWORD}, headers=bearer(tokens)
+    ).json()
+    created = gateway_client.post(
+        f"{FACTORS}/passkeys",
+        json={"ceremony": options["ceremony"], "credential": device.create(options["public_key"])},
+        headers=bearer(tokens),
+    )
+    assert created.status_code == 201, created.text
+
+    request = gateway_client.post("/api/v1/auth/login/passkey/options", json={}).json()
+    signed_in = gateway_client.post(
+        "/api/v1/auth/login/passkey",
+        json={"ceremony": request["ceremony"], "credential": device.get(request["public_key"])},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    pair = signed_in.json()
+    assert unverified(pair["access_token"])[1]["amr"] == ["hwk", "user", "mfa"]
+    me = gateway_client.get("/api/v1/users/me", headers=bearer(pair))
+    assert (me.status_code, me.json()["username"]) == (200, username)
+    # A password login of the account now asks for the passkey.
+    assert challenge(gateway_client, username)
