@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
@@ -581,3 +583,52 @@ def test_screenshots(console: ConsolePage, stack: Stack, tmp_path: Path):
         picture = (directory / name).read_bytes()
         assert picture.startswith(b"\x89PNG"), name
         assert len(picture) > 10_000, name  # a page, not a blank window
+
+
+class TestSecondFactors:
+    def test_an_admin_with_totp_signs_in_with_a_code_and_removes_a_users_factors(
+        self, console: ConsolePage, stack: Stack
+    ):
+        with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+            admin_name = make_admin(stack, client)
+            admin_totp = enable_totp(client, log_in(client, admin_name))
+            target = register(client, "mfa")
+            target_tokens = log_in(client, target)
+            enable_totp(client, target_tokens)
+            target_id = client.get("/api/v1/users/me", headers=bearer(target_tokens)).json()["id"]
+
+            console.open()
+            console.sign_in(admin_name, PASSWORD)
+            console.visible("#code")
+            assert console.all("#users-view") == []
+            console.find("#code").send_keys("000000")
+            console.find("#sign-in-submit").click()
+            console.text_in("#alert", "Wrong code")
+            code = console.find("#code")
+            code.clear()
+            code.send_keys(admin_totp.at(time.time() + 30))
+            console.find("#sign-in-submit").click()
+            console.visible("#users-view")
+
+            console.open_user(target_id)
+            console.text_in("#factor-totp", "on")
+            assert console.find("#factor-recovery-codes").text == "10"
+            console.find("#remove-factors").click()
+            console.confirm()
+            console.text_in("#factor-totp", "off")
+            assert console.find("#remove-factors").get_attribute("disabled") is not None
+            # Their sessions ended, and a password alone signs them in again.
+            assert client.get("/api/v1/users/me", headers=bearer(target_tokens)).status_code == 401
+            assert log_in(client, target)["access_token"]
+
+
+def enable_totp(client: httpx.Client, tokens: dict) -> pyotp.TOTP:
+    secret = client.post(
+        "/api/v1/auth/factors/totp", json={"password": PASSWORD}, headers=bearer(tokens)
+    ).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    confirmed = client.post(
+        "/api/v1/auth/factors/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens)
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    return totp

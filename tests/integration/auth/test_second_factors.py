@@ -65,6 +65,7 @@ class TestEnrollment:
             "totp_enabled": False,
             "totp_pending": False,
             "recovery_codes_left": 0,
+            "passkeys": 0,
         }
         wrong = await auth_client.post(
             f"{FACTORS}/totp", json={"password": "nope"}, headers=headers
@@ -98,6 +99,7 @@ class TestEnrollment:
             "totp_enabled": True,
             "totp_pending": False,
             "recovery_codes_left": 10,
+            "passkeys": 0,
         }
         # Turning it on ends the sessions signed in with less, not the one that did it.
         assert (await auth_client.get(VERIFY, headers=bearer(login.json()))).status_code == 401

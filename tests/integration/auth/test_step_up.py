@@ -93,8 +93,12 @@ class TestAdminRemovesFactors:
         refused = await auth_client.delete(path, headers=bearer(stale))
         assert refused.json()["code"] == "insufficient_user_authentication"
         fresh = await register_and_login_again(auth_client, "keeper")
+        shown = await auth_client.get(path, headers=bearer(fresh))
+        assert (shown.json()["totp_enabled"], shown.json()["recovery_codes_left"]) == (True, 10)
         removed = await auth_client.delete(path, headers=bearer(fresh))
         assert removed.status_code == 204, removed.text
+        shown = await auth_client.get(path, headers=bearer(fresh))
+        assert (shown.json()["totp_enabled"], shown.json()["recovery_codes_left"]) == (False, 0)
         assert (
             await auth_client.get("/api/v1/auth/verify", headers=bearer(user))
         ).status_code == 401

@@ -33,7 +33,7 @@ from tessera_auth.factors.schemas import (
     TotpCode,
     TotpEnrollment,
 )
-from tessera_auth.sessions.deps import RevokingActingAdminClaims
+from tessera_auth.sessions.deps import ActingAdminClaims, RevokingActingAdminClaims
 from tessera_auth.sessions.errors import UserNotFound
 from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts
@@ -235,6 +235,23 @@ async def remove_passkey(
     await step_up.require()
     user = await users.token_user_to_change(claims.sub)
     await passkeys.remove(user, passkey_id, revocations, mail, uuid.UUID(claims.sid))
+
+
+@admin_router.get(
+    "/{user_id}/factors",
+    response_model=FactorStatus,
+    responses=problem_responses(UserNotFound, *ADMIN_ERRORS),
+)
+async def admin_factor_status(
+    user_id: uuid.UUID,
+    admin: ActingAdminClaims,
+    users: UserRepositoryDep,
+    factors: FactorsDep,
+) -> FactorStatus:
+    """A user's second factors, for an administrator: TOTP, recovery codes left, passkeys."""
+    if await users.get(user_id) is None:
+        raise UserNotFound("No user has this id.")
+    return await factors.status(user_id)
 
 
 @admin_router.delete(

@@ -160,12 +160,15 @@ class Factors:
     ) -> None:
         """An administrator turns a user's second factors off (a lost phone and no recovery
         code left): every session of the user ends and the address is told."""
-        if await self.factors.totp(user.id) is None:
+        passkeys = await self.factors.passkeys(user.id)
+        if await self.factors.totp(user.id) is None and not passkeys:
             raise TotpNotEnabled("This user has no second factor.")
         await self.factors.remove_totp(user.id)
+        for passkey in passkeys:
+            await self.factors.remove_passkey(passkey)
         await revocations.revoke_user(user.id, reason="factors_removed_by_admin")
         await mail.second_factor_changed(
-            user, "An administrator turned two-step sign-in (TOTP) off for your account."
+            user, "An administrator removed your account's second factors (TOTP, passkeys)."
         )
         log.info("admin_removed_second_factors", admin_id=admin_id, user_id=str(user.id))
 

@@ -20,6 +20,8 @@ export class ApiError extends Error {
     // Validation problems name their fields: [{field, message}] (API.md, "Errors").
     this.fieldErrors = Array.isArray(problem.errors) ? problem.errors : [];
     this.retryAfter = headers.get("Retry-After");
+    // A login that needs a second factor names its challenge (docs/second-factors.md).
+    this.challenge = problem.challenge || "";
   }
 }
 
@@ -74,6 +76,14 @@ export async function signIn(username, password) {
   keep(await parse(await send("POST", "/api/v1/auth/login", { body: { username, password } })));
 }
 
+// The second step of a login whose password answered 403 second_factor_required: a TOTP
+// code (six digits) or a recovery code (anything else).
+export async function signInWithCode(challenge, code) {
+  const answer = /^\d{6}$/.test(code.trim()) ? { code: code.trim() } : { recovery_code: code };
+  const body = { challenge, ...answer };
+  keep(await parse(await send("POST", "/api/v1/auth/login/second-factor", { body })));
+}
+
 function refresh() {
   if (refreshing) return refreshing;
   const held = tokens;
@@ -115,6 +125,11 @@ export async function call(method, path, body) {
     response = await send(method, path, { body, token: tokens.access });
   }
   if (response.status === 401) {
+    // Step-up (RFC 9470): the change needs a recent sign-in, with a second factor where
+    // the administrator has one; a new sign-in is the way to it.
+    if ((await problemCode(response)) === "insufficient_user_authentication") {
+      throw end("This change needs a recent sign-in (with your second factor, if you have one). Sign in again.");
+    }
     // token_revoked (signed out elsewhere, this session ended, roles changed) or a refresh
     // that did not help: nothing the console can do but ask for a new sign-in.
     throw end("Your session has ended. Sign in again.");

@@ -16,6 +16,10 @@ function sessionsPath(id) {
   return `/api/v1/auth/admin/users/${encodeURIComponent(id)}/sessions`;
 }
 
+function factorsPath(id) {
+  return `/api/v1/auth/admin/users/${encodeURIComponent(id)}/factors`;
+}
+
 // Report a failed call in the alert line; a SessionEnded has already been reported.
 function report(error) {
   if (!(error instanceof api.SessionEnded)) fail(error.message);
@@ -306,6 +310,67 @@ function sessionsCard(user) {
   );
 }
 
+// --- second factors ----------------------------------------------------------------------
+
+function factorsCard(user) {
+  const body = h("div", { id: "factors-body" }, h("p", { class: "hint", text: "Loading second factors…" }));
+  const remove = h("button", {
+    id: "remove-factors",
+    type: "button",
+    class: "danger",
+    text: "Remove second factors",
+    disabled: true,
+    onclick: async () => {
+      const sure = await confirmAction(
+        `Remove every second factor of ${user.username}?`,
+        "Their authenticator app and passkeys stop working here and their sessions end: for a lost phone with no recovery code left. They are mailed.",
+        "Remove second factors",
+      );
+      if (!sure) return;
+      clearMessages();
+      try {
+        await api.call("DELETE", factorsPath(user.id));
+        notice(`The second factors of ${user.username} are removed; their sessions have ended.`);
+        await reload();
+      } catch (error) {
+        report(error);
+      }
+    },
+  });
+  async function reload() {
+    let factors;
+    try {
+      factors = await api.call("GET", factorsPath(user.id));
+    } catch (error) {
+      if (error instanceof api.SessionEnded) return;
+      body.replaceChildren(h("p", { id: "factors-error", class: "alert", text: `Second factors unavailable: ${error.message}` }));
+      return;
+    }
+    const totp = factors.totp_enabled ? "on" : factors.totp_pending ? "being set up" : "off";
+    remove.disabled = !(factors.totp_enabled || factors.totp_pending || factors.passkeys);
+    body.replaceChildren(
+      h(
+        "dl",
+        { id: "factors-list", class: "facts" },
+        h("dt", { text: "Authenticator app (TOTP)" }),
+        h("dd", { id: "factor-totp", text: totp }),
+        h("dt", { text: "Recovery codes left" }),
+        h("dd", { id: "factor-recovery-codes", text: String(factors.recovery_codes_left) }),
+        h("dt", { text: "Passkeys" }),
+        h("dd", { id: "factor-passkeys", text: String(factors.passkeys) }),
+      ),
+    );
+  }
+  reload();
+  return h(
+    "section",
+    { id: "factors", class: "card wide", "aria-labelledby": "factors-title" },
+    h("h2", { id: "factors-title", text: "Second factors" }),
+    body,
+    h("div", { class: "actions" }, remove),
+  );
+}
+
 // --- the page ----------------------------------------------------------------------------
 
 export async function userView(id, { me, backTo }) {
@@ -327,6 +392,7 @@ export async function userView(id, { me, backTo }) {
         profileForm(current, saved),
         accessCard(current, me, saved),
       ),
+      factorsCard(current),
       sessionsCard(current),
     );
   }
