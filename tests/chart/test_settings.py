@@ -3,6 +3,7 @@ the required ones are set, and secrets come from mounted files."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tessera_core.cli import CLI_ENVIRONMENT
 from tessera_core.settings import Settings
 from tests.chart.conftest import (
+    KUBE_VERSIONS,
     VALUE_SETS,
     all_env,
     container_env,
@@ -70,6 +72,43 @@ class TestSettings:
         assert env["TESSERA_JWKS_URL"] == (
             f"http://{service}.identity.svc:8001/.well-known/jwks.json"
         )
+
+    @pytest.mark.parametrize(
+        ("values", "rp_id", "origins"),
+        [
+            ((), "id.example.com", '["https://id.example.com"]'),
+            (
+                ("--set", "config.publicUrl=https://login.example.org:8443"),
+                "login.example.org",
+                '["https://login.example.org:8443"]',
+            ),
+            (
+                (
+                    "--set-json",
+                    'config.extra={"TESSERA_WEBAUTHN_ORIGINS": "[\\"https://app.example.net\\"]"}',
+                ),
+                "id.example.com",
+                '["https://app.example.net"]',
+            ),
+        ],
+    )
+    def test_the_passkey_relying_party_is_the_public_host(
+        self,
+        helm: str,
+        values: tuple[str, ...],
+        rp_id: str,
+        origins: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        manifests = render(helm, "default-values.yaml", KUBE_VERSIONS[-1], *values)
+        data = named(manifests, "ConfigMap", "tessera")["data"]
+        assert (data["TESSERA_WEBAUTHN_RP_ID"], data["TESSERA_WEBAUTHN_ORIGINS"]) == (
+            rp_id,
+            origins,
+        )
+        # As the service reads it from the environment: a JSON list.
+        monkeypatch.setenv("TESSERA_WEBAUTHN_ORIGINS", origins)
+        assert Settings().webauthn_origins == json.loads(origins)
 
     @pytest.mark.parametrize("value_set", VALUE_SETS)
     @pytest.mark.parametrize("component", ["auth", "users"])
