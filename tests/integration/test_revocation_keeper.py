@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 import pytest
 
+from tessera_core.revocation.keys import Entry
 from tessera_core.tokens import StaticJWKSSource
 from tessera_core.web.runtime import core_state
 
@@ -38,3 +40,41 @@ class TestTheKeeperEnds:
                 await asyncio.wait_for(working.wait(), 5)
 
         await asyncio.wait_for(run_and_stop(), 10)
+
+
+class TestResyncAgainstDataLoss:
+    async def test_a_flush_during_a_resync_never_leaves_a_marker_over_lost_keys(
+        self, make_settings, monkeypatch: pytest.MonkeyPatch
+    ):
+        """Redis loses its data between a resync's keys and its markers (a FLUSHALL, a
+        restart). A marker set then would vouch for keys that are gone: every check in that
+        moment accepted revoked tokens (seen in CI: 5 answers 200 for a logged-out token)."""
+        from tessera_core.errors import RevocationUnavailable
+        from tessera_core.revocation.keys import SENTINEL_MARKER
+
+        no_keys = StaticJWKSSource(lambda: {"keys": []})
+        async with core_state(make_settings(), lambda _http: no_keys) as core:
+            fast_path, redis = core.revocation, core.redis
+            write = fast_path._write
+
+            async def write_then_lose_everything(entries: Sequence[Entry]) -> None:
+                await write(entries)
+                await redis.flushall()
+
+            markers_seen: list[object] = []
+            drop = fast_path._drop_markers
+
+            async def drop_markers_watched() -> None:
+                markers_seen.append(await redis.get(SENTINEL_MARKER))
+                await drop()
+
+            monkeypatch.setattr(fast_path, "_write", write_then_lose_everything)
+            monkeypatch.setattr(fast_path, "_drop_markers", drop_markers_watched)
+            with pytest.raises(RevocationUnavailable):
+                await fast_path.resync(reason="test")
+            assert markers_seen == [None], "a marker stood over lost keys before being dropped"
+            assert await redis.get(SENTINEL_MARKER) is None
+
+            monkeypatch.undo()
+            assert await fast_path.resync(reason="test")
+            assert await redis.get(SENTINEL_MARKER) is not None

@@ -26,6 +26,7 @@ from tessera_core.ops.metrics import REVOCATION_FAST_PATH_FAILURES, REVOCATION_R
 from tessera_core.revocation.keys import (
     ALL_BUCKETS,
     KEEP_LATEST,
+    MARK_WHOLE,
     PREFIX,
     RELEASE_LOCK,
     RESYNC_COMPLETED,
@@ -39,6 +40,7 @@ from tessera_core.revocation.keys import (
     epoch_marker,
     jti_key,
     not_before_key,
+    resync_guard,
     sid_key,
 )
 
@@ -69,6 +71,7 @@ class FastPath:
         self.maxmemory_policy: str | None = None
         self._keep_latest = redis.register_script(KEEP_LATEST)
         self._release_lock = redis.register_script(RELEASE_LOCK)
+        self._mark_whole_script = redis.register_script(MARK_WHOLE)
         # None while the fast path is trusted; else the resync count seen since the doubt
         # (-1 until Redis answered again): a resync started later re-asserts what was lost.
         self._doubt: int | None = None
@@ -129,14 +132,13 @@ class FastPath:
                 raise RevocationUnavailable(
                     "The revocation store is being re-asserted and the database cannot be reached."
                 ) from exc
+            # A guard in each bucket before its keys, the markers after them, each set only
+            # where its guard survived: a marker says its bucket is whole. Redis losing its
+            # data mid-resync took the guards along, so no marker stands over lost keys, not
+            # even for a moment (a check in that moment accepted a revoked token).
+            await self._guard_buckets(number)
             await self._write(entries)
-            # The markers after the keys: a marker says its bucket is whole. One pipeline
-            # (on a cluster, one round trip per node).
-            epoch = datetime.now(UTC).isoformat()
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for tag in ALL_BUCKETS:
-                    pipe.set(epoch_marker(tag), epoch)
-                await pipe.execute()
+            await self._mark_whole(number, datetime.now(UTC).isoformat())
             if int(await self.redis.get(RESYNC_STARTED) or 0) != number:
                 # Redis lost its data while this resync ran (its own counter is gone): keys
                 # written before the loss are gone too, so the markers just set would lie.
@@ -154,6 +156,24 @@ class FastPath:
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
         return True
+
+    async def _guard_buckets(self, number: int) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tag in ALL_BUCKETS:
+                pipe.set(resync_guard(tag), number, ex=RESYNC_LOCK_SECONDS)
+            await pipe.execute()
+
+    async def _mark_whole(self, number: int, epoch: str) -> None:
+        """One script call per bucket (a Redis Cluster runs a script on one slot's keys),
+        a few dozen at a time, as ``_write``."""
+        calls = [
+            self._mark_whole_script(
+                keys=[resync_guard(tag), epoch_marker(tag)], args=[number, epoch]
+            )
+            for tag in ALL_BUCKETS
+        ]
+        for start in range(0, len(calls), 64):
+            await asyncio.gather(*calls[start : start + 64])
 
     async def _drop_markers(self) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -11,6 +11,7 @@ __all__ = [
     "BUCKETS",
     "EVICTING_POLICIES",
     "KEEP_LATEST",
+    "MARK_WHOLE",
     "PREFIX",
     "RELEASE_LOCK",
     "RESYNC_COMPLETED",
@@ -26,6 +27,7 @@ __all__ = [
     "epoch_marker",
     "jti_key",
     "not_before_key",
+    "resync_guard",
     "sid_key",
 ]
 
@@ -62,6 +64,17 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+# Sets a bucket's marker only if the guard this resync wrote before its keys is still there
+# (KEYS: guard, marker; ARGV: the resync's number, the epoch): Redis that lost its data
+# meanwhile lost the guard too, so no marker ever stands over keys that are gone.
+MARK_WHOLE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
 # Releases the lock only if it is still ours (it may have expired and been taken since).
 RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -92,6 +105,11 @@ def not_before_key(user_id: str | uuid.UUID) -> str:
 def epoch_marker(tag: str) -> str:
     """The marker of one bucket (no TTL): missing means Redis lost that bucket's keys."""
     return f"{PREFIX}{tag}:epoch"
+
+
+def resync_guard(tag: str) -> str:
+    """What a resync writes in a bucket before its keys, and needs there to mark it whole."""
+    return f"{PREFIX}{tag}:resync-guard"
 
 
 ALL_BUCKETS = tuple(f"{{rv{n}}}" for n in range(BUCKETS))
