@@ -25,7 +25,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "ADMIN_ERRORS",
     "BEARER_ERRORS",
+    "NO_STORE",
     "OAUTH_ERROR_REF",
     "PROBLEM_JSON",
     "Conflict",
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
+# What every answer carrying a token or a secret sends (RFC 6749 §5.1): nothing may cache it.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class TesseraError(Exception):
@@ -169,7 +173,7 @@ class OAuthError(Exception):
         self.description = description
         self.status = status
         self.extensions = extensions or {}
-        self.headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+        self.headers = {**NO_STORE, **(headers or {})}
 
 
 # What any route behind a Bearer token may answer besides its own errors.
@@ -179,6 +183,8 @@ BEARER_ERRORS: tuple[type[TesseraError], ...] = (
     TokenRevoked,
     RevocationUnavailable,
 )
+# What an administrator's route may answer besides its own errors: a non-admin is 403.
+ADMIN_ERRORS: tuple[type[TesseraError], ...] = (*BEARER_ERRORS, Forbidden)
 
 
 def problem_responses(*errors: type[TesseraError]) -> dict[int | str, dict[str, Any]]:

@@ -37,7 +37,7 @@ from tessera_auth.sessions.deps import ActingAdminClaims, RevokingActingAdminCla
 from tessera_auth.sessions.errors import UserNotFound
 from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts
-from tessera_core.errors import BEARER_ERRORS, Forbidden, problem_responses
+from tessera_core.errors import ADMIN_ERRORS, BEARER_ERRORS, NO_STORE, problem_responses
 from tessera_core.web.deps import (
     CurrentClaims,
     RevocationsDep,
@@ -50,8 +50,6 @@ __all__ = ["admin_router", "router"]
 
 router = APIRouter(prefix="/api/v1/auth/factors", tags=["second factors"])
 admin_router = APIRouter(prefix="/api/v1/auth/admin/users", tags=["second factors"])
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 CHECKED = (TooManyAttempts, ThrottleUnavailable, SecondFactorsUnavailable, *BEARER_ERRORS)
 # What the password-and-code proof of a removal or a replacement may answer.
 PROOF_ERRORS = (InvalidCurrentPassword, InvalidSecondFactor, TotpNotEnabled, *CHECKED)

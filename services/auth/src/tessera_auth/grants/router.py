@@ -29,6 +29,7 @@ from tessera_auth.sessions.schemas import RefreshRequest
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.accounts.throttle import TooManyAttempts
 from tessera_core.errors import (
+    NO_STORE,
     OAuthError,
     RevocationUnavailable,
     ServiceUnavailable,
@@ -38,13 +39,12 @@ from tessera_core.schemas import Text
 from tessera_core.web.errors import OAuthRoute
 from tessera_core.web.routing import LeanRoute
 
-__all__ = ["NO_STORE", "oauth_router", "refresh_router", "router"]
+__all__ = ["oauth_router", "refresh_router", "router"]
 
 router = APIRouter(prefix="/api/v1/auth", tags=["tokens"])
 # Every client refreshes once per access-token lifetime: the busiest write.
 refresh_router = APIRouter(prefix="/api/v1/auth", tags=["tokens"], route_class=LeanRoute)
 oauth_router = APIRouter(prefix="/api/v1/auth", tags=["oauth"], route_class=OAuthRoute)
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @router.post(

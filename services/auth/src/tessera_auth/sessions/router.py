@@ -15,7 +15,12 @@ from tessera_auth.sessions.deps import (
 from tessera_auth.sessions.errors import InvalidRefreshToken, SessionNotFound, UserNotFound
 from tessera_auth.sessions.schemas import RefreshRequest, SessionRead
 from tessera_core.db.models import LoginSession
-from tessera_core.errors import BEARER_ERRORS, Forbidden, RevocationUnavailable, problem_responses
+from tessera_core.errors import (
+    ADMIN_ERRORS,
+    BEARER_ERRORS,
+    RevocationUnavailable,
+    problem_responses,
+)
 from tessera_core.tokens import AccessClaims
 from tessera_core.web.deps import (
     CurrentClaims,
@@ -27,7 +32,6 @@ from tessera_core.web.deps import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
-ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 
 
 def _read(active: Sequence[LoginSession], claims: AccessClaims) -> list[SessionRead]:

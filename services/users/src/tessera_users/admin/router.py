@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.errors import (
-    BEARER_ERRORS,
-    Forbidden,
+    ADMIN_ERRORS,
     problem_responses,
 )
 from tessera_core.web.deps import RevocationsDep, StepUpGuardDep, UserRepositoryDep
@@ -26,7 +25,6 @@ __all__ = ["listing_router", "router"]
 router = APIRouter(prefix="/api/v1/users", tags=["admin"])
 # The console and every admin tool page through users: a LeanRoute.
 listing_router = APIRouter(prefix="/api/v1/users", tags=["admin"], route_class=LeanRoute)
-ADMIN_ERRORS = (*BEARER_ERRORS, Forbidden)
 
 
 @listing_router.get(
