@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -112,9 +112,10 @@ class RecoveryCodes(BaseModel):
 
 
 class _OneCode(BaseModel):
-    """Exactly one of a TOTP code and a recovery code."""
+    """Exactly one of the answers named in ``ANSWERS``: a TOTP code or a recovery code."""
 
     model_config = ConfigDict(extra="forbid")
+    ANSWERS: ClassVar[tuple[str, ...]] = ("code", "recovery_code")
 
     code: Text | None = Field(None, min_length=1, max_length=16, examples=[CODE_EXAMPLE])
     recovery_code: Text | None = Field(
@@ -123,29 +124,20 @@ class _OneCode(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> _OneCode:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("send exactly one of code and recovery_code")
+        given = [name for name in self.ANSWERS if getattr(self, name) is not None]
+        if len(given) != 1:
+            *first, last = self.ANSWERS
+            raise ValueError(f"send exactly one of {', '.join(first)} and {last}")
         return self
 
 
-class SecondFactorAnswer(BaseModel):
+class SecondFactorAnswer(_OneCode):
     """A password login's challenge and exactly one answer to it."""
 
-    model_config = ConfigDict(extra="forbid")
+    ANSWERS: ClassVar[tuple[str, ...]] = ("code", "recovery_code", "passkey")
 
     challenge: Text = Field(min_length=1, max_length=128)
-    code: Text | None = Field(None, min_length=1, max_length=16, examples=[CODE_EXAMPLE])
-    recovery_code: Text | None = Field(
-        None, min_length=1, max_length=32, examples=[RECOVERY_EXAMPLE]
-    )
     passkey: PasskeyAnswer | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecondFactorAnswer:
-        given = [a for a in (self.code, self.recovery_code, self.passkey) if a is not None]
-        if len(given) != 1:
-            raise ValueError("send exactly one of code, recovery_code and passkey")
-        return self
 
 
 class StepUpProof(_OneCode):
