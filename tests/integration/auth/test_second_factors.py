@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.fixtures.apps import PASSWORD, bearer, register_and_login, running
+from tests.fixtures.apps import PASSWORD, bearer, enable_totp, register_and_login, running
 from tests.fixtures.jwt import unverified
 
 FACTORS = "/api/v1/auth/factors"
@@ -32,16 +32,8 @@ def code(secret: str, offset_steps: int = 0) -> str:
 async def enrolled(client: httpx.AsyncClient, username: str) -> dict[str, Any]:
     """``username`` registered, logged in and with TOTP on: its pair, secret and codes."""
     pair = await register_and_login(client, username)
-    enrollment = await client.post(
-        f"{FACTORS}/totp", json={"password": PASSWORD}, headers=bearer(pair)
-    )
-    assert enrollment.status_code == 200, enrollment.text
-    secret = enrollment.json()["secret"]
-    confirmed = await client.post(
-        f"{FACTORS}/totp/confirm", json={"code": code(secret)}, headers=bearer(pair)
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return {**pair, "secret": secret, "recovery_codes": confirmed.json()["recovery_codes"]}
+    secret, recovery_codes = await enable_totp(client, pair)
+    return {**pair, "secret": secret, "recovery_codes": recovery_codes}
 
 
 async def challenge(client: httpx.AsyncClient, username: str) -> str:

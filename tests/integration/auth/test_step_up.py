@@ -10,7 +10,14 @@ import httpx
 import pyotp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.fixtures.apps import PASSWORD, aged, bearer, promote_to_admin, register_and_login
+from tests.fixtures.apps import (
+    PASSWORD,
+    aged,
+    bearer,
+    enable_totp,
+    promote_to_admin,
+    register_and_login,
+)
 from tests.fixtures.jwt import unverified
 
 PASSWORD_CHANGE = "/api/v1/auth/password"
@@ -18,17 +25,8 @@ NEW_PASSWORD = {"current_password": PASSWORD, "new_password": "saffron-orbit-774
 
 
 async def with_totp(client: httpx.AsyncClient, pair: dict[str, Any]) -> pyotp.TOTP:
-    secret = (
-        await client.post(
-            "/api/v1/auth/factors/totp", json={"password": PASSWORD}, headers=bearer(pair)
-        )
-    ).json()["secret"]
-    totp = pyotp.TOTP(secret)
-    confirmed = await client.post(
-        "/api/v1/auth/factors/totp/confirm", json={"code": totp.now()}, headers=bearer(pair)
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return totp
+    secret, _ = await enable_totp(client, pair)
+    return pyotp.TOTP(secret)
 
 
 async def second_factor_login(
