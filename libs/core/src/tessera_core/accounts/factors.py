@@ -38,23 +38,25 @@ class FactorRepository:
     async def totp(self, user_id: uuid.UUID) -> TotpFactor | None:
         return await self.work.session.get(TotpFactor, user_id)
 
-    async def has_second_factor(self, user_id: uuid.UUID) -> bool:
-        """Whether a login of this account needs a second factor (a confirmed TOTP, or a
-        passkey)."""
-        return bool(
-            await self.work.session.scalar(
+    async def second_factors(self, user_id: uuid.UUID) -> tuple[bool, bool]:
+        """Whether the account has a confirmed TOTP, and whether it has a passkey: one
+        round trip."""
+        confirmed_totp, passkey = (
+            await self.work.session.execute(
                 select(
                     exists().where(
                         TotpFactor.user_id == user_id, TotpFactor.confirmed_at.is_not(None)
-                    )
-                    | exists().where(Passkey.user_id == user_id)
+                    ),
+                    exists().where(Passkey.user_id == user_id),
                 )
             )
-        )
+        ).one()
+        return bool(confirmed_totp), bool(passkey)
 
-    async def has_totp(self, user_id: uuid.UUID) -> bool:
-        totp = await self.totp(user_id)
-        return totp is not None and totp.confirmed_at is not None
+    async def has_second_factor(self, user_id: uuid.UUID) -> bool:
+        """Whether a login of this account needs a second factor (a confirmed TOTP, or a
+        passkey)."""
+        return any(await self.second_factors(user_id))
 
     async def passkeys(self, user_id: uuid.UUID) -> Sequence[Passkey]:
         return (

@@ -70,8 +70,9 @@ class Factors:
 
     async def methods(self, user_id: uuid.UUID) -> list[str]:
         """What a login of this account may answer its challenge with; empty: no factor."""
-        methods = [TOTP, RECOVERY_CODE] if await self.factors.has_totp(user_id) else []
-        if await self.factors.passkeys(user_id):
+        totp, passkey = await self.factors.second_factors(user_id)
+        methods = [TOTP, RECOVERY_CODE] if totp else []
+        if passkey:
             methods.append(PASSKEY)
         return methods
 
