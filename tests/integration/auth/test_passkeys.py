@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.apps import PASSWORD, bearer, register_and_login
+from tests.fixtures.apps import PASSWORD, bearer, log_in, promote_to_admin, register_and_login
 from tests.fixtures.jwt import unverified
 from tests.fixtures.webauthn import SoftAuthenticator
 
@@ -205,5 +205,29 @@ class TestAsSecondFactor:
         assert removed.status_code == 204, removed.text
         login = await auth_client.post(
             "/api/v1/auth/login", json={"username": "remy", "password": PASSWORD}
+        )
+        assert login.status_code == 200
+
+
+class TestAdminRemoval:
+    async def test_an_admin_removes_a_users_passkeys_too(
+        self, auth_client: httpx.AsyncClient, database_url: str
+    ):
+        pair = await register_and_login(auth_client, "lostkey")
+        device = SoftAuthenticator()
+        assert (await register_passkey(auth_client, pair, device, "Key")).status_code == 201
+        admin = await register_and_login(auth_client, "warden")
+        await promote_to_admin(database_url, unverified(admin["access_token"])[1]["sub"])
+        admin = await log_in(auth_client, "warden")
+        user_id = unverified(pair["access_token"])[1]["sub"]
+        path = f"/api/v1/auth/admin/users/{user_id}/factors"
+        assert (await auth_client.get(path, headers=bearer(admin))).json()["passkeys"] == 1
+        removed = await auth_client.delete(path, headers=bearer(admin))
+        assert removed.status_code == 204, removed.text
+        assert (await auth_client.get(path, headers=bearer(admin))).json()["passkeys"] == 0
+        refused = await passkey_login(auth_client, device)
+        assert (refused.status_code, refused.json()["code"]) == (401, "invalid_passkey")
+        login = await auth_client.post(
+            "/api/v1/auth/login", json={"username": "lostkey", "password": PASSWORD}
         )
         assert login.status_code == 200

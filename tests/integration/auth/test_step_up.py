@@ -15,6 +15,7 @@ from tests.fixtures.apps import (
     aged,
     bearer,
     enable_totp,
+    log_in,
     promote_to_admin,
     register_and_login,
 )
@@ -84,13 +85,13 @@ class TestAdminRemovesFactors:
         user_id = unverified(user["access_token"])[1]["sub"]
         admin = await register_and_login(auth_client, "keeper")
         await promote_to_admin(database_url, unverified(admin["access_token"])[1]["sub"])
-        admin = await register_and_login_again(auth_client, "keeper")
+        admin = await log_in(auth_client, "keeper")
         path = f"/api/v1/auth/admin/users/{user_id}/factors"
 
         stale = await aged(auth_client, db_engine, admin, 601)
         refused = await auth_client.delete(path, headers=bearer(stale))
         assert refused.json()["code"] == "insufficient_user_authentication"
-        fresh = await register_and_login_again(auth_client, "keeper")
+        fresh = await log_in(auth_client, "keeper")
         shown = await auth_client.get(path, headers=bearer(fresh))
         assert (shown.json()["totp_enabled"], shown.json()["recovery_codes_left"]) == (True, 10)
         removed = await auth_client.delete(path, headers=bearer(fresh))
@@ -113,11 +114,3 @@ class TestAdminRemovesFactors:
         assert (nobody.status_code, nobody.json()["code"]) == (404, "user_not_found")
         not_admin = await auth_client.delete(path, headers=bearer(login.json()))
         assert not_admin.status_code == 403
-
-
-async def register_and_login_again(client: httpx.AsyncClient, username: str) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())

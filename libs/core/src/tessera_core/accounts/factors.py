@@ -124,6 +124,16 @@ class FactorRepository:
         await self.work.session.execute(delete(TotpFactor).where(TotpFactor.user_id == user_id))
         await self.work.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
 
+    async def remove_all(self, user_id: uuid.UUID) -> bool:
+        """Delete the account's TOTP (confirmed or pending), recovery codes and passkeys;
+        whether there was a TOTP or a passkey to delete."""
+        await self.work.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        removed = 0
+        for table in (TotpFactor, Passkey):
+            result = await self.work.session.execute(delete(table).where(table.user_id == user_id))
+            removed += result.rowcount  # type: ignore[attr-defined]
+        return removed > 0
+
     async def replace_recovery_codes(self, user_id: uuid.UUID, hashes: list[bytes]) -> None:
         await self.work.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
         await self.work.session.execute(

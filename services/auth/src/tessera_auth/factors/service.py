@@ -161,12 +161,8 @@ class Factors:
     ) -> None:
         """An administrator turns a user's second factors off (a lost phone and no recovery
         code left): every session of the user ends and the address is told."""
-        passkeys = await self.factors.passkeys(user.id)
-        if await self.factors.totp(user.id) is None and not passkeys:
+        if not await self.factors.remove_all(user.id):
             raise TotpNotEnabled("This user has no second factor.")
-        await self.factors.remove_totp(user.id)
-        for passkey in passkeys:
-            await self.factors.remove_passkey(passkey)
         await revocations.revoke_user(user.id, reason="factors_removed_by_admin")
         await mail.second_factor_changed(
             user, "An administrator removed your account's second factors (TOTP, passkeys)."
