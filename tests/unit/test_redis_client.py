@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.sentinel import SentinelConnectionPool
 
 from tessera_core.db.redis_client import make_redis
@@ -21,7 +22,17 @@ def test_one_server():
     kwargs = redis.connection_pool.connection_kwargs
     assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("cache.example", 6380, 2)
     assert kwargs["password"] == "s3cret"
-    assert kwargs["socket_timeout"] == 0.5
+    # Reads and connects wait half a second at most; writes are not timed (redis_client.py).
+    assert (kwargs["read_timeout"], kwargs["socket_connect_timeout"]) == (0.5, 0.5)
+    assert kwargs["socket_timeout"] is None
+    assert issubclass(redis.connection_pool.connection_class, SSLConnection)
+
+
+def test_a_unix_socket_keeps_its_connection_class():
+    redis = client("unix:///run/redis.sock?db=1")
+    assert isinstance(redis, Redis)
+    assert issubclass(redis.connection_pool.connection_class, UnixDomainSocketConnection)
+    assert redis.connection_pool.connection_kwargs["read_timeout"] == 0.5
 
 
 def test_a_cluster_from_any_node():

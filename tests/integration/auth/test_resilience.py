@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from typing import Any
 
 import httpx
@@ -125,6 +127,34 @@ class TestRedisRestarts:
                 ),
             )
             assert [r.status_code for r in after] == [200] * 12, [r.text for r in after]
+
+
+class TestRedisStalls:
+    async def test_a_server_that_stops_answering_costs_one_timeout_then_recovers(
+        self, make_settings, own_redis: LocalRedis
+    ):
+        """A stalled Redis (alive, connected, silent) is caught by the read's timeout: the
+        check answers 503 within about one timeout, and 200 once Redis answers again."""
+        from tessera_auth.app import create_app
+
+        app = create_app(make_settings(redis_url=own_redis.url(), redis_timeout_seconds=0.5))
+        async with running(app) as client:
+            pair = await register_and_login(client, "stella")
+            assert (await client.get(VERIFY, headers=bearer(pair))).status_code == 200
+            assert own_redis.process is not None
+            own_redis.process.send_signal(signal.SIGSTOP)
+            try:
+                started = time.perf_counter()
+                stalled = await client.get(VERIFY, headers=bearer(pair))
+                waited = time.perf_counter() - started
+                ready = await client.get("/readyz")
+            finally:
+                own_redis.process.send_signal(signal.SIGCONT)
+            assert (stalled.status_code, stalled.json()["code"]) == (503, "revocation_unavailable")
+            assert 0.5 <= waited < 2.0, waited
+            assert ready.status_code == 503
+            assert (await client.get(VERIFY, headers=bearer(pair))).status_code == 200
+            assert (await client.get("/readyz")).status_code == 200
 
 
 class TestRedisLosesItsData:
