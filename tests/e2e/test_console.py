@@ -415,7 +415,7 @@ class TestRefresh:
         # token presented twice would revoke the session, and the calls would fail).
         answers = driver.execute_async_script(
             """const done = arguments[arguments.length - 1];
-               import('/admin/api.js')
+               import('/admin/shared/api.js')
                  .then(api => Promise.all([1, 2, 3, 4, 5].map(() => api.call('GET', '/api/v1/users/me'))))
                  .then(users => done(users.map(u => u.username)), error => done(String(error)));"""
         )
@@ -436,7 +436,7 @@ class TestRefresh:
 
 class TestServedSafely:
     @pytest.mark.parametrize(
-        "path", ["/admin/", "/admin/app.js", "/admin/views/user.js", "/admin/console.css"]
+        "path", ["/admin/", "/admin/app.js", "/admin/views/user.js", "/admin/shared/pages.css"]
     )
     def test_policy_headers_through_the_gateway(self, gateway_client: httpx.Client, path: str):
         response = gateway_client.get(path)
