@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "services" / "users" / "src" / "tessera_users"
 SHARED = PACKAGE / "pages" / "shared"
 # Each page's prefix and the folder of its own files.
-FOLDERS = {"/admin": PACKAGE / "console" / "static"}
+FOLDERS = {"/admin": PACKAGE / "console" / "static", "/account": PACKAGE / "account" / "static"}
 STRICT_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -92,6 +92,10 @@ class TestServing:
             ("/admin/shared/api.js", "text/javascript; charset=utf-8"),
             ("/admin/shared/pages.css", "text/css; charset=utf-8"),
             ("/admin/shared/favicon.svg", "image/svg+xml"),
+            ("/account/app.js", "text/javascript; charset=utf-8"),
+            ("/account/views/factors.js", "text/javascript; charset=utf-8"),
+            ("/account/shared/signin.js", "text/javascript; charset=utf-8"),
+            ("/account/shared/pages.css", "text/css; charset=utf-8"),
         ],
     )
     async def test_files_with_their_types(self, client, path: str, content_type: str):
@@ -101,6 +105,12 @@ class TestServing:
         prefix = "/" + path.split("/")[1]
         assert response.content == source(prefix, path).read_bytes()
         assert_page_headers(response)
+
+    async def test_the_shared_modules_are_the_same_under_each_page(self, client):
+        admin = await client.get("/admin/shared/api.js")
+        account = await client.get("/account/shared/api.js")
+        assert admin.content == account.content == (SHARED / "api.js").read_bytes()
+        assert admin.headers["etag"] == account.headers["etag"]
 
     @pages
     async def test_an_unchanged_file_is_not_sent_again(self, client, prefix: str):
@@ -142,6 +152,10 @@ class TestServing:
         assert "import" not in response.text
         assert_page_headers(response)
 
+    async def test_a_page_does_not_serve_the_other_ones_files(self, client):
+        assert (await client.get("/account/views/user.js")).status_code == 404
+        assert (await client.get("/admin/views/factors.js")).status_code == 404
+
     @pages
     async def test_only_reads_are_allowed(self, client: httpx.AsyncClient, prefix: str):
         for method in ("POST", "PUT", "DELETE"):
@@ -163,6 +177,7 @@ class TestServing:
                 await client.get(path)
         metrics = (await client.get("/metrics")).text
         assert 'route="/admin/{file}"' in metrics
+        assert 'route="/account/{file}"' in metrics
         assert "made-up" not in metrics
 
 
@@ -236,6 +251,7 @@ class TestAllowList:
                 prefix + p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
             }
             assert expected <= shipped, prefix
+        assert "tessera_users/account/static/index.html" in shipped
 
 
 class _PageScan(HTMLParser):
@@ -280,7 +296,7 @@ class TestThePage:
 
     def test_scripts_never_parse_data_as_html(self):
         scripts = [p for folder in [*FOLDERS.values(), SHARED] for p in folder.rglob("*.js")]
-        assert len(scripts) > 5
+        assert len(scripts) > 10
         for path in scripts:
             code = [
                 line for line in path.read_text().splitlines() if not line.strip().startswith("//")

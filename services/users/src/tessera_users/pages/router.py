@@ -1,5 +1,5 @@
-"""Serving the browser pages (the admin console at ``/admin/``): each a fixed set of files
-read once at startup, under a strict policy.
+"""Serving the browser pages (the admin console at ``/admin/``, the account page at
+``/account/``): each a fixed set of files read once at startup, under a strict policy.
 
 A page's files ship inside its package (``static/``); the modules both pages use ship here
 (``shared/``) and are served under each page's prefix as ``shared/<name>``, so a page only
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 # Where each page is served, and the package whose ``static/`` holds it.
-PAGES = {"/admin": "tessera_users.console"}
+PAGES = {"/admin": "tessera_users.console", "/account": "tessera_users.account"}
 # No inline script or style, no other origin: a page's modules and stylesheets come from
 # its prefix, and the only requests it makes are API calls to this same origin (the gateway).
 PAGE_CSP = content_security_policy()
