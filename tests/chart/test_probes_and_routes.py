@@ -35,6 +35,8 @@ PUBLIC_ROUTES = {
     ("prefix", "/api/v1/users", "users"),
     # Not in API.md: the admin console's page and files (docs/console.md).
     ("prefix", "/admin", "users"),
+    # Nor the account page's (docs/account.md).
+    ("prefix", "/account", "users"),
 }
 
 
@@ -193,6 +195,11 @@ class TestRoutes:
         for path in ("/admin", "/admin/", "/admin/app.js", "/admin/views/user.js"):
             assert _covered(path, PUBLIC_ROUTES) == "users", path
         assert _covered("/administrator", PUBLIC_ROUTES) is None
+
+    def test_the_account_page_reaches_the_users_service(self) -> None:
+        for path in ("/account", "/account/", "/account/app.js", "/account/shared/api.js"):
+            assert _covered(path, PUBLIC_ROUTES) == "users", path
+        assert _covered("/accounts", PUBLIC_ROUTES) is None
 
     def test_apps_document_their_public_routes(self, app_paths: dict[str, set[str]]) -> None:
         assert "/.well-known/jwks.json" in app_paths["auth"]

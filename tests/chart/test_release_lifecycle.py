@@ -41,6 +41,7 @@ PUBLIC_ROUTES = {
     ("Exact", "/.well-known/oauth-authorization-server", "auth"),
     ("PathPrefix", "/api/v1/users", "users"),
     ("PathPrefix", "/admin", "users"),  # the admin console (docs/console.md)
+    ("PathPrefix", "/account", "users"),  # the account page (docs/account.md)
 }
 INGRESS_PATH_TYPES = {"Prefix": "PathPrefix", "Exact": "Exact"}
 PORTS = {"auth": 8001, "users": 8002}

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import os
+import re
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +14,7 @@ from selenium import webdriver
 from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.wait import WebDriverWait
@@ -46,8 +50,84 @@ def start_chromium() -> Chrome:
     return webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
 
 
-class ConsolePage:
-    """The admin console in the browser, by the ids the page gives its elements."""
+def add_passkey_device(driver: Chrome) -> None:
+    """A virtual platform authenticator (Chromium's WebAuthn testing API) that holds
+    discoverable credentials and verifies its user at once, like a phone's screen lock
+    that always says yes; ``driver.remove_virtual_authenticator()`` takes it away."""
+    options = VirtualAuthenticatorOptions()
+    options.protocol = VirtualAuthenticatorOptions.Protocol.CTAP2
+    options.transport = VirtualAuthenticatorOptions.Transport.INTERNAL
+    options.has_resident_key = True
+    options.has_user_verification = True
+    options.is_user_verified = True
+    driver.add_virtual_authenticator(options)
+
+
+def browser_errors(driver: Chrome) -> list[str]:
+    """The browser console's errors (an uncaught exception, a module that did not load) and
+    policy violations since the last call. The API's 4xx answers, which Chromium logs as
+    "Failed to load resource", are not among them: the page expects and shows those."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if re.search(r"Content.Security.Policy|Refused to", entry["message"], re.I)
+        or (
+            entry["level"] == "SEVERE"
+            and not re.search(
+                r"/api/v1/\S+ - Failed to load resource: the server responded with a status of 4\d\d",
+                entry["message"],
+            )
+        )
+    ]
+
+
+def dark_fraction(png: bytes) -> float:
+    """The share of dark pixels of a screenshot (8-bit RGB or RGBA PNG, as Chromium takes
+    them): enough to tell a drawn QR code from an empty box without an imaging library."""
+    width = height = channels = 0
+    data = b""
+    position = 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        chunk = png[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8, depth
+            assert color in (2, 6), color
+            channels = 4 if color == 6 else 3
+        elif kind == b"IDAT":
+            data += chunk
+        position += 12 + length
+    raw = zlib.decompress(data)
+    stride = width * channels
+    previous = bytearray(stride)
+    dark = 0
+    for row in range(height):
+        start = row * (stride + 1)
+        row_filter, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            corner = previous[i - channels] if i >= channels else 0
+            if row_filter == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif row_filter == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif row_filter == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif row_filter == 4:
+                estimate = left + up - corner
+                distances = (abs(estimate - left), abs(estimate - up), abs(estimate - corner))
+                best = (left, up, corner)[distances.index(min(distances))]
+                line[i] = (line[i] + best) & 0xFF
+        dark += sum(1 for x in range(0, stride, channels) if sum(line[x : x + 3]) < 3 * 96)
+        previous = line
+    return dark / (width * height)
+
+
+class Page:
+    """A page in the browser, by the ids it gives its elements."""
 
     def __init__(self, driver: Chrome, origin: str) -> None:
         self.driver = driver
@@ -78,6 +158,50 @@ class ConsolePage:
     def script(self, source: str, *args: Any) -> Any:
         return self.driver.execute_script(source, *args)
 
+    def status(self) -> str:
+        return self.find("#status").text
+
+    def alert(self) -> str:
+        return self.find("#alert").text
+
+    def sign_in(self, username: str, password: str) -> None:
+        self.find("#username").send_keys(username)
+        self.find("#password").send_keys(password)
+        self.find("#sign-in-submit").click()
+
+    def confirm(self, accept: bool = True) -> None:
+        self.visible("#confirm")
+        self.find("#confirm-ok" if accept else "#confirm-cancel").click()
+        self.until(lambda d: not self.find("#confirm").get_attribute("open"))
+
+
+class AccountPage(Page):
+    """The account page at ``/account/``."""
+
+    def open(self) -> None:
+        """Load the page afresh: whatever it held in memory is gone."""
+        self.driver.get(f"{self.origin}/account/")
+        self.visible("#sign-in")
+
+    def signed_in_as(self, username: str) -> None:
+        self.visible("#account-view")
+        self.text_in("#whoami", f"Signed in as {username}")
+
+    def sign_out(self) -> None:
+        self.find("#sign-out").click()
+        self.visible("#sign-in")
+        self.text_in("#status", "Signed out")
+
+    def fill(self, **fields: str) -> None:
+        for name, value in fields.items():
+            field = self.find(f"#{name}")
+            field.clear()
+            field.send_keys(value)
+
+
+class ConsolePage(Page):
+    """The admin console in the browser, by the ids the page gives its elements."""
+
     # --- navigating ------------------------------------------------------------------
 
     def open(self, fragment: str = "") -> None:
@@ -92,21 +216,10 @@ class ConsolePage:
         self.gone(old)
         return self.visible("#view-title")
 
-    def sign_in(self, username: str, password: str) -> None:
-        self.find("#username").send_keys(username)
-        self.find("#password").send_keys(password)
-        self.find("#sign-in-submit").click()
-
     def sign_in_as_admin(self, username: str, password: str) -> None:
         self.open()
         self.sign_in(username, password)
         self.visible("#users-view")
-
-    def status(self) -> str:
-        return self.find("#status").text
-
-    def alert(self) -> str:
-        return self.find("#alert").text
 
     # --- the list ----------------------------------------------------------------------
 
@@ -142,8 +255,3 @@ class ConsolePage:
     def open_user(self, user_id: str) -> None:
         self.go(f"#/users/{user_id}")
         self.visible("#user-view")
-
-    def confirm(self, accept: bool = True) -> None:
-        self.visible("#confirm")
-        self.find("#confirm-ok" if accept else "#confirm-cancel").click()
-        self.until(lambda d: not self.find("#confirm").get_attribute("open"))

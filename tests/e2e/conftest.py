@@ -71,7 +71,14 @@ def stack(backends: Backends, e2e_dir: Path) -> Iterator[Stack]:
     issuer = gateway.url
     auth = start_service(
         "auth",
-        service_env("auth", backends, issuer=issuer, auth_port=auth_port, smtp_port=smtp.port),
+        service_env(
+            "auth",
+            backends,
+            issuer=issuer,
+            auth_port=auth_port,
+            smtp_port=smtp.port,
+            webauthn_origin=gateway.browser_url,
+        ),
         e2e_dir,
         port=auth_port,
         wait=False,

@@ -8,6 +8,7 @@ keys, healthchecks), so what compose runs is what these tests run.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -240,10 +241,17 @@ FACTOR_KEY = secrets.token_urlsafe(32)
 
 
 def service_env(
-    name: str, backends: Backends, *, issuer: str, auth_port: int, smtp_port: int | None = None
+    name: str,
+    backends: Backends,
+    *,
+    issuer: str,
+    auth_port: int,
+    smtp_port: int | None = None,
+    webauthn_origin: str | None = None,
 ) -> dict[str, str]:
     """A service's environment; ``smtp_port`` points the auth service's mail delivery at
-    an SMTP server on loopback (plain SMTP, polled often)."""
+    an SMTP server on loopback (plain SMTP, polled often); ``webauthn_origin`` is the one
+    origin the auth service takes passkey ceremonies from (``Gateway.browser_url``)."""
     env = base_env()
     env.update(
         TESSERA_ENV="test",
@@ -268,6 +276,9 @@ def service_env(
     if name == "auth":
         env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
         env["TESSERA_FACTOR_KEY"] = FACTOR_KEY
+        if webauthn_origin is not None:
+            env["TESSERA_WEBAUTHN_RP_ID"] = "localhost"
+            env["TESSERA_WEBAUTHN_ORIGINS"] = json.dumps([webauthn_origin])
         if smtp_port is not None:
             env.update(
                 TESSERA_SMTP_HOST="127.0.0.1",
@@ -320,6 +331,12 @@ class Gateway:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def browser_url(self) -> str:
+        """The gateway as a browser must name it for passkeys: WebAuthn wants the page's
+        host to be the relying party id (``localhost``), and an IP address never is one."""
+        return f"http://localhost:{self.port}"
 
 
 def upstream(ports: int | list[int]) -> str:

@@ -16,12 +16,14 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
+from cryptography.hazmat.primitives import serialization
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.virtual_authenticator import Credential
 
 from tests.e2e.accounts import PASSWORD, log_in, register
-from tests.e2e.browser import DESKTOP, ConsolePage, start_chromium
+from tests.e2e.browser import DESKTOP, ConsolePage, add_passkey_device, start_chromium
 from tests.e2e.stack import (
     Gateway,
     Service,
@@ -34,6 +36,7 @@ from tests.e2e.stack import (
 )
 from tests.fixtures.apps import bearer
 from tests.fixtures.servers import free_port
+from tests.fixtures.webauthn import SoftAuthenticator
 
 pytestmark = pytest.mark.e2e
 STRICT_CSP = (
@@ -415,7 +418,7 @@ class TestRefresh:
         # token presented twice would revoke the session, and the calls would fail).
         answers = driver.execute_async_script(
             """const done = arguments[arguments.length - 1];
-               import('/admin/api.js')
+               import('/admin/shared/api.js')
                  .then(api => Promise.all([1, 2, 3, 4, 5].map(() => api.call('GET', '/api/v1/users/me'))))
                  .then(users => done(users.map(u => u.username)), error => done(String(error)));"""
         )
@@ -436,7 +439,7 @@ class TestRefresh:
 
 class TestServedSafely:
     @pytest.mark.parametrize(
-        "path", ["/admin/", "/admin/app.js", "/admin/views/user.js", "/admin/console.css"]
+        "path", ["/admin/", "/admin/app.js", "/admin/views/user.js", "/admin/shared/pages.css"]
     )
     def test_policy_headers_through_the_gateway(self, gateway_client: httpx.Client, path: str):
         response = gateway_client.get(path)
@@ -620,6 +623,59 @@ class TestSecondFactors:
             # Their sessions ended, and a password alone signs them in again.
             assert client.get("/api/v1/users/me", headers=bearer(target_tokens)).status_code == 401
             assert log_in(client, target)["access_token"]
+
+    def test_an_admin_signs_in_with_a_passkey_alone_and_as_the_second_step(
+        self, driver: Chrome, stack: Stack
+    ):
+        with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+            admin_name = make_admin(stack, client)
+            device = register_passkey(client, log_in(client, admin_name), stack)
+        # The browser's authenticator holds that very passkey (its private key copied in).
+        add_passkey_device(driver)
+        try:
+            driver.add_credential(
+                Credential.create_resident_credential(
+                    device.credential_id,
+                    "localhost",
+                    device.user_handle,
+                    device.key.private_bytes(
+                        serialization.Encoding.DER,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    ),
+                    0,
+                )
+            )
+            console = ConsolePage(driver, stack.gateway.browser_url)
+            console.open()
+            console.find("#passkey-sign-in").click()
+            console.visible("#users-view")
+            assert console.find("#whoami").text == f"Signed in as {admin_name}"
+            console.find("#sign-out").click()
+            console.visible("#sign-in")
+
+            console.sign_in(admin_name, PASSWORD)
+            console.visible("#use-passkey").click()
+            console.visible("#users-view")
+            assert console.find("#whoami").text == f"Signed in as {admin_name}"
+            assert driver.get_credentials()[0].sign_count == 2
+        finally:
+            driver.remove_virtual_authenticator()
+
+
+def register_passkey(client: httpx.Client, tokens: dict, stack: Stack) -> SoftAuthenticator:
+    """A passkey of the account, made by a software authenticator for the browser's origin."""
+    device = SoftAuthenticator(origin=stack.gateway.browser_url)
+    options = client.post(
+        "/api/v1/auth/factors/passkeys/options", json={"password": PASSWORD}, headers=bearer(tokens)
+    ).json()
+    created = client.post(
+        "/api/v1/auth/factors/passkeys",
+        json={"ceremony": options["ceremony"], "credential": device.create(options["public_key"])},
+        headers=bearer(tokens),
+    )
+    assert created.status_code == 201, created.text
+    return device
 
 
 def enable_totp(client: httpx.Client, tokens: dict) -> pyotp.TOTP:

@@ -77,10 +77,10 @@ def test_a_totp_login_through_the_gateway_and_a_raced_recovery_code(
     assert statuses.count(401) + statuses.count(429) == 9, statuses
 
 
-def test_a_passkey_signs_in_alone_through_the_gateway(gateway_client: httpx.Client):
+def test_a_passkey_signs_in_alone_through_the_gateway(stack: Stack, gateway_client: httpx.Client):
     username = register(gateway_client, "pk")
     tokens = log_in(gateway_client, username)
-    device = SoftAuthenticator()
+    device = SoftAuthenticator(origin=stack.gateway.browser_url)
     options = gateway_client.post(
         f"{FACTORS}/passkeys/options", json={"password": PASSWORD}, headers=bearer(tokens)
     ).json()

@@ -443,8 +443,8 @@ default
 {{- end }}
 
 {{/*
-The public routes of API.md plus the admin console (served by users, docs/console.md), the
-one list both the HTTPRoute and the Ingress render.
+The public routes of API.md plus the admin console and the account page (served by users,
+docs/console.md, docs/account.md), the one list both the HTTPRoute and the Ingress render.
 Prefix matches are per path element (/api/v1/users matches /api/v1/users and
 /api/v1/users/..., never /api/v1/usersx). /healthz, /readyz and /metrics are not here.
 */}}
@@ -454,6 +454,7 @@ Prefix matches are per path element (/api/v1/users matches /api/v1/users and
 - {path: /.well-known/oauth-authorization-server, type: exact, service: auth}
 - {path: /api/v1/users, type: prefix, service: users}
 - {path: /admin, type: prefix, service: users}
+- {path: /account, type: prefix, service: users}
 {{- end }}
 
 {{/*

@@ -18,8 +18,8 @@ from tessera_core.tokens import FileJWKSSource, HttpJWKSSource, JWKSSource
 from tessera_core.web.runtime import CoreState, core_state, create_service_app
 from tessera_users.admin.router import listing_router
 from tessera_users.admin.router import router as admin_router
-from tessera_users.console.router import add_console
 from tessera_users.cursor import CursorCodec
+from tessera_users.pages.router import add_pages
 from tessera_users.profiles.router import me_router
 from tessera_users.profiles.router import router as profiles_router
 from tessera_users.state import UsersLifespanState, UsersState
@@ -118,5 +118,5 @@ def create_app(
         busiest=(me_router, listing_router),
         routers=(profiles_router, admin_router),
     )
-    add_console(app)
+    add_pages(app)
     return app

@@ -1,14 +1,16 @@
 // The console's entry point: a hash router over three views (sign-in, the users list, one
 // user), the header, and what happens when the session ends.
-import * as api from "./api.js";
-import { clearMessages, fail, h, notice } from "./dom.js";
-import { signInView } from "./views/signin.js";
+import * as api from "./shared/api.js";
+import { clearMessages, fail, h, notice } from "./shared/dom.js";
+import { signInView } from "./shared/signin.js";
 import { userView } from "./views/user.js";
 import { listAddress, usersView } from "./views/users.js";
 
 const view = document.getElementById("view");
 const whoami = document.getElementById("whoami");
 const signOutButton = document.getElementById("sign-out");
+
+const REFUSED = "This account is not an administrator: the console is for administrators only.";
 
 let me = null; // the signed-in administrator (GET /users/me)
 let lastList = "#/users"; // where "All users" goes back to: the list as it was left
@@ -30,8 +32,10 @@ function showSignIn(message) {
   rendering += 1;
   clearMessages();
   const { node, focus } = signInView({
+    hint: "Administrators of this Tessera deployment only.",
     message,
-    onAdmin(admin) {
+    refuse: (user) => (user.is_admin ? "" : REFUSED),
+    onSignedIn(admin) {
       me = admin;
       showHeader();
       route();

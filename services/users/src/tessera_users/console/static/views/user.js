@@ -1,5 +1,6 @@
-import * as api from "../api.js";
-import { clearMessages, confirmAction, fail, h, notice, when, yesNo } from "../dom.js";
+import * as api from "../shared/api.js";
+import { clearMessages, confirmAction, fail, h, notice, when, yesNo } from "../shared/dom.js";
+import { clearFieldErrors, field, showApiError } from "../shared/forms.js";
 
 const PROFILE_FIELDS = [
   { name: "email", label: "Email", type: "email", autocomplete: "off" },
@@ -27,55 +28,12 @@ function report(error) {
 
 // --- the profile form: each error of the API next to the field it names --------------
 
-function field({ name, label, type = "text", autocomplete }, value, hint) {
-  const errorId = `${name}-error`;
-  const hintId = hint ? `${name}-hint` : null;
-  const input = h("input", {
-    id: name,
-    name,
-    type,
-    value,
-    autocomplete: autocomplete || "off",
-    "aria-describedby": [hintId, errorId].filter(Boolean).join(" "),
-  });
-  return h(
-    "div",
-    { class: "field" },
-    h("label", { for: name, text: label }),
-    input,
-    hint ? h("p", { id: hintId, class: "hint", text: hint }) : null,
-    h("p", { id: errorId, class: "field-error", "data-testid": `${name}-error`, hidden: true }),
-  );
-}
-
-function showFieldError(form, name, message) {
-  const input = form.elements.namedItem(name);
-  const slot = form.querySelector(`#${name}-error`);
-  if (!input || !slot) return false;
-  input.setAttribute("aria-invalid", "true");
-  slot.textContent = message;
-  slot.hidden = false;
-  return true;
-}
-
-function clearFieldErrors(form) {
-  for (const slot of form.querySelectorAll(".field-error")) {
-    slot.textContent = "";
-    slot.hidden = true;
-  }
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-}
-
-// Which field an API error belongs to, where the API says so.
-function fieldErrorsOf(error) {
-  if (error.fieldErrors.length) {
-    return error.fieldErrors.map((e) => [String(e.field).split(".").pop(), e.message]);
-  }
-  if (error.code === "email_taken") return [["email", error.message]];
-  if (error.code === "reauthentication_required") return [["current_password", error.message]];
-  if (error.code === "too_many_attempts") return [["current_password", error.message]];
-  return [];
-}
+// The field each error code is about, where the API's problem does not name one.
+const FIELD_OF_CODE = {
+  email_taken: "email",
+  reauthentication_required: "current_password",
+  too_many_attempts: "current_password",
+};
 
 function profileForm(user, onSaved) {
   const form = h(
@@ -113,13 +71,7 @@ function profileForm(user, onSaved) {
       onSaved(saved, `Saved ${saved.username}.`);
     } catch (error) {
       if (error instanceof api.SessionEnded) return;
-      const placed = fieldErrorsOf(error).filter(([name, message]) => showFieldError(form, name, message));
-      if (placed.length) {
-        fail(placed.length === 1 ? "One field needs attention." : `${placed.length} fields need attention.`);
-        form.elements.namedItem(placed[0][0]).focus();
-      } else {
-        fail(error.message);
-      }
+      showApiError(form, error, FIELD_OF_CODE);
     } finally {
       button.disabled = false;
     }

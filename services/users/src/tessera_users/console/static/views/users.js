@@ -1,5 +1,5 @@
-import * as api from "../api.js";
-import { h, when, yesNo } from "../dom.js";
+import * as api from "../shared/api.js";
+import { h, when, yesNo } from "../shared/dom.js";
 
 // The listing's parameters as the API names them; the page keeps them in its address
 // (#/users?search=…&cursor=…), so Back and a bookmark give the same page again.

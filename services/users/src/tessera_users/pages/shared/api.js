@@ -1,12 +1,18 @@
-// The console's one door to the API: the token pair, and every request made with it.
+// A page's one door to the API (the console's and the account page's): the token pair, and
+// every request made with it.
 //
 // The tokens live in this module's variables and nowhere else: not in localStorage,
 // sessionStorage or a cookie, so no other page or script of this origin can read them
 // from storage, and a reload or a closed tab lets go of them (sign in again).
 
+import { usePasskey } from "./webauthn.js";
+
 // Refresh this long before the access token expires, so that a request rarely meets a
 // 401 at all; a 401 `invalid_token` still triggers one refresh and one retry.
 const EARLY_REFRESH_MS = 30_000;
+
+// The 401s that say the token itself no longer works (API.md, "Token checks").
+const TOKEN_PROBLEMS = new Set(["", "invalid_token", "token_revoked", "not_authenticated"]);
 
 let tokens = null; // {access, refresh, expiresAt}
 let refreshing = null; // the one refresh in flight: a refresh token works only once
@@ -20,12 +26,14 @@ export class ApiError extends Error {
     // Validation problems name their fields: [{field, message}] (API.md, "Errors").
     this.fieldErrors = Array.isArray(problem.errors) ? problem.errors : [];
     this.retryAfter = headers.get("Retry-After");
-    // A login that needs a second factor names its challenge (docs/second-factors.md).
+    // A login that needs a second factor names its challenge and the factors that may
+    // answer it: totp, recovery_code, passkey (docs/second-factors.md).
     this.challenge = problem.challenge || "";
+    this.methods = Array.isArray(problem.methods) ? problem.methods : [];
   }
 }
 
-// Thrown when the console no longer holds a usable session: the handler given to
+// Thrown when the page no longer holds a usable session: the handler given to
 // `onSessionEnded` has already been told, so callers only stop what they were doing.
 export class SessionEnded extends Error {}
 
@@ -76,11 +84,27 @@ export async function signIn(username, password) {
   keep(await parse(await send("POST", "/api/v1/auth/login", { body: { username, password } })));
 }
 
-// The second step of a login whose password answered 403 second_factor_required: a TOTP
-// code (six digits) or a recovery code (anything else).
+// A passkey alone (a discoverable credential names its account), or, given the challenge
+// of a password login, the passkey as that login's second step.
+export async function signInWithPasskey(challenge = "") {
+  const body = challenge ? { challenge } : {};
+  const options = await parse(await send("POST", "/api/v1/auth/login/passkey/options", { body }));
+  const passkey = { ceremony: options.ceremony, credential: await usePasskey(options.public_key) };
+  const answer = challenge
+    ? send("POST", "/api/v1/auth/login/second-factor", { body: { challenge, passkey } })
+    : send("POST", "/api/v1/auth/login/passkey", { body: passkey });
+  keep(await parse(await answer));
+}
+
+// What the person typed as the API's answer: a TOTP code (six digits) or a recovery code
+// (anything else).
+export function codeAnswer(code) {
+  return /^\d{6}$/.test(code.trim()) ? { code: code.trim() } : { recovery_code: code };
+}
+
+// The second step of a login whose password answered 403 second_factor_required.
 export async function signInWithCode(challenge, code) {
-  const answer = /^\d{6}$/.test(code.trim()) ? { code: code.trim() } : { recovery_code: code };
-  const body = { challenge, ...answer };
+  const body = { challenge, ...codeAnswer(code) };
   keep(await parse(await send("POST", "/api/v1/auth/login/second-factor", { body })));
 }
 
@@ -106,16 +130,16 @@ function refresh() {
 
 async function problemCode(response) {
   try {
-    return (await response.clone().json()).code;
+    return (await response.clone().json()).code || "";
   } catch {
     return "";
   }
 }
 
-// One API call as the signed-in administrator: the JSON answer, null for a 204, or an
+// One API call as the signed-in user: the JSON answer, null for a 204, or an
 // ApiError. An expired access token is refreshed once and the call repeated.
 export async function call(method, path, body) {
-  if (!tokens) throw end("Sign in to use the console.");
+  if (!tokens) throw end("Sign in first.");
   if (tokens.expiresAt - Date.now() < EARLY_REFRESH_MS) await refresh();
   const used = tokens.access;
   let response = await send(method, path, { body, token: used });
@@ -125,14 +149,16 @@ export async function call(method, path, body) {
     response = await send(method, path, { body, token: tokens.access });
   }
   if (response.status === 401) {
+    const code = await problemCode(response);
     // Step-up (RFC 9470): the change needs a recent sign-in, with a second factor where
-    // the administrator has one; a new sign-in is the way to it.
-    if ((await problemCode(response)) === "insufficient_user_authentication") {
+    // the account has one; a new sign-in is the way to it.
+    if (code === "insufficient_user_authentication") {
       throw end("This change needs a recent sign-in (with your second factor, if you have one). Sign in again.");
     }
     // token_revoked (signed out elsewhere, this session ended, roles changed) or a refresh
-    // that did not help: nothing the console can do but ask for a new sign-in.
-    throw end("Your session has ended. Sign in again.");
+    // that did not help: nothing the page can do but ask for a new sign-in. Any other 401
+    // is about the request (a wrong code, a refused passkey): the caller shows it.
+    if (TOKEN_PROBLEMS.has(code)) throw end("Your session has ended. Sign in again.");
   }
   return parse(response);
 }
