@@ -299,6 +299,10 @@ class TestProfile:
         page.fill(current_password_change=PASSWORD, new_password="12345678")
         page.find("#change-password").click()
         page.visible("#new_password-error")
+        # A 422 naming `current_password` lands under this form's own field of that name.
+        page.fill(current_password_change="x" * 1025, new_password="velvet-harbour-2031")
+        page.find("#change-password").click()
+        page.visible("#current_password_change-error")
         page.fill(current_password_change="wrong-password-here", new_password="velvet-harbour-2031")
         page.find("#change-password").click()
         page.visible("#current_password_change-error")

@@ -41,11 +41,14 @@ export function clearFieldErrors(form) {
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
 }
 
-// Which field an API error belongs to: the 422's `errors[].field`, or the field a code is
-// about (`byCode`: {code: field name}).
-function fieldErrorsOf(error, byCode) {
+// Which field an API error belongs to: the 422's `errors[].field` (renamed by `fieldNames`
+// where the page's input has another name), or the field a code is about (`byCode`).
+function fieldErrorsOf(error, byCode, fieldNames) {
   if (error.fieldErrors && error.fieldErrors.length) {
-    return error.fieldErrors.map((e) => [String(e.field).split(".").pop(), e.message]);
+    return error.fieldErrors.map((e) => {
+      const name = String(e.field).split(".").pop();
+      return [fieldNames[name] || name, e.message];
+    });
   }
   const name = byCode[error.code];
   return name ? [[name, error.message]] : [];
@@ -53,8 +56,8 @@ function fieldErrorsOf(error, byCode) {
 
 // Show an API error next to the fields it names, else in the page's alert line; the first
 // named field gets focus.
-export function showApiError(form, error, byCode = {}) {
-  const placed = fieldErrorsOf(error, byCode).filter(([name, message]) => showFieldError(form, name, message));
+export function showApiError(form, error, byCode = {}, fieldNames = {}) {
+  const placed = fieldErrorsOf(error, byCode, fieldNames).filter(([name, message]) => showFieldError(form, name, message));
   if (placed.length) {
     fail(placed.length === 1 ? "One field needs attention." : `${placed.length} fields need attention.`);
     form.elements.namedItem(placed[0][0]).focus();

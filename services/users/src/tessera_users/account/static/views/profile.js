@@ -23,7 +23,7 @@ const PASSWORD_ERRORS = {
 };
 
 // Run a form's call with its button disabled; errors go next to their fields.
-function submitting(form, button, errors, action) {
+function submitting(form, button, errors, action, fieldNames = {}) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearMessages();
@@ -32,7 +32,7 @@ function submitting(form, button, errors, action) {
     try {
       await action();
     } catch (error) {
-      if (!(error instanceof api.SessionEnded)) showApiError(form, error, errors);
+      if (!(error instanceof api.SessionEnded)) showApiError(form, error, errors, fieldNames);
     } finally {
       button.disabled = false;
     }
@@ -98,6 +98,6 @@ export function passwordCard(onChanged) {
     current.value = next.value = "";
     notice("Your password is changed; your other sessions have ended.");
     onChanged();
-  });
+  }, { current_password: "current_password_change" });
   return form;
 }
