@@ -1,6 +1,6 @@
 """TOTP through the real gateway and both services: enroll, confirm, a login that needs a
-code, the token it yields working in the users service, and one recovery code raced by
-ten clients at once."""
+code, the token it yields working in the users service, and one recovery code and one
+TOTP code each raced by ten clients at once."""
 
 from __future__ import annotations
 
@@ -74,6 +74,36 @@ def test_a_totp_login_through_the_gateway_and_a_raced_recovery_code(
     assert statuses.count(200) == 1, statuses
     # The nine others are refused: 401 while the account's guess counter (5 per client
     # address) has room, 429 once the refusals have filled it.
+    assert statuses.count(401) + statuses.count(429) == 9, statuses
+
+
+def test_one_totp_code_raced_by_ten_clients_through_the_gateway(
+    stack: Stack, gateway_client: httpx.Client
+):
+    username = register(gateway_client, "totprace")
+    tokens = log_in(gateway_client, username)
+    enrollment = gateway_client.post(
+        f"{FACTORS}/totp", json={"password": PASSWORD}, headers=bearer(tokens)
+    )
+    assert enrollment.status_code == 200, enrollment.text
+    totp = pyotp.TOTP(enrollment.json()["secret"])
+    confirmed = gateway_client.post(
+        f"{FACTORS}/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens)
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    challenges = [challenge(gateway_client, username) for _ in range(10)]
+    code = totp.at(time.time() + 30)  # the next step's: the confirming code is spent
+
+    async def race() -> list[int]:
+        async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(client.post(SECOND, json={"challenge": c, "code": code}) for c in challenges)
+            )
+        return [a.status_code for a in answers]
+
+    statuses = asyncio.run(race())
+    print(f"one TOTP code, ten clients at once through the gateway: {Counter(statuses)}")
+    assert statuses.count(200) == 1, statuses
     assert statuses.count(401) + statuses.count(429) == 9, statuses
 
 
