@@ -117,7 +117,7 @@ USERS_FLOORS = [
     {"profiles"},
     {"deps"},
     {"state"},
-    {"caller", "cursor", "console"},
+    {"caller", "cursor", "pages", "console", "account"},
 ]
 
 

@@ -1,4 +1,4 @@
-"""POST /logout, /logout-all; GET and DELETE /sessions."""
+"""POST /logout, /logout-all, /logout-others; GET and DELETE /sessions."""
 
 from __future__ import annotations
 
@@ -83,6 +83,33 @@ class TestLogoutAll:
         response = await auth_client.post("/api/v1/auth/logout-all")
         assert response.status_code == 401
         assert response.json()["code"] == "not_authenticated"
+
+
+class TestLogoutOthers:
+    async def test_ends_every_other_session_and_keeps_this_one(
+        self, auth_client: httpx.AsyncClient, user, admin_tokens, login
+    ):
+        pairs = [await login("alice") for _ in range(3)]
+        response = await auth_client.post("/api/v1/auth/logout-others", headers=bearer(pairs[0]))
+        assert response.status_code == 204
+        for pair in pairs[1:]:
+            rejected = await auth_client.get(VERIFY, headers=bearer(pair))
+            assert (rejected.status_code, rejected.json()["code"]) == (401, "token_revoked")
+            assert (
+                await auth_client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
+            ).status_code == 401
+        assert (await auth_client.get(VERIFY, headers=bearer(pairs[0]))).status_code == 200
+        refreshed = await auth_client.post(
+            REFRESH, json={"refresh_token": pairs[0]["refresh_token"]}
+        )
+        assert refreshed.status_code == 200
+        listed = await auth_client.get("/api/v1/auth/sessions", headers=bearer(refreshed.json()))
+        assert [s["current"] for s in listed.json()] == [True]
+        assert (await auth_client.get(VERIFY, headers=bearer(admin_tokens))).status_code == 200
+
+    async def test_requires_a_token(self, auth_client: httpx.AsyncClient):
+        response = await auth_client.post("/api/v1/auth/logout-others")
+        assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
 
 
 class TestListSessions:

@@ -67,6 +67,19 @@ async def logout_all(claims: RevokingClaims, revocations: RevocationsDep) -> Non
     await revocations.revoke_user(uuid.UUID(claims.sub), reason="logout_all")
 
 
+@router.post(
+    "/logout-others",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(*BEARER_ERRORS),
+)
+async def logout_others(claims: RevokingClaims, revocations: RevocationsDep) -> None:
+    """End every session of the caller but the one of this token (the account page's
+    "End all other sessions")."""
+    await revocations.revoke_other_sessions(
+        uuid.UUID(claims.sub), keep=uuid.UUID(claims.sid), reason="logout_others"
+    )
+
+
 @router.get(
     "/sessions",
     response_model=list[SessionRead],

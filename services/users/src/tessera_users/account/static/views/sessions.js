@@ -63,11 +63,7 @@ export function sessionsCard() {
       if (!sure) return;
       clearMessages();
       try {
-        // The API ends one session at a time (DELETE /sessions/{id}), or all of them with
-        // this one (logout-all): the others are ended one by one.
-        await Promise.all(others.map((session) => end(session.id).catch((error) => {
-          if (!(error instanceof api.ApiError && error.code === "session_not_found")) throw error;
-        })));
+        await api.call("POST", "/api/v1/auth/logout-others");
         notice("Every other session has ended.");
       } catch (error) {
         report(error);
