@@ -24,6 +24,11 @@ from tests.e2e.stack import require_binary
 T = TypeVar("T")
 WAIT_SECONDS = 15
 DESKTOP = (1280, 900)
+# The pages' policy, written out: a change to it in the product must fail the tests.
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def start_chromium() -> Chrome:

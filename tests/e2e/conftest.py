@@ -8,7 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.webdriver import Chrome
 
+from tests.e2e.browser import start_chromium
 from tests.e2e.stack import (
     Backends,
     Stack,
@@ -108,3 +110,13 @@ def stack(backends: Backends, e2e_dir: Path) -> Iterator[Stack]:
 def gateway_client(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Chrome]:
+    """One headless Chromium per test module (the console's, the account page's)."""
+    browser = start_chromium()
+    try:
+        yield browser
+    finally:
+        browser.quit()

@@ -22,29 +22,16 @@ from selenium.webdriver.common.by import By
 from tests.e2e.accounts import PASSWORD, log_in, register
 from tests.e2e.browser import (
     DESKTOP,
+    STRICT_CSP,
     AccountPage,
     add_passkey_device,
     browser_errors,
     dark_fraction,
-    start_chromium,
 )
 from tests.e2e.stack import Stack
 from tests.fixtures.apps import bearer
 
 pytestmark = pytest.mark.e2e
-STRICT_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
-@pytest.fixture(scope="module")
-def driver() -> Iterator[Chrome]:
-    browser = start_chromium()
-    try:
-        yield browser
-    finally:
-        browser.quit()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.virtual_authenticator import Credential
 
 from tests.e2e.accounts import PASSWORD, log_in, register
-from tests.e2e.browser import DESKTOP, ConsolePage, add_passkey_device, start_chromium
+from tests.e2e.browser import DESKTOP, STRICT_CSP, ConsolePage, add_passkey_device
 from tests.e2e.stack import (
     Gateway,
     Service,
@@ -39,19 +39,6 @@ from tests.fixtures.servers import free_port
 from tests.fixtures.webauthn import SoftAuthenticator
 
 pytestmark = pytest.mark.e2e
-STRICT_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
-@pytest.fixture(scope="module")
-def driver() -> Iterator[Chrome]:
-    browser = start_chromium()
-    try:
-        yield browser
-    finally:
-        browser.quit()
 
 
 @pytest.fixture

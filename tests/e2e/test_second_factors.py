@@ -31,21 +31,25 @@ def challenge(client: httpx.Client, username: str) -> str:
     return str(response.json()["challenge"])
 
 
+def totp_on(client: httpx.Client, username: str) -> tuple[pyotp.TOTP, list[str]]:
+    """TOTP enrolled and confirmed through the gateway: the app's generator and the ten
+    recovery codes."""
+    tokens = log_in(client, username)
+    enrollment = client.post(f"{FACTORS}/totp", json={"password": PASSWORD}, headers=bearer(tokens))
+    assert enrollment.status_code == 200, enrollment.text
+    totp = pyotp.TOTP(enrollment.json()["secret"])
+    confirmed = client.post(
+        f"{FACTORS}/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens)
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    return totp, list(confirmed.json()["recovery_codes"])
+
+
 def test_a_totp_login_through_the_gateway_and_a_raced_recovery_code(
     stack: Stack, gateway_client: httpx.Client
 ):
     username = register(gateway_client, "totp")
-    tokens = log_in(gateway_client, username)
-    enrollment = gateway_client.post(
-        f"{FACTORS}/totp", json={"password": PASSWORD}, headers=bearer(tokens)
-    )
-    assert enrollment.status_code == 200, enrollment.text
-    totp = pyotp.TOTP(enrollment.json()["secret"])
-    confirmed = gateway_client.post(
-        f"{FACTORS}/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens)
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    recovery_codes = confirmed.json()["recovery_codes"]
+    totp, recovery_codes = totp_on(gateway_client, username)
 
     answered = gateway_client.post(
         SECOND,
@@ -81,16 +85,7 @@ def test_one_totp_code_raced_by_ten_clients_through_the_gateway(
     stack: Stack, gateway_client: httpx.Client
 ):
     username = register(gateway_client, "totprace")
-    tokens = log_in(gateway_client, username)
-    enrollment = gateway_client.post(
-        f"{FACTORS}/totp", json={"password": PASSWORD}, headers=bearer(tokens)
-    )
-    assert enrollment.status_code == 200, enrollment.text
-    totp = pyotp.TOTP(enrollment.json()["secret"])
-    confirmed = gateway_client.post(
-        f"{FACTORS}/totp/confirm", json={"code": totp.now()}, headers=bearer(tokens)
-    )
-    assert confirmed.status_code == 200, confirmed.text
+    totp, _ = totp_on(gateway_client, username)
     challenges = [challenge(gateway_client, username) for _ in range(10)]
     code = totp.at(time.time() + 30)  # the next step's: the confirming code is spent
 
