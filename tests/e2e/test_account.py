@@ -28,7 +28,7 @@ from tests.e2e.browser import (
     browser_errors,
     dark_fraction,
 )
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Stack, run_sql
 from tests.fixtures.apps import bearer
 
 pytestmark = pytest.mark.e2e
@@ -80,6 +80,16 @@ def add_passkey(page: AccountPage, name: str) -> None:
     page.fill(passkey_name=name, passkey_password=PASSWORD)
     page.find("#add-passkey").click()
     page.until(lambda _: name in [cell.text for cell in page.all("[data-testid=passkey-name]")])
+
+
+def live_sessions(stack: Stack, username: str) -> int:
+    ((count,),) = run_sql(
+        stack,
+        'SELECT count(*) FROM login_session s JOIN "user" u ON u.id = s.user_id'
+        " WHERE u.username = :u AND s.revoked_at IS NULL AND s.expires_at > now()",
+        u=username,
+    )
+    return int(count)
 
 
 def api_get(client: httpx.Client, username: str, path: str) -> httpx.Response:
@@ -185,7 +195,7 @@ class TestTotp:
 
 class TestPasskeys:
     def test_add_sign_in_alone_and_as_the_second_step_rename_and_remove(
-        self, page: AccountPage, client: httpx.Client
+        self, page: AccountPage, client: httpx.Client, stack: Stack
     ):
         username = signed_in(page, client)
         add_passkey(page, "Laptop")
@@ -200,6 +210,9 @@ class TestPasskeys:
         page.confirm()
         page.visible("#sign-in")
         page.text_in("#status", "recent sign-in")
+        # The page ended the session it gave up rather than leave it live (adding the
+        # passkey had ended the others).
+        assert live_sessions(stack, username) == 0
 
         page.find("#passkey-sign-in").click()
         page.signed_in_as(username)

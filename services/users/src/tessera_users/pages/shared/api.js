@@ -153,6 +153,8 @@ export async function call(method, path, body) {
     // Step-up (RFC 9470): the change needs a recent sign-in, with a second factor where
     // the account has one; a new sign-in is the way to it.
     if (code === "insufficient_user_authentication") {
+      // The new sign-in starts a session of its own: this one is ended, not left live.
+      await signOut();
       throw end("This change needs a recent sign-in (with your second factor, if you have one). Sign in again.");
     }
     // token_revoked (signed out elsewhere, this session ended, roles changed) or a refresh
