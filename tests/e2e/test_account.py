@@ -120,6 +120,34 @@ class TestSignIn:
         assert browser_errors(page.driver) == []
 
 
+class TestOnAPhone:
+    def test_no_sideways_scrolling_and_every_control_on_screen(
+        self, page: AccountPage, client: httpx.Client
+    ):
+        page.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 375, "height": 740, "deviceScaleFactor": 2, "mobile": True},
+        )
+        try:
+            signed_in(page, client)
+            page.until(lambda _: page.all("[data-testid=session-row]"))
+            assert page.script("return innerWidth") == 375
+            width = page.script("return [document.documentElement.scrollWidth, innerWidth]")
+            assert width[0] <= width[1], width
+            offscreen = page.script(
+                """return [...document.querySelectorAll('#view a, #view button, #view input, #sign-out')]
+                     .filter(e => e.offsetParent !== null)
+                     .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
+                     .map(e => e.id || e.textContent)"""
+            )
+            assert offscreen == []
+            # Not vacuous: the forms' fields and buttons were all on the page and measured.
+            assert page.script("return document.querySelectorAll('#view input').length") >= 8
+            assert browser_errors(page.driver) == []
+        finally:
+            page.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 class TestTotp:
     def test_enroll_then_sign_in_with_a_code_and_a_recovery_code(
         self, page: AccountPage, client: httpx.Client
