@@ -79,7 +79,8 @@ class _TimedReads(AbstractConnection):
     """A connection whose reads wait ``read_timeout`` at most and whose writes do not wait.
 
     redis-py bounds each write with ``asyncio.wait_for``, which on Python 3.11 runs the write
-    as a task of its own: ~8 % of a token check's CPU (profiled, docs/benchmarks.md). A
+    as a task of its own: 5-6 % of a token check's CPU on uvloop, 8-14 % on asyncio's own
+    loop (measured, docs/benchmarks.md "After (6)"). A
     command of a few hundred bytes goes to the kernel's buffer without waiting, and a
     server that stops answering is caught by the read that follows, so an outage still
     answers within one timeout. (A cluster's and a Sentinel's connections are redis-py's own,
