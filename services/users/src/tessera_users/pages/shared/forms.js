@@ -1,6 +1,7 @@
 // Form fields whose errors the API names: each message shown under its field, tied to the
 // input with aria-describedby and aria-invalid.
-import { fail, h } from "./dom.js";
+import { SessionEnded } from "./api.js";
+import { clearMessages, fail, h, notice } from "./dom.js";
 
 export function field({ name, label, type = "text", autocomplete }, value, hint) {
   const errorId = `${name}-error`;
@@ -64,4 +65,28 @@ export function showApiError(form, error, byCode = {}, fieldNames = {}) {
   } else {
     fail(error.message);
   }
+}
+
+// A form's submit: messages and field errors cleared, its buttons disabled while `action`
+// runs (given the pressed button's value), and an API error shown next to the fields it
+// names (`errors`: {code: field}; `fieldNames`: {API field: the form's field}). A progress
+// notice the action left does not outlive its failure.
+export function onSubmit(form, action, { errors = {}, fieldNames = {} } = {}) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearMessages();
+    clearFieldErrors(form);
+    const pressed = event.submitter;
+    const buttons = [...form.querySelectorAll("button")];
+    for (const button of buttons) button.disabled = true;
+    try {
+      await action(pressed ? pressed.value : "");
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      notice("");
+      showApiError(form, error, errors, fieldNames);
+    } finally {
+      for (const button of buttons) button.disabled = false;
+    }
+  });
 }

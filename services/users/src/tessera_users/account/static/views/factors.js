@@ -1,8 +1,8 @@
 // The authenticator app (TOTP) and the recovery codes: turn on (password → QR code → first
 // code → ten recovery codes, shown once), new recovery codes, turn off.
 import * as api from "../shared/api.js";
-import { clearMessages, confirmAction, fail, h, notice } from "../shared/dom.js";
-import { clearFieldErrors, field, showApiError } from "../shared/forms.js";
+import { confirmAction, fail, h, notice } from "../shared/dom.js";
+import { field, onSubmit } from "../shared/forms.js";
 import { qrCode } from "./qr.js";
 
 const PROOF_ERRORS = {
@@ -26,22 +26,9 @@ function recoveryCodes(codes, onDone) {
   );
 }
 
-function form(id, title, children, buttons, onSubmit) {
+function form(id, title, children, buttons, action) {
   const node = h("form", { id, class: "inline-form", novalidate: true, "aria-label": title }, children, h("div", { class: "actions" }, buttons));
-  node.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearMessages();
-    clearFieldErrors(node);
-    const pressed = event.submitter;
-    for (const button of node.querySelectorAll("button")) button.disabled = true;
-    try {
-      await onSubmit(pressed ? pressed.value : "");
-    } catch (error) {
-      if (!(error instanceof api.SessionEnded)) showApiError(node, error, PROOF_ERRORS);
-    } finally {
-      for (const button of node.querySelectorAll("button")) button.disabled = false;
-    }
-  });
+  onSubmit(node, action, { errors: PROOF_ERRORS });
   return node;
 }
 

@@ -2,8 +2,8 @@
 // with when each was made and last used, rename, remove.
 import * as api from "../shared/api.js";
 import { clearMessages, confirmAction, fail, h, notice, when } from "../shared/dom.js";
-import { clearFieldErrors, field, showApiError } from "../shared/forms.js";
-import { PasskeyUnavailable, createPasskey, passkeysSupported } from "../shared/webauthn.js";
+import { field, onSubmit } from "../shared/forms.js";
+import { createPasskey, passkeysSupported } from "../shared/webauthn.js";
 
 const PASSKEYS = "/api/v1/auth/factors/passkeys";
 const COLUMNS = ["Name", "Added", "Last used", "Synced", ""];
@@ -90,31 +90,21 @@ function addForm(reload, onChanged) {
     field({ name: "passkey_password", label: "Your password", type: "password", autocomplete: "current-password" }, ""),
     h("div", { class: "actions" }, add),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearMessages();
-    clearFieldErrors(form);
-    add.disabled = true;
-    try {
-      const password = form.elements.namedItem("passkey_password");
-      const options = await api.call("POST", `${PASSKEYS}/options`, { password: password.value });
-      password.value = "";
-      notice("Follow your browser's prompt to make the passkey…");
-      const credential = await createPasskey(options.public_key);
-      const name = form.elements.namedItem("passkey_name").value.trim() || "Passkey";
-      await api.call("POST", PASSKEYS, { ceremony: options.ceremony, credential, name });
-      form.elements.namedItem("passkey_name").value = "";
-      notice(`The passkey “${name}” is added: it signs you in alone. Your other sessions have ended.`);
-      onChanged();
-      await reload();
-    } catch (error) {
-      notice("");
-      if (error instanceof PasskeyUnavailable) fail(error.message);
-      else if (!(error instanceof api.SessionEnded)) showApiError(form, error, ADD_ERRORS);
-    } finally {
-      add.disabled = false;
-    }
-  });
+  // A browser without passkeys (PasskeyUnavailable) is told so in the alert line, as any
+  // error no field is named by.
+  onSubmit(form, async () => {
+    const password = form.elements.namedItem("passkey_password");
+    const options = await api.call("POST", `${PASSKEYS}/options`, { password: password.value });
+    password.value = "";
+    notice("Follow your browser's prompt to make the passkey…");
+    const credential = await createPasskey(options.public_key);
+    const name = form.elements.namedItem("passkey_name").value.trim() || "Passkey";
+    await api.call("POST", PASSKEYS, { ceremony: options.ceremony, credential, name });
+    form.elements.namedItem("passkey_name").value = "";
+    notice(`The passkey “${name}” is added: it signs you in alone. Your other sessions have ended.`);
+    onChanged();
+    await reload();
+  }, { errors: ADD_ERRORS });
   return form;
 }
 

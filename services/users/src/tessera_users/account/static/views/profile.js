@@ -1,7 +1,7 @@
 // The profile (names, and the email behind the password) and the password change.
 import * as api from "../shared/api.js";
-import { clearMessages, h, notice } from "../shared/dom.js";
-import { clearFieldErrors, field, showApiError } from "../shared/forms.js";
+import { h, notice } from "../shared/dom.js";
+import { field, onSubmit } from "../shared/forms.js";
 
 const PROFILE_FIELDS = [
   { name: "nickname", label: "Nickname", autocomplete: "nickname" },
@@ -22,23 +22,6 @@ const PASSWORD_ERRORS = {
   weak_password: "new_password",
 };
 
-// Run a form's call with its button disabled; errors go next to their fields.
-function submitting(form, button, errors, action, fieldNames = {}) {
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearMessages();
-    clearFieldErrors(form);
-    button.disabled = true;
-    try {
-      await action();
-    } catch (error) {
-      if (!(error instanceof api.SessionEnded)) showApiError(form, error, errors, fieldNames);
-    } finally {
-      button.disabled = false;
-    }
-  });
-}
-
 export function profileCard(me, onSaved) {
   let user = me;
   const save = h("button", { id: "save-profile", type: "submit", text: "Save profile" });
@@ -54,7 +37,7 @@ export function profileCard(me, onSaved) {
     ),
     h("div", { class: "actions" }, save),
   );
-  submitting(form, save, PROFILE_ERRORS, async () => {
+  onSubmit(form, async () => {
     const changes = {};
     for (const { name } of PROFILE_FIELDS) {
       const value = form.elements.namedItem(name).value;
@@ -70,7 +53,7 @@ export function profileCard(me, onSaved) {
     password.value = "";
     notice("Your profile is saved.");
     onSaved(user);
-  });
+  }, { errors: PROFILE_ERRORS });
   return form;
 }
 
@@ -88,7 +71,7 @@ export function passwordCard(onChanged) {
     ),
     h("div", { class: "actions" }, change),
   );
-  submitting(form, change, PASSWORD_ERRORS, async () => {
+  onSubmit(form, async () => {
     const current = form.elements.namedItem("current_password_change");
     const next = form.elements.namedItem("new_password");
     await api.call("POST", "/api/v1/auth/password", {
@@ -98,6 +81,6 @@ export function passwordCard(onChanged) {
     current.value = next.value = "";
     notice("Your password is changed; your other sessions have ended.");
     onChanged();
-  }, { current_password: "current_password_change" });
+  }, { errors: PASSWORD_ERRORS, fieldNames: { current_password: "current_password_change" } });
   return form;
 }
