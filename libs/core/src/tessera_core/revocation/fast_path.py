@@ -44,6 +44,7 @@ from tessera_core.revocation.keys import (
     resync_guard,
     sid_key,
 )
+from tessera_core.revocation.reads import CoalescedReads
 
 __all__ = ["FastPath"]
 
@@ -64,6 +65,8 @@ class FastPath:
         resync_seconds: float = 30.0,
     ) -> None:
         self.redis = redis
+        # The per-request check's reads, one pipeline for all the requests of a loop turn.
+        self.reads = CoalescedReads(redis)
         self.database = database
         self.leeway_seconds = leeway_seconds
         # A session or "not before" revoked now denies tokens that can be accepted until then.

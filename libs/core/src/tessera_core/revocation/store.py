@@ -55,7 +55,8 @@ class RevocationStore(FastPath):
 
     async def check(self, issuer: str, *, jti: str, sid: str, user_id: str, issued_at: int) -> None:
         """Raise ``TokenRevoked`` if the token, its session or its user's older tokens are
-        revoked; ``RevocationUnavailable`` if that cannot be known. One Redis round trip."""
+        revoked; ``RevocationUnavailable`` if that cannot be known. One Redis round trip, shared
+        with the checks of the same loop turn (``CoalescedReads``)."""
         keys = (
             jti_key(issuer, jti, user_id),
             sid_key(sid, user_id),
@@ -65,11 +66,11 @@ class RevocationStore(FastPath):
         try:
             if self._doubt is not None:
                 await self.restore_trust()
-            values = await self.redis.mget(keys)
+            values = await self.reads.mget(keys)
             if values[3] is None:
                 self.doubt("epoch_marker_missing")
                 await self.restore_trust()
-                values = await self.redis.mget(keys)
+                values = await self.reads.mget(keys)
         except RedisError as exc:
             self.doubt("redis_unreachable", exc)
             raise RevocationUnavailable("The revocation store cannot be reached.") from exc
