@@ -29,6 +29,7 @@ from tessera_core.ops.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.revocation import Revocations, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token
+from tessera_core.tokens.scopes import format_scope
 
 __all__ = [
     "Rotation",
@@ -71,7 +72,7 @@ def _pair(
         refresh_token=refresh,
         expires_in=settings.access_token_ttl_seconds,
         refresh_expires_in=int((refresh_expires - now).total_seconds()),
-    )
+    ).granting(format_scope(subject.scopes))
 
 
 async def start(
@@ -81,8 +82,10 @@ async def start(
     user: User,
     client: ClientInfo,
     amr: tuple[str, ...] = ("pwd",),
+    scopes: frozenset[str] | None = None,
 ) -> TokenPair:
-    """A new login session for ``user``, proved by ``amr`` (RFC 8176), and its first pair."""
+    """A new login session for ``user``, proved by ``amr`` (RFC 8176), and its first pair;
+    narrowed to ``scopes`` if given (kept by every refresh), else holding all its roles allow."""
     now = datetime.now(UTC)
     login = await sessions.create(
         user_id=user.id,
@@ -91,6 +94,7 @@ async def start(
         user_agent=client.user_agent,
         ip=client.ip,
         amr=amr,
+        scope=None if scopes is None else format_scope(scopes),
     )
     refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login.expires_at, now)
     await sessions.add_refresh_token(login, refresh_hash, refresh_expires)
