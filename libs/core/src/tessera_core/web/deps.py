@@ -76,8 +76,10 @@ def requires(scope: str) -> params.Security:
     return security
 
 
-# The scope each route requires, found once per route (a route lives as long as its app).
-_ROUTE_SCOPES: dict[int, tuple[Any, str | None]] = {}
+# The scope a route requires is found once and kept on the route itself (a route lives as
+# long as its app; a table beside it would keep every test's routes alive).
+_SCOPE_ATTRIBUTE = "tessera_required_scope"
+_UNSET = object()
 
 
 def _declared_scopes(dependant: Dependant) -> list[str]:
@@ -90,15 +92,16 @@ def _declared_scopes(dependant: Dependant) -> list[str]:
 def required_scope(route: Any) -> str | None:
     """The scope ``route`` declares with ``requires`` (``None`` if none); a route that
     declares more than one is a programming error."""
-    seen = _ROUTE_SCOPES.get(id(route))
-    if seen is not None and seen[0] is route:
-        return seen[1]
+    seen = getattr(route, _SCOPE_ATTRIBUTE, _UNSET)
+    if seen is not _UNSET:
+        return seen  # type: ignore[return-value]
     dependant = getattr(route, "dependant", None)
     scopes = _declared_scopes(dependant) if dependant is not None else []
     if len(scopes) > 1:
         raise RuntimeError(f"{route!r} declares more than one scope: {scopes}")
     scope = scopes[0] if scopes else None
-    _ROUTE_SCOPES[id(route)] = (route, scope)
+    if route is not None:
+        setattr(route, _SCOPE_ATTRIBUTE, scope)
     return scope
 
 
