@@ -140,6 +140,12 @@ class TestTokenEndpoint:
         assert scope_claim(response.json()) == ADMIN_SCOPE
 
 
+class TestMetadata:
+    async def test_rfc_8414_lists_the_vocabulary(self, auth_client):
+        response = await auth_client.get("/.well-known/oauth-authorization-server")
+        assert response.json()["scopes_supported"] == ADMIN_SCOPE.split(" ")
+
+
 class TestVerify:
     async def test_passes_the_scopes_on(self, auth_client, user_tokens):
         response = await auth_client.get(VERIFY, headers=bearer(user_tokens))
