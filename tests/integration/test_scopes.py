@@ -4,16 +4,18 @@ narrowed scope (and losing one the user lost), and a token minted before scopes.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tessera_core.db.models import User
-from tests.fixtures.apps import PASSWORD, bearer
+from tests.fixtures.apps import PASSWORD, bearer, enable_totp, log_in
 from tests.fixtures.jwt import claims_for, sign, signing_key, unverified
 
 TOKEN = "/api/v1/auth/token"
@@ -28,6 +30,10 @@ async def password_grant(client: httpx.AsyncClient, username: str, **form: str) 
         TOKEN,
         data={"grant_type": "password", "username": username, "password": PASSWORD, **form},
     )
+
+
+def next_code(secret: str) -> str:
+    return pyotp.TOTP(secret).at(time.time() + 30)
 
 
 def scope_claim(pair: dict[str, Any]) -> str | None:
@@ -138,6 +144,68 @@ class TestTokenEndpoint:
             "/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}
         )
         assert scope_claim(response.json()) == ADMIN_SCOPE
+
+    async def test_a_second_factor_keeps_the_narrowing(self, auth_client, users_client, user):
+        secret, _ = await enable_totp(auth_client, await log_in(auth_client, "alice"))
+        asked = await password_grant(auth_client, "alice", scope="profile:read")
+        assert asked.status_code == 403
+        assert asked.json()["error"] == "mfa_required"
+        answered = await auth_client.post(
+            "/api/v1/auth/login/second-factor",
+            # The next step's code: the current one confirmed the enrolment and is spent.
+            json={"challenge": asked.json()["challenge"], "code": next_code(secret)},
+        )
+        assert answered.status_code == 200, answered.text
+        assert scope_claim(answered.json()) == "profile:read"
+        refused = await users_client.patch(
+            ME, headers=bearer(answered.json()), json={"nickname": "x"}
+        )
+        assert_insufficient_scope(refused, "profile:write")
+        refreshed = await auth_client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": answered.json()["refresh_token"]}
+        )
+        assert scope_claim(refreshed.json()) == "profile:read"
+
+    async def test_a_refresh_may_narrow_its_access_token(self, auth_client, user):
+        pair = (await password_grant(auth_client, "alice")).json()
+        narrow = await auth_client.post(
+            TOKEN,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": pair["refresh_token"],
+                "scope": "profile:read",
+            },
+        )
+        assert narrow.status_code == 200, narrow.text
+        assert narrow.json()["scope"] == "profile:read"
+        assert scope_claim(narrow.json()) == "profile:read"
+        # The session keeps its own scope: the next refresh may ask for all of it again.
+        whole = await auth_client.post(
+            TOKEN,
+            data={"grant_type": "refresh_token", "refresh_token": narrow.json()["refresh_token"]},
+        )
+        assert whole.json()["scope"] == USER_SCOPE
+
+    @pytest.mark.parametrize("scope", ["profile:write", "users:read", "nonsense"])
+    async def test_a_wider_refresh_scope_is_refused_and_spends_nothing(
+        self, auth_client, user, scope
+    ):
+        pair = (await password_grant(auth_client, "alice", scope="profile:read")).json()
+        refused = await auth_client.post(
+            TOKEN,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": pair["refresh_token"],
+                "scope": scope,
+            },
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_scope"
+        still = await auth_client.post(
+            TOKEN, data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}
+        )
+        assert still.status_code == 200, still.text
+        assert still.json()["scope"] == "profile:read"
 
 
 class TestMetadata:

@@ -152,8 +152,10 @@ async def token(
     client_id: Annotated[Text | None, Form(max_length=100)] = None,
 ) -> OAuthTokenResponse:
     """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants). A
-    password grant's `scope` narrows the token to those scopes (a subset of what the
-    account may hold, else `invalid_scope`); the answer's `scope` says what it grants."""
+    password grant's `scope` narrows the session to those scopes (a subset of what the
+    account may hold, else `invalid_scope`), also across a second factor; a refresh grant's
+    narrows that one access token within the session's. The answer's `scope` says what the
+    access token grants."""
     response.headers.update(NO_STORE)
     if grant_type == "password":
         if not username or not password:
@@ -163,7 +165,7 @@ async def token(
     if grant_type == "refresh_token":
         if not refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
-        return OAuthTokenResponse.of(await grants.refresh(refresh_token))
+        return OAuthTokenResponse.of(await grants.refresh(refresh_token, scope))
     raise OAuthError(
         "unsupported_grant_type", f"grant_type {grant_type!r} is not supported by this server"
     )

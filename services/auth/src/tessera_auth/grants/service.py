@@ -25,7 +25,7 @@ from tessera_core.errors import InvalidToken, OAuthError
 from tessera_core.revocation import Revocations, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import TokenVerifier, hash_opaque_token
-from tessera_core.tokens.scopes import SCOPES, narrowed, scopes_of_roles
+from tessera_core.tokens.scopes import SCOPES, format_scope, narrowed, scopes_of_roles
 
 __all__ = ["RefreshGrant", "TokenGrants"]
 
@@ -40,10 +40,16 @@ class RefreshGrant:
     auth: AuthState
     settings: Settings
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
-        """Spend a refresh token for the next pair of its session."""
+    async def refresh(self, refresh_token: str, scope: str | None = None) -> TokenPair:
+        """Spend a refresh token for the next pair of its session, its access token
+        narrowed to ``scope`` if asked (RFC 6749 §6; unknown or malformed: ``invalid_scope``)."""
+        narrower = None
+        if scope is not None and scope.strip(" "):
+            narrower = narrowed(scope, frozenset(SCOPES))
+            if narrower is None:
+                raise OAuthError("invalid_scope", "The requested scope is unknown or malformed.")
         return await sessions_service.rotate(
-            self.sessions, self.auth.issuer, self.revocation, self.settings, refresh_token
+            self.sessions, self.auth.issuer, self.revocation, self.settings, refresh_token, narrower
         )
 
 
@@ -84,25 +90,21 @@ class TokenGrants:
             client=client.ip,
             require_verified=self.settings.require_verified_email,
         )
-        methods = await self.factors.methods(user.id)
-        if methods:
-            challenge = await self.challenges.issue(user.id, methods)
-            raise SecondFactorRequired(
-                challenge, methods, self.settings.second_factor_challenge_seconds
-            )
         allowed = scopes_of_roles(roles_of(is_admin=user.is_admin))
         scopes = narrowed(scope, allowed)
         if scopes is None:
             raise OAuthError("invalid_scope", "The requested scope exceeds this account's.")
         # Nothing asked for: the human login's session, which holds what the roles allow.
-        asked = scope is not None and bool(scope.strip(" "))
+        kept = format_scope(scopes) if scope is not None and scope.strip(" ") else None
+        methods = await self.factors.methods(user.id)
+        if methods:
+            # The second step ends in the session this step asked for: the challenge keeps it.
+            challenge = await self.challenges.issue(user.id, methods, kept)
+            raise SecondFactorRequired(
+                challenge, methods, self.settings.second_factor_challenge_seconds
+            )
         return await sessions_service.start(
-            self.sessions,
-            self.auth.issuer,
-            self.settings,
-            user,
-            client,
-            scopes=scopes if asked else None,
+            self.sessions, self.auth.issuer, self.settings, user, client, scope=kept
         )
 
     async def second_factor(
@@ -133,7 +135,7 @@ class TokenGrants:
             amr = await self.factors.prove_second_factor(user.id, code, recovery_code, client.ip)
         await self.challenges.spend(answered)
         return await sessions_service.start(
-            self.sessions, self.auth.issuer, self.settings, user, client, amr=amr
+            self.sessions, self.auth.issuer, self.settings, user, client, amr, answered.scope
         )
 
     async def passkey_options(self, challenge: str | None) -> tuple[str, dict[str, Any]]:
@@ -162,9 +164,9 @@ class TokenGrants:
             self.sessions, self.auth.issuer, self.settings, user, client, amr=PASSKEY_AMR
         )
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
-        """Spend a refresh token for the next pair of its session."""
-        return await self.refresh_grant.refresh(refresh_token)
+    async def refresh(self, refresh_token: str, scope: str | None = None) -> TokenPair:
+        """Spend a refresh token for the next pair of its session (``RefreshGrant``)."""
+        return await self.refresh_grant.refresh(refresh_token, scope)
 
     async def revoke(self, token: str) -> None:
         """Revoke a refresh token's session, or a single access token; anything else is
