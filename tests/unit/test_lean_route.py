@@ -13,8 +13,9 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from tessera_core.web.deps import requires
 from tessera_core.web.errors import install_error_handlers
-from tessera_core.web.routing import LeanRoute, LeanRouteError
+from tessera_core.web.routing import LeanRoute, LeanRouteError, query_defaults
 
 bearer = OAuth2PasswordBearer(tokenUrl="/token", auto_error=False)
 
@@ -76,6 +77,14 @@ def build(route_class: type[APIRoute], events: list[str]) -> FastAPI:
     async def plain(request: Request) -> Response:
         return Response(request.url.path, media_type="text/plain")
 
+    # Scalar query parameters, all optional: answered from their defaults without a query
+    # string (``/verify?scope=``), validated as FastAPI does with one.
+    @router.get("/scalars", dependencies=[requires("users:read")])
+    async def scalars(
+        tag: Annotated[str | None, Query(max_length=5)] = None, size: int = 3
+    ) -> Response:
+        return Response(f"{tag!r} {size!r}", media_type="text/plain")
+
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router)
@@ -119,6 +128,11 @@ REQUESTS = [
     ("POST", "/api/items", {"json": ["a"]}),
     ("GET", "/api/plain", {}),
     ("HEAD", "/api/plain", {}),
+    ("GET", "/api/scalars", {}),
+    ("GET", "/api/scalars?", {}),
+    ("GET", "/api/scalars?tag=ab&size=4", {}),
+    ("GET", "/api/scalars?tag=toolong", {}),
+    ("GET", "/api/scalars?size=x", {}),
     ("DELETE", "/api/page", {}),
     ("GET", "/api/items", {}),
 ]
@@ -170,3 +184,25 @@ class TestRefusedWhenTheAppIsBuilt:
             @router.get("/sync")
             async def uses_sync(value: Annotated[int, Depends(sync_dependency)]) -> Response:
                 return Response()
+
+
+class TestQueryDefaults:
+    def test_known_when_the_app_is_built_for_optional_scalars_only(self):
+        router = APIRouter(route_class=LeanRoute)
+
+        @router.get("/scalars")
+        async def scalars(
+            tag: Annotated[str | None, Query(max_length=5)] = None, size: int = 3
+        ) -> Response:
+            return Response()
+
+        @router.get("/page")
+        async def page(filters: Annotated[Filters, Query()]) -> Response:
+            return Response()
+
+        dependants = {
+            route.path: route.dependant for route in router.routes if isinstance(route, LeanRoute)
+        }
+        assert query_defaults(dependants["/scalars"]) == {"tag": None, "size": 3}
+        # A model of query parameters is validated on every request.
+        assert query_defaults(dependants["/page"]) is None

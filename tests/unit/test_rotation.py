@@ -28,6 +28,7 @@ def live_token(**changes: object) -> RefreshTokenRow:
         session_expires_at=NOW + timedelta(days=30),
         client_id="tessera",
         session_created_at=NOW - timedelta(days=1),
+        scope=None,
         amr=["pwd"],
         user_id=uuid.uuid4(),
         username="alice",

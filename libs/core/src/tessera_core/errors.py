@@ -9,6 +9,7 @@ Exception tree::
     │   ├── InvalidToken          401 invalid_token
     │   └── TokenRevoked          401 token_revoked
     ├── Forbidden                 403 forbidden
+    │   └── InsufficientScope     403 insufficient_scope, WWW-Authenticate: Bearer
     ├── Conflict                  409
     ├── ServiceUnavailable        503 (a dependency is down; fail closed)
     │   ├── DatabaseUnavailable   503 database_unavailable
@@ -33,6 +34,7 @@ __all__ = [
     "Conflict",
     "DatabaseUnavailable",
     "Forbidden",
+    "InsufficientScope",
     "InvalidToken",
     "NotAuthenticated",
     "NotFound",
@@ -124,6 +126,20 @@ class Forbidden(TesseraError):
     title = "Forbidden"
 
 
+class InsufficientScope(Forbidden):
+    """The token is valid but lacks the scope the endpoint requires (RFC 6750 §3.1)."""
+
+    code = "insufficient_scope"
+    title = "Insufficient scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(
+            f"This endpoint needs a token with the scope {scope}.",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
+        self.scope = scope
+
+
 class Conflict(TesseraError):
     status = 409
     code = "conflict"
@@ -181,6 +197,7 @@ BEARER_ERRORS: tuple[type[TesseraError], ...] = (
     NotAuthenticated,
     InvalidToken,
     TokenRevoked,
+    InsufficientScope,
     RevocationUnavailable,
 )
 # What an administrator's route may answer besides its own errors: a non-admin is 403.

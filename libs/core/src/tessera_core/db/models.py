@@ -166,6 +166,9 @@ class LoginSession(Base):
     amr: Mapped[list[str]] = mapped_column(
         ARRAY(String(16)), server_default=text("'{pwd}'::varchar[]")
     )
+    # The scopes a grant narrowed the session to (space-separated); NULL: everything the
+    # user's roles allow when each token is minted (a human login). A refresh keeps it.
+    scope: Mapped[str | None] = mapped_column(String(1024))
 
     user: Mapped[User] = relationship(back_populates="sessions", lazy="raise")
 

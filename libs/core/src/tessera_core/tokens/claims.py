@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tessera_core.tokens.scopes import effective_scopes, format_scope
+
 __all__ = [
     "ACCESS_TOKEN_TYPE",
     "AccessClaims",
@@ -29,6 +31,12 @@ class AccessClaims:
     # 8176): what step-up (tessera_core.accounts.step_up) asks of a sensitive change.
     auth_time: int | None = None
     amr: tuple[str, ...] = ()
+    # What the token may do (tessera_core.tokens.scopes): its ``scope`` claim within what
+    # its roles allow; all of that for a token minted before scopes, which has no claim.
+    scopes: frozenset[str] = frozenset()
+    # ``scopes`` as an RFC 6749 ``scope`` string, in the vocabulary's order (``/verify``
+    # sends it on every request; the verifier keeps the claims of a token it has seen).
+    scope: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -60,6 +68,9 @@ class AccessClaims:
         amr = payload.get("amr", [])
         if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
             raise ValueError("amr must be a list of strings")
+        scope = payload.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            raise ValueError("scope must be a string")
         return cls(
             exp=exp,
             iat=iat,
@@ -67,5 +78,7 @@ class AccessClaims:
             email_verified=email_verified,
             auth_time=auth_time,
             amr=tuple(amr),
+            scopes=(scopes := effective_scopes(scope, roles)),
+            scope=format_scope(scopes),
             **values,
         )

@@ -30,7 +30,7 @@ import json
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import params
 from fastapi.dependencies.models import Dependant
@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LeanRoute", "LeanRouteError"]
+__all__ = ["LeanRoute", "LeanRouteError", "query_defaults"]
 
 Values = dict[str, Any]
 Step = Callable[[Request, dict[Any, Any], Response], Awaitable[Any]]
@@ -64,6 +64,10 @@ class _Call:
     request_names: tuple[str, ...]
     response_name: str | None
     query: list[Any]
+    # What the query parameters come to when the request has no query string, where that
+    # is known when the app is built (``query_defaults``): ``/verify`` and ``/me`` are
+    # asked without one, and validating absent parameters costs as much as present ones.
+    query_defaults: Values | None
     is_generator: bool
     function_scoped: bool
     use_cache: bool
@@ -83,6 +87,9 @@ class _Call:
         if self.response_name:
             values[self.response_name] = response
         if self.query:
+            if self.query_defaults is not None and not request.scope.get("query_string"):
+                values.update(self.query_defaults)
+                return values
             query, errors = request_params_to_args(self.query, request.query_params)
             if errors:
                 raise RequestValidationError(errors)
@@ -132,10 +139,35 @@ def _plan(dependant: Dependant, *, endpoint: bool) -> _Call:
         ),
         response_name=dependant.response_param_name,
         query=list(dependant.query_params),
+        query_defaults=query_defaults(dependant),
         is_generator=is_generator,
         function_scoped=dependant.scope == "function",
         use_cache=dependant.use_cache,
     )
+
+
+# Defaults FastAPI would hand over as they are (it deep-copies each; these copy to themselves).
+_IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str)
+
+
+def query_defaults(dependant: Dependant) -> Values | None:
+    """The values of ``dependant``'s query parameters when none is sent, if FastAPI would
+    answer them without validating anything: every one optional, with an immutable default
+    that is not validated, and each a plain scalar (not a model of parameters). ``None``
+    otherwise."""
+    defaults: Values = {}
+    for field in dependant.query_params:
+        info = field.field_info
+        types = get_args(info.annotation) or (info.annotation,)
+        if (
+            not all(t in _IMMUTABLE_DEFAULTS for t in types)
+            or info.is_required()
+            or info.validate_default
+            or not isinstance(field.default, _IMMUTABLE_DEFAULTS)
+        ):
+            return None
+        defaults[field.name] = field.default
+    return defaults
 
 
 class LeanRoute(APIRoute):

@@ -14,7 +14,14 @@ from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts,
 from tessera_core.accounts.users import EmailTaken, UsernameTaken
 from tessera_core.errors import BEARER_ERRORS, problem_responses
 from tessera_core.schemas import UserRead
-from tessera_core.web.deps import RevocationsDep, SettingsDep, SteppedUpClaims, UserRepositoryDep
+from tessera_core.tokens.scopes import PROFILE_WRITE
+from tessera_core.web.deps import (
+    RevocationsDep,
+    SettingsDep,
+    SteppedUpClaims,
+    UserRepositoryDep,
+    requires,
+)
 
 __all__ = ["router"]
 
@@ -48,6 +55,7 @@ async def register(
 
 @router.post(
     "/password",
+    dependencies=[requires(PROFILE_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(
         InvalidCurrentPassword,

@@ -20,8 +20,8 @@ __all__ = ["Challenge", "LoginChallenges"]
 PREFIX = "tessera:second-factor:"
 
 # KEYS: the challenge; ARGV: the most answers it takes. Counts this answer and returns the
-# challenge's user id and methods, or nothing if it is unknown, expired or out of answers
-# (then it is gone).
+# challenge's user id, methods and narrowed scope, or nothing if it is unknown, expired or
+# out of answers (then it is gone).
 _ANSWER = """
 local user = redis.call('HGET', KEYS[1], 'user')
 if not user then return false end
@@ -30,7 +30,7 @@ if answers > tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return false
 end
-return {user, redis.call('HGET', KEYS[1], 'methods')}
+return {user, redis.call('HGET', KEYS[1], 'methods'), redis.call('HGET', KEYS[1], 'scope') or ''}
 """
 
 
@@ -39,6 +39,9 @@ class Challenge:
     key: str
     user_id: uuid.UUID
     methods: list[str]
+    # The scope the login asked for (``/token``'s ``scope``), which the session it ends in
+    # keeps; None: all the account's roles allow.
+    scope: str | None = None
 
 
 class LoginChallenges:
@@ -52,12 +55,19 @@ class LoginChallenges:
     def _key(challenge: str) -> str:
         return PREFIX + hashlib.sha256(challenge.encode()).hexdigest()
 
-    async def issue(self, user_id: uuid.UUID, methods: list[str]) -> str:
+    async def issue(self, user_id: uuid.UUID, methods: list[str], scope: str | None = None) -> str:
         challenge = secrets.token_urlsafe(32)
         key = self._key(challenge)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping={"user": str(user_id), "methods": ",".join(methods)})
+                pipe.hset(
+                    key,
+                    mapping={
+                        "user": str(user_id),
+                        "methods": ",".join(methods),
+                        "scope": scope or "",
+                    },
+                )
                 pipe.expire(key, self.seconds)
                 await pipe.execute()
         except RedisError as exc:
@@ -73,8 +83,8 @@ class LoginChallenges:
             raise ThrottleUnavailable("Logins are paused: the challenge store is down.") from exc
         if not found:
             raise InvalidChallenge("The challenge is unknown, expired, or used: log in again.")
-        user, methods = (v.decode() if isinstance(v, bytes) else v for v in found)
-        return Challenge(key, uuid.UUID(user), methods.split(","))
+        user, methods, scope = (v.decode() if isinstance(v, bytes) else v for v in found)
+        return Challenge(key, uuid.UUID(user), methods.split(","), scope or None)
 
     async def spend(self, challenge: Challenge) -> None:
         """Void the challenge once answered; ``InvalidChallenge`` if another answer did first

@@ -38,12 +38,14 @@ from tessera_auth.sessions.errors import UserNotFound
 from tessera_core.accounts.step_up import InsufficientUserAuthentication
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyAttempts
 from tessera_core.errors import ADMIN_ERRORS, BEARER_ERRORS, NO_STORE, problem_responses
+from tessera_core.tokens.scopes import PROFILE_READ, PROFILE_WRITE, USERS_READ, USERS_WRITE
 from tessera_core.web.deps import (
     CurrentClaims,
     RevocationsDep,
     RevokingClaims,
     StepUpGuardDep,
     UserRepositoryDep,
+    requires,
 )
 
 __all__ = ["admin_router", "router"]
@@ -55,7 +57,12 @@ CHECKED = (TooManyAttempts, ThrottleUnavailable, SecondFactorsUnavailable, *BEAR
 PROOF_ERRORS = (InvalidCurrentPassword, InvalidSecondFactor, TotpNotEnabled, *CHECKED)
 
 
-@router.get("", response_model=FactorStatus, responses=problem_responses(*BEARER_ERRORS))
+@router.get(
+    "",
+    dependencies=[requires(PROFILE_READ)],
+    response_model=FactorStatus,
+    responses=problem_responses(*BEARER_ERRORS),
+)
 async def factor_status(claims: CurrentClaims, factors: FactorsDep) -> FactorStatus:
     """The caller's second factors: TOTP on, pending or off, and recovery codes left."""
     return await factors.status(uuid.UUID(claims.sub))
@@ -63,6 +70,7 @@ async def factor_status(claims: CurrentClaims, factors: FactorsDep) -> FactorSta
 
 @router.post(
     "/totp",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=TotpEnrollment,
     responses=problem_responses(InvalidCurrentPassword, TotpAlreadyEnabled, *CHECKED),
 )
@@ -83,6 +91,7 @@ async def enroll_totp(
 
 @router.post(
     "/totp/confirm",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=RecoveryCodes,
     responses=problem_responses(InvalidCode, NoPendingTotp, *CHECKED),
 )
@@ -108,6 +117,7 @@ async def confirm_totp(
 
 @router.post(
     "/totp/remove",
+    dependencies=[requires(PROFILE_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(*PROOF_ERRORS),
 )
@@ -128,6 +138,7 @@ async def remove_totp(
 
 @router.post(
     "/recovery-codes",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=RecoveryCodes,
     responses=problem_responses(*PROOF_ERRORS),
 )
@@ -149,6 +160,7 @@ async def replace_recovery_codes(
 
 @router.post(
     "/passkeys/options",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=CeremonyOptions,
     responses=problem_responses(InvalidCurrentPassword, *CHECKED),
 )
@@ -172,6 +184,7 @@ async def passkey_registration_options(
 
 @router.post(
     "/passkeys",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=PasskeyRead,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(InvalidPasskey, *CHECKED),
@@ -194,7 +207,10 @@ async def register_passkey(
 
 
 @router.get(
-    "/passkeys", response_model=list[PasskeyRead], responses=problem_responses(*BEARER_ERRORS)
+    "/passkeys",
+    dependencies=[requires(PROFILE_READ)],
+    response_model=list[PasskeyRead],
+    responses=problem_responses(*BEARER_ERRORS),
 )
 async def list_passkeys(claims: CurrentClaims, passkeys: PasskeysDep) -> list[PasskeyRead]:
     """The caller's passkeys, oldest first."""
@@ -203,6 +219,7 @@ async def list_passkeys(claims: CurrentClaims, passkeys: PasskeysDep) -> list[Pa
 
 @router.patch(
     "/passkeys/{passkey_id}",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=PasskeyRead,
     responses=problem_responses(PasskeyNotFound, *BEARER_ERRORS),
 )
@@ -216,6 +233,7 @@ async def rename_passkey(
 
 @router.delete(
     "/passkeys/{passkey_id}",
+    dependencies=[requires(PROFILE_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(PasskeyNotFound, InsufficientUserAuthentication, *BEARER_ERRORS),
 )
@@ -237,6 +255,7 @@ async def remove_passkey(
 
 @admin_router.get(
     "/{user_id}/factors",
+    dependencies=[requires(USERS_READ)],
     response_model=FactorStatus,
     responses=problem_responses(UserNotFound, *ADMIN_ERRORS),
 )
@@ -254,6 +273,7 @@ async def admin_factor_status(
 
 @admin_router.delete(
     "/{user_id}/factors",
+    dependencies=[requires(USERS_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(
         UserNotFound, TotpNotEnabled, InsufficientUserAuthentication, *ADMIN_ERRORS

@@ -26,7 +26,7 @@ from tessera_auth.grants.deps import RefreshGrantDep, TokenGrantsDep
 from tessera_auth.grants.schemas import MFA_REQUIRED, SECOND_FACTOR_REQUIRED, LoginRequest
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
-from tessera_auth.tokens.schemas import TokenPair
+from tessera_auth.tokens.schemas import OAuthTokenResponse, TokenPair
 from tessera_core.accounts.throttle import TooManyAttempts
 from tessera_core.errors import (
     NO_STORE,
@@ -139,7 +139,7 @@ async def refresh(data: RefreshRequest, response: Response, grant: RefreshGrantD
     return await grant.refresh(data.refresh_token)
 
 
-@oauth_router.post("/token", response_model=TokenPair, responses={403: MFA_REQUIRED})
+@oauth_router.post("/token", response_model=OAuthTokenResponse, responses={403: MFA_REQUIRED})
 async def token(
     grant_type: Annotated[Text, Form(max_length=100)],
     response: Response,
@@ -150,17 +150,22 @@ async def token(
     refresh_token: Annotated[Text | None, Form()] = None,
     scope: Annotated[Text | None, Form(max_length=1024)] = None,
     client_id: Annotated[Text | None, Form(max_length=100)] = None,
-) -> TokenPair:
-    """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants)."""
+) -> OAuthTokenResponse:
+    """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants). A
+    password grant's `scope` narrows the session to those scopes (a subset of what the
+    account may hold, else `invalid_scope`), also across a second factor; a refresh grant's
+    narrows that one access token within the session's. The answer's `scope` says what the
+    access token grants."""
     response.headers.update(NO_STORE)
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required")
-        return await grants.password(login=username, password=password, client=client)
+        pair = await grants.password(login=username, password=password, client=client, scope=scope)
+        return OAuthTokenResponse.of(pair)
     if grant_type == "refresh_token":
         if not refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
-        return await grants.refresh(refresh_token)
+        return OAuthTokenResponse.of(await grants.refresh(refresh_token, scope))
     raise OAuthError(
         "unsupported_grant_type", f"grant_type {grant_type!r} is not supported by this server"
     )

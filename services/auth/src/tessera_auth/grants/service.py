@@ -20,10 +20,12 @@ from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.state import AuthState
 from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.accounts.repository import UserRepository
-from tessera_core.errors import InvalidToken
+from tessera_core.db.models import roles_of
+from tessera_core.errors import InvalidToken, OAuthError
 from tessera_core.revocation import Revocations, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import TokenVerifier, hash_opaque_token
+from tessera_core.tokens.scopes import SCOPES, format_scope, narrowed, scopes_of_roles
 
 __all__ = ["RefreshGrant", "TokenGrants"]
 
@@ -38,10 +40,16 @@ class RefreshGrant:
     auth: AuthState
     settings: Settings
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
-        """Spend a refresh token for the next pair of its session."""
+    async def refresh(self, refresh_token: str, scope: str | None = None) -> TokenPair:
+        """Spend a refresh token for the next pair of its session, its access token
+        narrowed to ``scope`` if asked (RFC 6749 §6; unknown or malformed: ``invalid_scope``)."""
+        narrower = None
+        if scope is not None and scope.strip(" "):
+            narrower = narrowed(scope, frozenset(SCOPES))
+            if narrower is None:
+                raise OAuthError("invalid_scope", "The requested scope is unknown or malformed.")
         return await sessions_service.rotate(
-            self.sessions, self.auth.issuer, self.revocation, self.settings, refresh_token
+            self.sessions, self.auth.issuer, self.revocation, self.settings, refresh_token, narrower
         )
 
 
@@ -60,10 +68,19 @@ class TokenGrants:
     challenges: LoginChallenges
     passkeys: Passkeys
 
-    async def password(self, *, login: str, password: str, client: ClientInfo) -> TokenPair:
+    async def password(
+        self, *, login: str, password: str, client: ClientInfo, scope: str | None = None
+    ) -> TokenPair:
         """Authenticate, then start a login session: its first token pair. An account with
         a second factor gets no pair: ``SecondFactorRequired``, with a challenge for
-        ``second_factor``. Only a right password reaches that answer."""
+        ``second_factor``. Only a right password reaches that answer.
+
+        ``scope`` (the OAuth grant's, RFC 6749 §3.3) narrows the session to a subset of
+        what the user's roles allow; anything else is ``invalid_scope``. A scope outside the
+        vocabulary is refused before the password is checked, one the user may not hold
+        only after (it depends on the account)."""
+        if narrowed(scope, frozenset(SCOPES)) is None:
+            raise OAuthError("invalid_scope", "The requested scope is unknown or malformed.")
         user = await accounts_service.authenticate(
             self.users,
             self.auth.hasher,
@@ -73,14 +90,21 @@ class TokenGrants:
             client=client.ip,
             require_verified=self.settings.require_verified_email,
         )
+        allowed = scopes_of_roles(roles_of(is_admin=user.is_admin))
+        scopes = narrowed(scope, allowed)
+        if scopes is None:
+            raise OAuthError("invalid_scope", "The requested scope exceeds this account's.")
+        # Nothing asked for: the human login's session, which holds what the roles allow.
+        kept = format_scope(scopes) if scope is not None and scope.strip(" ") else None
         methods = await self.factors.methods(user.id)
         if methods:
-            challenge = await self.challenges.issue(user.id, methods)
+            # The second step ends in the session this step asked for: the challenge keeps it.
+            challenge = await self.challenges.issue(user.id, methods, kept)
             raise SecondFactorRequired(
                 challenge, methods, self.settings.second_factor_challenge_seconds
             )
         return await sessions_service.start(
-            self.sessions, self.auth.issuer, self.settings, user, client
+            self.sessions, self.auth.issuer, self.settings, user, client, scope=kept
         )
 
     async def second_factor(
@@ -111,7 +135,7 @@ class TokenGrants:
             amr = await self.factors.prove_second_factor(user.id, code, recovery_code, client.ip)
         await self.challenges.spend(answered)
         return await sessions_service.start(
-            self.sessions, self.auth.issuer, self.settings, user, client, amr=amr
+            self.sessions, self.auth.issuer, self.settings, user, client, amr, answered.scope
         )
 
     async def passkey_options(self, challenge: str | None) -> tuple[str, dict[str, Any]]:
@@ -140,9 +164,9 @@ class TokenGrants:
             self.sessions, self.auth.issuer, self.settings, user, client, amr=PASSKEY_AMR
         )
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
-        """Spend a refresh token for the next pair of its session."""
-        return await self.refresh_grant.refresh(refresh_token)
+    async def refresh(self, refresh_token: str, scope: str | None = None) -> TokenPair:
+        """Spend a refresh token for the next pair of its session (``RefreshGrant``)."""
+        return await self.refresh_grant.refresh(refresh_token, scope)
 
     async def revoke(self, token: str) -> None:
         """Revoke a refresh token's session, or a single access token; anything else is

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from tessera_core.settings import Settings, SettingsError
+from tessera_core.tokens.scopes import SCOPES
 
 __all__ = ["authorization_server_metadata"]
 
@@ -23,6 +24,7 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
             "jwks_uri": f"{base}/.well-known/jwks.json",
             "revocation_endpoint": f"{base}/api/v1/auth/revoke",
             "grant_types_supported": ["password", "refresh_token"],
+            "scopes_supported": list(SCOPES),
             # No authorization endpoint: no redirect-based response types are offered.
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["none"],
@@ -38,6 +40,7 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
             document.validate_jwks_uri()
             document.validate_revocation_endpoint()
         document.validate_grant_types_supported()
+        document.validate_scopes_supported()
         document.validate_token_endpoint_auth_methods_supported()
     except ValueError as exc:
         raise SettingsError(f"TESSERA_ISSUER / TESSERA_PUBLIC_URL: {exc}") from exc

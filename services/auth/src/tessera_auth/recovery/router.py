@@ -22,7 +22,14 @@ from tessera_auth.recovery.errors import (
 from tessera_auth.recovery.schemas import Accepted, EmailVerify, PasswordForgot, PasswordReset
 from tessera_core.accounts.throttle import ThrottleUnavailable, TooManyRequests
 from tessera_core.errors import BEARER_ERRORS, PROBLEM_JSON, TesseraError, problem_responses
-from tessera_core.web.deps import CurrentClaims, RevocationsDep, SettingsDep, UserRepositoryDep
+from tessera_core.tokens.scopes import PROFILE_WRITE
+from tessera_core.web.deps import (
+    CurrentClaims,
+    RevocationsDep,
+    SettingsDep,
+    UserRepositoryDep,
+    requires,
+)
 
 __all__ = ["router"]
 
@@ -117,6 +124,7 @@ async def verify_email(
 
 @router.post(
     "/email/verify/resend",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(

@@ -26,7 +26,7 @@ __all__ = [
 FIND_REFRESH_TOKEN_SQL = """
     SELECT t.id AS token_id, t.session_id, t.spent_at, t.expires_at,
            s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at,
-           s.client_id, s.created_at AS session_created_at, s.amr, s.user_id,
+           s.client_id, s.created_at AS session_created_at, s.amr, s.scope, s.user_id,
            u.username, u.is_admin, u.is_active, u.email_verified
     FROM refresh_token t
     JOIN login_session s ON s.id = t.session_id
@@ -70,6 +70,7 @@ class RefreshTokenRow:
     client_id: str
     session_created_at: datetime
     amr: list[str]
+    scope: str | None
     user_id: uuid.UUID
     username: str
     is_admin: bool
@@ -87,6 +88,7 @@ class RefreshTokenRow:
             client_id=self.client_id,
             session_started=self.session_created_at,
             amr=tuple(self.amr),
+            scope=self.scope,
         )
 
 
@@ -142,6 +144,7 @@ class LoginSessionRepository:
         user_agent: str | None,
         ip: str | None,
         amr: tuple[str, ...],
+        scope: str | None = None,
     ) -> LoginSession:
         login = LoginSession(
             user_id=user_id,
@@ -150,6 +153,7 @@ class LoginSessionRepository:
             user_agent=user_agent[:512] if user_agent else None,
             ip=ip,
             amr=list(amr),
+            scope=scope,
         )
         self.session.add(login)
         await self.session.flush()

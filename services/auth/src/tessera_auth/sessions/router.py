@@ -22,11 +22,13 @@ from tessera_core.errors import (
     problem_responses,
 )
 from tessera_core.tokens import AccessClaims
+from tessera_core.tokens.scopes import PROFILE_READ, SESSIONS_WRITE, USERS_READ, USERS_WRITE
 from tessera_core.web.deps import (
     CurrentClaims,
     RevocationsDep,
     RevokingClaims,
     UserRepositoryDep,
+    requires,
 )
 
 __all__ = ["router"]
@@ -59,6 +61,7 @@ async def logout(
 
 @router.post(
     "/logout-all",
+    dependencies=[requires(SESSIONS_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(*BEARER_ERRORS),
 )
@@ -69,6 +72,7 @@ async def logout_all(claims: RevokingClaims, revocations: RevocationsDep) -> Non
 
 @router.post(
     "/logout-others",
+    dependencies=[requires(SESSIONS_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(*BEARER_ERRORS),
 )
@@ -82,6 +86,7 @@ async def logout_others(claims: RevokingClaims, revocations: RevocationsDep) -> 
 
 @router.get(
     "/sessions",
+    dependencies=[requires(PROFILE_READ)],
     response_model=list[SessionRead],
     responses=problem_responses(*BEARER_ERRORS),
 )
@@ -94,6 +99,7 @@ async def list_sessions(
 
 @router.delete(
     "/sessions/{session_id}",
+    dependencies=[requires(SESSIONS_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(SessionNotFound, *BEARER_ERRORS),
 )
@@ -109,6 +115,7 @@ async def delete_session(
 
 @router.get(
     "/admin/users/{user_id}/sessions",
+    dependencies=[requires(USERS_READ)],
     response_model=list[SessionRead],
     responses=problem_responses(UserNotFound, *ADMIN_ERRORS),
 )
@@ -125,6 +132,7 @@ async def admin_list_sessions(
 
 @router.delete(
     "/admin/users/{user_id}/sessions/{session_id}",
+    dependencies=[requires(USERS_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(UserNotFound, SessionNotFound, *ADMIN_ERRORS),
 )
@@ -142,6 +150,7 @@ async def admin_delete_session(
 
 @router.delete(
     "/admin/users/{user_id}/sessions",
+    dependencies=[requires(USERS_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(UserNotFound, *ADMIN_ERRORS),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
@@ -25,10 +26,12 @@ from tessera_auth.tokens.schemas import TokenPair
 from tessera_core.accounts.repository import UserRepository
 from tessera_core.db.engine import after_commit
 from tessera_core.db.models import LoginSession, User
+from tessera_core.errors import OAuthError
 from tessera_core.ops.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
 from tessera_core.revocation import Revocations, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, hash_opaque_token, new_opaque_token
+from tessera_core.tokens.scopes import format_scope
 
 __all__ = [
     "Rotation",
@@ -71,7 +74,7 @@ def _pair(
         refresh_token=refresh,
         expires_in=settings.access_token_ttl_seconds,
         refresh_expires_in=int((refresh_expires - now).total_seconds()),
-    )
+    ).granting(format_scope(subject.scopes))
 
 
 async def start(
@@ -81,8 +84,10 @@ async def start(
     user: User,
     client: ClientInfo,
     amr: tuple[str, ...] = ("pwd",),
+    scope: str | None = None,
 ) -> TokenPair:
-    """A new login session for ``user``, proved by ``amr`` (RFC 8176), and its first pair."""
+    """A new login session for ``user``, proved by ``amr`` (RFC 8176), and its first pair;
+    narrowed to ``scope`` if given (kept by every refresh), else holding all its roles allow."""
     now = datetime.now(UTC)
     login = await sessions.create(
         user_id=user.id,
@@ -91,6 +96,7 @@ async def start(
         user_agent=client.user_agent,
         ip=client.ip,
         amr=amr,
+        scope=scope,
     )
     refresh, refresh_hash, refresh_expires = _next_refresh_token(settings, login.expires_at, now)
     await sessions.add_refresh_token(login, refresh_hash, refresh_expires)
@@ -131,9 +137,14 @@ async def rotate(
     revocations: RevocationStore,
     settings: Settings,
     refresh_token: str,
+    scope: frozenset[str] | None = None,
 ) -> TokenPair:
     """Spend a refresh token for a new pair. A spent token presented again revokes its
-    whole session: whoever holds the copy, thief or owner, is cut off."""
+    whole session: whoever holds the copy, thief or owner, is cut off.
+
+    ``scope`` (RFC 6749 §6) narrows this pair's access token within what the session holds;
+    the session keeps its own, so the next refresh may ask for all of it again. Wider is
+    ``invalid_scope``, found before anything is written: the refresh token stays unspent."""
     token_hash = hash_opaque_token(refresh_token)
     # Each turn reads the token, applies the rules and writes only if nothing changed since
     # the read. A change is a spend, a revocation or a deactivation, which the next read's
@@ -158,11 +169,16 @@ async def rotate(
                 raise InvalidRefreshToken("The refresh token has expired.")
             case Rotation.ACCOUNT_INACTIVE:
                 raise InvalidRefreshToken("The refresh token is not valid.")
+        subject = token.subject
+        if scope is not None:
+            if not scope <= subject.scopes:
+                raise OAuthError("invalid_scope", "The requested scope exceeds this session's.")
+            subject = replace(subject, scope=format_scope(scope))
         refresh, refresh_hash, refresh_expires = _next_refresh_token(
             settings, token.session_expires_at, now
         )
         if await sessions.rotate_refresh_token(token, refresh_hash, refresh_expires, now):
-            return _pair(issuer, settings, token.subject, now, refresh, refresh_expires)
+            return _pair(issuer, settings, subject, now, refresh, refresh_expires)
     raise RuntimeError("a refresh token changed three times while it was being rotated")
 
 

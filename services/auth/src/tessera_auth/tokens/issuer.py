@@ -9,6 +9,7 @@ from datetime import datetime
 from tessera_auth.keys.keystore import KeyStore
 from tessera_core.db.models import LoginSession, User, roles_of
 from tessera_core.settings import Settings
+from tessera_core.tokens.scopes import format_scope, parse_scope, scopes_of_roles
 
 __all__ = ["AccessTokenIssuer", "TokenSubject"]
 
@@ -26,6 +27,15 @@ class TokenSubject:
     session_started: datetime
     # How the login was proved (RFC 8176): ("pwd",), or ("pwd", "otp", "mfa") and the like.
     amr: tuple[str, ...] = ("pwd",)
+    # The session's narrowed scope (``login_session.scope``); None: all the roles allow.
+    scope: str | None = None
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """What the token may do: the session's scope within what the roles allow *now*,
+        so a refresh after a demotion cannot keep a scope the user lost."""
+        allowed = scopes_of_roles(roles_of(is_admin=self.is_admin))
+        return allowed if self.scope is None else parse_scope(self.scope) & allowed
 
     @classmethod
     def of(cls, user: User, login: LoginSession) -> TokenSubject:
@@ -38,6 +48,7 @@ class TokenSubject:
             client_id=login.client_id,
             session_started=login.created_at,
             amr=tuple(login.amr),
+            scope=login.scope,
         )
 
 
@@ -63,5 +74,6 @@ class AccessTokenIssuer:
             "email_verified": subject.email_verified,
             "auth_time": int(subject.session_started.timestamp()),
             "amr": list(subject.amr),
+            "scope": format_scope(subject.scopes),
         }
         return self.keys.sign(claims)

@@ -3,9 +3,11 @@ forwards, so its cost is paid once per request to the whole platform: a ``LeanRo
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
 
-from tessera_core.errors import BEARER_ERRORS, problem_responses
+from fastapi import APIRouter, Query, Response, status
+
+from tessera_core.errors import BEARER_ERRORS, InsufficientScope, problem_responses
 from tessera_core.tokens import AccessClaims
 from tessera_core.web.deps import CurrentClaims
 from tessera_core.web.routing import LeanRoute
@@ -22,6 +24,7 @@ IDENTITY_HEADERS = {
         ("X-Auth-Username", "the caller's username"),
         ("X-Auth-Roles", "comma-separated roles (`admin`), empty for none"),
         ("X-Auth-Session-Id", "the token's session id (`sid`)"),
+        ("X-Auth-Scope", "the token's scopes, space-separated (RFC 9068 `scope`)"),
     )
 }
 
@@ -33,6 +36,7 @@ def identity_headers(claims: AccessClaims) -> dict[str, str]:
         "X-Auth-Username": claims.preferred_username,
         "X-Auth-Roles": ",".join(claims.roles),
         "X-Auth-Session-Id": claims.sid,
+        "X-Auth-Scope": claims.scope,
         "Cache-Control": "no-store",
     }
 
@@ -47,6 +51,19 @@ def identity_headers(claims: AccessClaims) -> dict[str, str]:
         **problem_responses(*BEARER_ERRORS),
     },
 )
-async def verify(claims: CurrentClaims) -> Response:
-    """Forward-auth for the gateway: 200 with the caller's identity headers, else 401."""
+async def verify(
+    claims: CurrentClaims,
+    scope: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="a scope the token must hold, else 403 `insufficient_scope`",
+            examples=["users:read"],
+        ),
+    ] = None,
+) -> Response:
+    """Forward-auth for the gateway: 200 with the caller's identity headers, else 401 (or
+    403 when the token lacks the `scope` asked for)."""
+    if scope is not None and scope not in claims.scopes:
+        raise InsufficientScope(scope)
     return Response(status_code=200, headers=identity_headers(claims))

@@ -10,7 +10,8 @@ from tessera_core.errors import (
     ADMIN_ERRORS,
     problem_responses,
 )
-from tessera_core.web.deps import RevocationsDep, StepUpGuardDep, UserRepositoryDep
+from tessera_core.tokens.scopes import USERS_READ, USERS_WRITE
+from tessera_core.web.deps import RevocationsDep, StepUpGuardDep, UserRepositoryDep, requires
 from tessera_core.web.routing import LeanRoute
 from tessera_users.admin import service
 from tessera_users.admin.schemas import ListingParameters, UserPage
@@ -29,6 +30,7 @@ listing_router = APIRouter(prefix="/api/v1/users", tags=["admin"], route_class=L
 
 @listing_router.get(
     "",
+    dependencies=[requires(USERS_READ)],
     response_model=UserPage,
     # ``total`` only when asked for (include_total=true).
     response_model_exclude_unset=True,
@@ -46,6 +48,7 @@ async def list_users(
 
 @router.delete(
     "/{user_id}",
+    dependencies=[requires(USERS_WRITE)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(
         UserNotFound, SelfLockout, InsufficientUserAuthentication, *ADMIN_ERRORS

@@ -10,7 +10,8 @@ from tessera_core.errors import (
     problem_responses,
 )
 from tessera_core.schemas import UserRead
-from tessera_core.web.deps import RevocationsDep, UserRepositoryDep
+from tessera_core.tokens.scopes import PROFILE_READ, PROFILE_WRITE
+from tessera_core.web.deps import RevocationsDep, UserRepositoryDep, requires
 from tessera_core.web.routing import LeanRoute
 from tessera_users.deps import CurrentCaller, RevokingCaller
 from tessera_users.profiles import service
@@ -45,7 +46,12 @@ UPDATE_ERRORS = (
 )
 
 
-@me_router.get("/me", response_model=UserRead, responses=problem_responses(*BEARER_ERRORS))
+@me_router.get(
+    "/me",
+    dependencies=[requires(PROFILE_READ)],
+    response_model=UserRead,
+    responses=problem_responses(*BEARER_ERRORS),
+)
 async def read_me(caller: CurrentCaller) -> UserRead:
     """The caller's own profile."""
     return UserRead.model_validate(caller.user)
@@ -53,6 +59,7 @@ async def read_me(caller: CurrentCaller) -> UserRead:
 
 @router.patch(
     "/me",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=UserRead,
     responses=problem_responses(*UPDATE_ERRORS, *BEARER_ERRORS),
 )
@@ -73,6 +80,7 @@ async def update_me(
 
 @router.get(
     "/{user_id}",
+    dependencies=[requires(PROFILE_READ)],
     response_model=UserRead,
     responses=problem_responses(UserNotFound, *BEARER_ERRORS),
 )
@@ -83,6 +91,7 @@ async def read_user(user: TargetUser) -> UserRead:
 
 @router.patch(
     "/{user_id}",
+    dependencies=[requires(PROFILE_WRITE)],
     response_model=UserRead,
     responses=problem_responses(UserNotFound, *UPDATE_ERRORS, *BEARER_ERRORS),
 )

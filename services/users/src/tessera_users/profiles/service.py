@@ -12,8 +12,10 @@ from tessera_core.accounts.step_up import StepUpGuard
 from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.accounts.users import EmailTaken
 from tessera_core.db.models import User
+from tessera_core.errors import InsufficientScope
 from tessera_core.mail import AccountMail
 from tessera_core.revocation import Revocations
+from tessera_core.tokens.scopes import USERS_READ, USERS_WRITE
 from tessera_users.caller import Caller
 from tessera_users.profiles.errors import (
     ForbiddenField,
@@ -33,8 +35,12 @@ async def get_visible(users: UserRepository, caller: Caller, user_id: uuid.UUID)
     answer as for an id nobody has."""
     if user_id == caller.user.id and isinstance(caller.user, User):
         return caller.user  # the unit of work's own row: the one a change writes
-    if user_id != caller.user.id and not caller.is_admin:
-        raise UserNotFound("No user has this id.")
+    if user_id != caller.user.id:
+        if not caller.is_admin:
+            raise UserNotFound("No user has this id.")
+        # The route asks profile:read of every caller; another's account is users:read.
+        if USERS_READ not in caller.claims.scopes:
+            raise InsufficientScope(USERS_READ)
     user = await users.get(user_id)
     if user is None:
         raise UserNotFound("No user has this id.")
@@ -92,6 +98,10 @@ async def update(
     reserved = [name for name in ADMIN_ONLY_FIELDS if name in changes]
     if reserved and not caller.is_admin:
         raise ForbiddenField(reserved)
+    # The route asks profile:write of every caller; another's account, or the fields only
+    # an admin may set, is users:write.
+    if (reserved or user.id != caller.user.id) and USERS_WRITE not in caller.claims.scopes:
+        raise InsufficientScope(USERS_WRITE)
     if user.id == caller.user.id and (
         changes.get("is_active") is False or changes.get("is_admin") is False
     ):
