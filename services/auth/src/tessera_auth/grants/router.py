@@ -24,9 +24,10 @@ from tessera_auth.factors.schemas import (
 )
 from tessera_auth.grants.deps import RefreshGrantDep, TokenGrantsDep
 from tessera_auth.grants.schemas import MFA_REQUIRED, SECOND_FACTOR_REQUIRED, LoginRequest
+from tessera_auth.pats.service import ACCESS_TOKEN_TYPE_URN, TOKEN_EXCHANGE
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
-from tessera_auth.tokens.schemas import OAuthTokenResponse, TokenPair
+from tessera_auth.tokens.schemas import ExchangeTokenResponse, OAuthTokenResponse, TokenPair
 from tessera_core.accounts.throttle import TooManyAttempts
 from tessera_core.errors import (
     NO_STORE,
@@ -139,7 +140,11 @@ async def refresh(data: RefreshRequest, response: Response, grant: RefreshGrantD
     return await grant.refresh(data.refresh_token)
 
 
-@oauth_router.post("/token", response_model=OAuthTokenResponse, responses={403: MFA_REQUIRED})
+@oauth_router.post(
+    "/token",
+    response_model=OAuthTokenResponse | ExchangeTokenResponse,
+    responses={403: MFA_REQUIRED},
+)
 async def token(
     grant_type: Annotated[Text, Form(max_length=100)],
     response: Response,
@@ -150,10 +155,17 @@ async def token(
     refresh_token: Annotated[Text | None, Form()] = None,
     scope: Annotated[Text | None, Form(max_length=1024)] = None,
     client_id: Annotated[Text | None, Form(max_length=100)] = None,
-) -> OAuthTokenResponse:
-    """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants). A
-    password grant's `scope` narrows the token to those scopes (a subset of what the
-    account may hold, else `invalid_scope`); the answer's `scope` says what it grants."""
+    subject_token: Annotated[Text | None, Form(max_length=1024)] = None,
+    subject_token_type: Annotated[Text | None, Form(max_length=100)] = None,
+    requested_token_type: Annotated[Text | None, Form(max_length=100)] = None,
+) -> OAuthTokenResponse | ExchangeTokenResponse:
+    """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants, RFC
+    8693 token exchange). A password grant's `scope` narrows the token to those scopes (a
+    subset of what the account may hold, else `invalid_scope`); the answer's `scope` says
+    what it grants. `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` with a
+    personal access token as `subject_token` (`subject_token_type`
+    `urn:ietf:params:oauth:token-type:access_token`) answers a short access token of the
+    same session and scope (or the narrower `scope` asked), no refresh token."""
     response.headers.update(NO_STORE)
     if grant_type == "password":
         if not username or not password:
@@ -164,6 +176,21 @@ async def token(
         if not refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
         return OAuthTokenResponse.of(await grants.refresh(refresh_token))
+    if grant_type == TOKEN_EXCHANGE:
+        if not subject_token or not subject_token_type:
+            raise OAuthError("invalid_request", "subject_token and subject_token_type are required")
+        exchanged = await grants.exchange(
+            subject_token=subject_token,
+            subject_token_type=subject_token_type,
+            requested_token_type=requested_token_type,
+            scope=scope,
+        )
+        return ExchangeTokenResponse(
+            access_token=exchanged.access_token,
+            issued_token_type=ACCESS_TOKEN_TYPE_URN,
+            expires_in=exchanged.expires_in,
+            scope=exchanged.scope,
+        )
     raise OAuthError(
         "unsupported_grant_type", f"grant_type {grant_type!r} is not supported by this server"
     )
