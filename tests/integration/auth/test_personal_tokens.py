@@ -338,6 +338,27 @@ class TestRevoke:
         )
         assert (nobody.status_code, nobody.json()["code"]) == (404, "user_not_found")
 
+    async def test_by_whoever_presents_it_at_rfc_7009_revoke(
+        self, auth_client, user, user_tokens, db_engine
+    ):
+        from tessera_core.tokens.pat import new_personal_token
+
+        pat = await new_pat(auth_client, user_tokens)
+        kinds_before = await mail_kinds(db_engine, user["email"])
+        response = await auth_client.post("/api/v1/auth/revoke", data={"token": pat["token"]})
+        assert response.status_code == 200
+        refused = await auth_client.get(VERIFY, headers=pat_headers(pat["token"]))
+        assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+        assert await mail_kinds(db_engine, user["email"]) == [
+            *kinds_before,
+            "personal_token_revoked",
+        ]
+        # Again, or a token this server never issued: 200 and nothing mailed (RFC 7009 §2.2).
+        for token in (pat["token"], new_personal_token()):
+            again = await auth_client.post("/api/v1/auth/revoke", data={"token": token})
+            assert again.status_code == 200
+        assert len(await mail_kinds(db_engine, user["email"])) == len(kinds_before) + 1
+
     async def test_when_the_user_is_deactivated(
         self, auth_client, users_client, user, user_tokens, admin_headers
     ):

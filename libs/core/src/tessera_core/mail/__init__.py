@@ -99,8 +99,9 @@ class AccountMail:
             expires=expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
 
-    async def personal_token_revoked(self, user: User, name: str, *, by_admin: bool) -> None:
-        by = "by an administrator" if by_admin else "from your account"
+    async def personal_token_revoked(self, user: User, name: str, *, by: str) -> None:
+        """A notice that a personal access token was revoked, ``by`` whom (a phrase: "from
+        your account", "by an administrator")."""
         await self._send(
             "personal_token_revoked", user.email, username=user.username, name=name, by=by
         )

@@ -20,7 +20,7 @@ __all__ = ["FIND_PAT_SQL", "RECORD_USE_SQL", "PatRow", "PersonalTokenRepository"
 # The token with what its session and its user say about it: one prepared query per
 # cache miss of a token check.
 FIND_PAT_SQL = """
-    SELECT p.id, p.user_id, p.session_id, p.scope, p.created_at, p.expires_at,
+    SELECT p.id, p.user_id, p.session_id, p.name, p.scope, p.created_at, p.expires_at,
            s.revoked_at AS session_revoked_at,
            u.username, u.is_admin, u.is_active, u.email_verified
     FROM personal_access_token p
@@ -44,6 +44,7 @@ class PatRow:
     id: uuid.UUID
     user_id: uuid.UUID
     session_id: uuid.UUID
+    name: str
     scope: str
     created_at: datetime
     expires_at: datetime

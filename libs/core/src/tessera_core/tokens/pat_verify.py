@@ -104,7 +104,7 @@ class PersonalTokenVerifier:
         self.flush_seconds = flush_seconds
         self.clock = clock
         self._cache: dict[bytes, _Cached] = {}
-        self._used: dict[uuid.UUID, float] = {}
+        self._used: dict[str, float] = {}
         self._keeping = True
 
     async def claims(self, token: str) -> AccessClaims:
@@ -146,7 +146,7 @@ class PersonalTokenVerifier:
 
     def record_use(self, claims: AccessClaims) -> None:
         """Remember that a token was accepted now; ``flush`` writes it."""
-        self._used[uuid.UUID(claims.jti)] = self.clock()
+        self._used[claims.jti] = self.clock()
 
     async def flush(self) -> int:
         """Write every last use seen since the previous flush, in one statement; how many
@@ -157,7 +157,10 @@ class PersonalTokenVerifier:
         try:
             async with UnitOfWork(self.database, writes=False) as work:
                 await PersonalTokenRepository(work).record_use(
-                    {token_id: datetime.fromtimestamp(at, UTC) for token_id, at in used.items()}
+                    {
+                        uuid.UUID(token_id): datetime.fromtimestamp(at, UTC)
+                        for token_id, at in used.items()
+                    }
                 )
         except Exception:
             for token_id, at in used.items():

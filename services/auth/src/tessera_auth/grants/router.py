@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
 
+from tessera_auth.accounts.deps import AccountMailDep
 from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
 from tessera_auth.deps import ClientInfoDep
 from tessera_auth.factors.errors import (
@@ -24,6 +25,8 @@ from tessera_auth.factors.schemas import (
 )
 from tessera_auth.grants.deps import RefreshGrantDep, TokenGrantsDep
 from tessera_auth.grants.schemas import MFA_REQUIRED, SECOND_FACTOR_REQUIRED, LoginRequest
+from tessera_auth.pats import service as pats_service
+from tessera_auth.pats.deps import PersonalTokenRepositoryDep
 from tessera_auth.pats.service import ACCESS_TOKEN_TYPE_URN, TOKEN_EXCHANGE
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
@@ -37,6 +40,8 @@ from tessera_core.errors import (
     problem_responses,
 )
 from tessera_core.schemas import Text
+from tessera_core.tokens.pat import is_personal_token
+from tessera_core.web.deps import RevocationsDep, UserRepositoryDep
 from tessera_core.web.errors import OAuthRoute
 from tessera_core.web.routing import LeanRoute
 
@@ -205,8 +210,16 @@ async def token(
 async def revoke(
     token: Annotated[Text, Form()],
     grants: TokenGrantsDep,
+    personal_tokens: PersonalTokenRepositoryDep,
+    users: UserRepositoryDep,
+    revocations: RevocationsDep,
+    mail: AccountMailDep,
     token_type_hint: Annotated[Text | None, Form(max_length=50)] = None,
 ) -> Response:
-    """OAuth 2.0 token revocation (RFC 7009); unknown tokens are answered 200 too."""
-    await grants.revoke(token)
+    """OAuth 2.0 token revocation (RFC 7009); unknown tokens are answered 200 too. A
+    personal access token is revoked by whoever presents it (its owner is mailed)."""
+    if is_personal_token(token):
+        await pats_service.revoke_presented(personal_tokens, users, revocations, mail, token)
+    else:
+        await grants.revoke(token)
     return Response(status_code=200, headers=NO_STORE)

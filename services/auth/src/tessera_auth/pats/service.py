@@ -25,7 +25,12 @@ from tessera_core.ops.metrics import AUTH_TOKENS_ISSUED
 from tessera_core.revocation import Revocations
 from tessera_core.settings import Settings
 from tessera_core.tokens import AccessClaims, TokenVerifier
-from tessera_core.tokens.pat import hash_personal_token, is_personal_token, new_personal_token
+from tessera_core.tokens.pat import (
+    hash_personal_token,
+    is_personal_token,
+    new_personal_token,
+    well_formed_personal_token,
+)
 from tessera_core.tokens.pat_repository import PersonalTokenRepository
 from tessera_core.tokens.pat_verify import PAT_AMR, PAT_CLIENT_ID
 from tessera_core.tokens.scopes import format_scope, narrowed, parse_scope
@@ -41,6 +46,7 @@ __all__ = [
     "list_own",
     "revoke_for_admin",
     "revoke_own",
+    "revoke_presented",
 ]
 
 log = structlog.get_logger("tessera.pats")
@@ -134,10 +140,37 @@ async def revoke_own(
     if row is None:
         raise PersonalTokenNotFound("No live personal access token of yours has this id.")
     await revocations.revoke_session(row.session_id, reason="pat_revoked_by_user")
-    await mail.personal_token_revoked(user, row.name, by_admin=False)
+    await mail.personal_token_revoked(user, row.name, by="from your account")
     _log_after_commit(
         tokens, "personal_token_revoked", user_id=str(user.id), token_id=str(token_id)
     )
+
+
+async def revoke_presented(
+    tokens: PersonalTokenRepository,
+    users: UserRepository,
+    revocations: Revocations,
+    mail: AccountMail,
+    token: str,
+) -> bool:
+    """RFC 7009 for a personal access token: whoever holds it may revoke it (a secret
+    scanner that found it, the script's owner); the owner is told. False for a string that
+    is not a live token of this server (answered 200 all the same, §2.2)."""
+    if not well_formed_personal_token(token):
+        return False
+    row = await tokens.find(hash_personal_token(token))
+    if row is None or row.session_revoked_at is not None:
+        return False
+    revoked = await revocations.revoke_session(row.session_id, reason="pat_revoked_by_holder")
+    user = await users.get(row.user_id)
+    if revoked.count and user is not None:
+        await mail.personal_token_revoked(
+            user, row.name, by="by someone who presented it for revocation (it may have leaked)"
+        )
+        _log_after_commit(
+            tokens, "personal_token_revoked", user_id=str(row.user_id), token_id=str(row.id)
+        )
+    return True
 
 
 async def _existing_user(users: UserRepository, user_id: uuid.UUID) -> User:
@@ -175,7 +208,7 @@ async def revoke_for_admin(
     if row is None:
         raise PersonalTokenNotFound("This user has no live personal access token with this id.")
     await revocations.revoke_session(row.session_id, reason="pat_revoked_by_admin")
-    await mail.personal_token_revoked(user, row.name, by_admin=True)
+    await mail.personal_token_revoked(user, row.name, by="by an administrator")
     _log_after_commit(
         tokens,
         "admin_personal_token_revoked",
