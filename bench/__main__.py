@@ -52,6 +52,9 @@ class Scenario:
     load: wrk.Load | Callable[[], wrk.Load]  # a callable builds each run's load afresh
     target: float | None = None  # minimum ratio to the baseline (docs/benchmarks.md)
     connections: int | None = None  # the mode's unless set
+    # Another scenario of this run that this one is held to (its req/s as a ratio to that
+    # one's), with the minimum ratio: a personal access token against a JWT.
+    versus: tuple[str, float] | None = None
 
     def next_load(self) -> wrk.Load:
         return self.load if isinstance(self.load, wrk.Load) else self.load()
@@ -91,6 +94,7 @@ def rotating_refresh(platform: Platform, sessions: int) -> Callable[[], wrk.Load
 def scenarios(platform: Platform, mode: Mode) -> list[Scenario]:
     user = bearer(platform.user_tokens["access_token"])
     admin = bearer(platform.admin_tokens["access_token"])
+    pat = bearer(platform.personal_token)
     login_body = json.dumps({"username": platform.username, "password": PASSWORD})
     listing = "/api/v1/users?limit=20"
     small, large = platform.listing_sizes
@@ -99,6 +103,15 @@ def scenarios(platform: Platform, mode: Mode) -> list[Scenario]:
         Scenario("/healthz", "auth", wrk.Load("/healthz")),
         Scenario("/verify", "auth", wrk.Load("/api/v1/auth/verify", headers=user), 0.50),
         Scenario("/me", "users", wrk.Load("/api/v1/users/me", headers=user), 0.35),
+        Scenario(
+            "/verify (PAT)",
+            "auth",
+            wrk.Load("/api/v1/auth/verify", headers=pat),
+            versus=("/verify", 0.90),
+        ),
+        Scenario(
+            "/me (PAT)", "users", wrk.Load("/api/v1/users/me", headers=pat), versus=("/me", 0.90)
+        ),
         Scenario("refresh", "auth", rotating_refresh(platform, 2 * mode.connections), 0.25),
         Scenario(f"listing first page, {small:,}", "users", wrk.Load(listing, headers=admin), 0.25),
         Scenario(
@@ -272,6 +285,14 @@ def main(argv: list[str] | None = None) -> int:
             if scenario.service == "baseline":
                 baseline = figures.rps
                 figures.ratio = 1.0
+            if scenario.versus is not None:
+                other, minimum = scenario.versus
+                held = next((f for f in results if f.name == other), None)
+                if held is not None and held.rps:
+                    figures.note = (
+                        f"{figures.rps / held.rps:.2f}x {other} with a JWT "
+                        f"(target >= {minimum:.2f})"
+                    )
             results.append(figures)
             print(f"  {figures.name}: {figures.rps:.0f} req/s", flush=True)
         login = next((f for f in results if f.name == "login"), None)
