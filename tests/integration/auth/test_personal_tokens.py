@@ -5,6 +5,7 @@ and all at once (deactivation, password reset), use as a Bearer in both services
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from typing import Any
@@ -239,6 +240,27 @@ class TestAsBearer:
         assert refused.headers["www-authenticate"] == (
             'Bearer error="insufficient_scope", scope="profile:write"'
         )
+
+    async def test_requests_missing_the_cache_together_read_the_row_once(
+        self, auth_app: FastAPI, auth_client, user_tokens
+    ):
+        pat = await new_pat(auth_client, user_tokens)
+        personal = lifespan_state(auth_app)["core"].verifier.personal
+        personal.forget()
+        reads = 0
+        load = personal._load
+
+        async def counted(*args: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await load(*args)
+
+        personal._load = counted
+        answers = await asyncio.gather(
+            *(auth_client.get(VERIFY, headers=pat_headers(pat["token"])) for _ in range(20))
+        )
+        assert [a.status_code for a in answers] == [200] * 20
+        assert reads == 1
 
     async def test_an_expired_token_is_401(
         self, auth_app: FastAPI, auth_client, user_tokens, db_engine

@@ -104,6 +104,7 @@ class PersonalTokenVerifier:
         self.flush_seconds = flush_seconds
         self.clock = clock
         self._cache: dict[bytes, _Cached] = {}
+        self._loading: dict[bytes, asyncio.Future[_Cached]] = {}
         self._used: dict[str, float] = {}
         self._keeping = True
 
@@ -116,7 +117,7 @@ class PersonalTokenVerifier:
         digest = hash_personal_token(token)
         cached = self._cache.get(digest)
         if cached is None or cached.until <= now:
-            cached = await self._load(digest, now)
+            cached = await self._loaded(digest, now)
         row, claims = cached.row, cached.claims
         if row is None or claims is None:
             raise InvalidToken("The personal access token is not valid.")
@@ -127,6 +128,22 @@ class PersonalTokenVerifier:
         if claims.exp <= now:
             raise InvalidToken("The personal access token has expired.")
         return claims
+
+    async def _loaded(self, digest: bytes, now: float) -> _Cached:
+        """The row read once for every request that misses it at the same moment (a busy
+        token's entry expiring under 32 concurrent requests was 32 queries, one suffices).
+        Shielded: one caller going away does not cancel the others' read."""
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(digest, now))
+            self._loading[digest] = loading
+            loading.add_done_callback(lambda done: self._settled(digest, done))
+        return await asyncio.shield(loading)
+
+    def _settled(self, digest: bytes, done: asyncio.Future[_Cached]) -> None:
+        self._loading.pop(digest, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here: its waiters may all have gone away
 
     async def _load(self, digest: bytes, now: float) -> _Cached:
         async with UnitOfWork(self.database, writes=False) as work:
