@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
 
 from tessera_core.tokens.pat import PAT_PATTERN
 from tests.fixtures.apps import (
@@ -348,8 +349,16 @@ class TestRevoke:
         assert [t["id"] for t in listed.json()] == [pat["id"]]
         not_admin = await auth_client.delete(f"{path}/{pat['id']}", headers=bearer(user_tokens))
         assert (not_admin.status_code, not_admin.json()["code"]) == (403, "forbidden")
-        response = await auth_client.delete(f"{path}/{pat['id']}", headers=bearer(admin_tokens))
+        with capture_logs() as logs:
+            response = await auth_client.delete(f"{path}/{pat['id']}", headers=bearer(admin_tokens))
         assert response.status_code == 204
+        (event,) = [e for e in logs if e["event"] == "admin_personal_token_revoked"]
+        admin_id = unverified(admin_tokens["access_token"])[1]["sub"]
+        assert (event["actor_id"], event["user_id"], event["pat_id"]) == (
+            admin_id,
+            user["id"],
+            pat["id"],
+        )
         refused = await auth_client.get(VERIFY, headers=pat_headers(pat["token"]))
         assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
         assert (await mail_kinds(db_engine, user["email"]))[-1] == "personal_token_revoked"

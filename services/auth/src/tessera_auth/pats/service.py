@@ -118,7 +118,7 @@ async def create(
     )
     await mail.personal_token_created(user, name, row.scope, row.expires_at)
     AUTH_TOKENS_ISSUED.labels(kind="personal").inc()
-    _log_after_commit(tokens, "personal_token_created", user_id=str(user.id), token_id=str(row.id))
+    _log_after_commit(tokens, "personal_token_created", user_id=str(user.id), pat_id=str(row.id))
     return NewPersonalToken(row, token)
 
 
@@ -139,11 +139,13 @@ async def revoke_own(
     row = await tokens.live_for_user_by_id(token_id, user.id)
     if row is None:
         raise PersonalTokenNotFound("No live personal access token of yours has this id.")
-    await revocations.revoke_session(row.session_id, reason="pat_revoked_by_user")
-    await mail.personal_token_revoked(user, row.name, by="from your account")
-    _log_after_commit(
-        tokens, "personal_token_revoked", user_id=str(user.id), token_id=str(token_id)
-    )
+    revoked = await revocations.revoke_session(row.session_id, reason="pat_revoked_by_user")
+    # Two revocations of one token at once: the one that revoked it tells the owner.
+    if revoked.count:
+        await mail.personal_token_revoked(user, row.name, by="from your account")
+        _log_after_commit(
+            tokens, "personal_token_revoked", user_id=str(user.id), pat_id=str(token_id)
+        )
 
 
 async def revoke_presented(
@@ -168,7 +170,7 @@ async def revoke_presented(
             user, row.name, by="by someone who presented it for revocation (it may have leaked)"
         )
         _log_after_commit(
-            tokens, "personal_token_revoked", user_id=str(row.user_id), token_id=str(row.id)
+            tokens, "personal_token_revoked", user_id=str(row.user_id), pat_id=str(row.id)
         )
     return True
 
@@ -207,14 +209,16 @@ async def revoke_for_admin(
     row = await tokens.live_for_user_by_id(token_id, user_id)
     if row is None:
         raise PersonalTokenNotFound("This user has no live personal access token with this id.")
-    await revocations.revoke_session(row.session_id, reason="pat_revoked_by_admin")
+    revoked = await revocations.revoke_session(row.session_id, reason="pat_revoked_by_admin")
+    if not revoked.count:
+        return
     await mail.personal_token_revoked(user, row.name, by="by an administrator")
     _log_after_commit(
         tokens,
         "admin_personal_token_revoked",
         actor_id=actor_id,
         user_id=str(user_id),
-        token_id=str(token_id),
+        pat_id=str(token_id),
     )
 
 
