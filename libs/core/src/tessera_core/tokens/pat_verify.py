@@ -7,9 +7,9 @@ row is read by its SHA-256, once per worker per ``cache_seconds``, and turned in
 ``AccessClaims`` (the user's roles as the row says them, the token's scope within what they
 allow, ``amr`` ``["pat"]`` and no ``auth_time``, so step-up always refuses one). The
 verifier then asks the revocation store, as for any JWT, on every request: a revoked token
-is refused within one request in every replica, whatever this cache holds. The cache only
-has to outlast nothing longer than the fast path's window (``access TTL + leeway``), after
-which the row itself says the session is revoked; ``core_state`` keeps it shorter.
+is refused within one request in every replica, whatever this cache holds. A cached row
+must not be trusted longer than Redis keeps a revoked session (``access TTL + leeway``):
+past that the row itself has to say so; ``core_state`` keeps it under half of that.
 """
 
 from __future__ import annotations
