@@ -42,5 +42,5 @@ class PersonalTokenRead(BaseModel):
 class PersonalTokenCreated(PersonalTokenRead):
     token: str = Field(
         description="the token itself: shown in this answer only, never again",
-        examples=["tsr_pat_3mF0kq9ZrW2yXb7LcN1sTd4HgJ8vPa0fE5u2Kq"],
+        examples=["tsr_pat_KGOsHFJj4S19au0wlWWg8NGWeQvMws1C3Kh4"],
     )
