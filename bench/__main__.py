@@ -52,6 +52,9 @@ class Scenario:
     load: wrk.Load | Callable[[], wrk.Load]  # a callable builds each run's load afresh
     target: float | None = None  # minimum ratio to the baseline (docs/benchmarks.md)
     connections: int | None = None  # the mode's unless set
+    # Another scenario of this run that this one is held to (its req/s as a ratio to that
+    # one's), with the minimum ratio: a personal access token against a JWT.
+    versus: tuple[str, float] | None = None
 
     def next_load(self) -> wrk.Load:
         return self.load if isinstance(self.load, wrk.Load) else self.load()
@@ -69,6 +72,8 @@ class Figures:
     errors: int
     postgres_ms_per_request: float
     redis_ms_per_request: float
+    # The measured service's own CPU per request: steadier than req/s on a shared machine.
+    service_ms_per_request: float = 0.0
     target: float | None = None
     note: str = ""
 
@@ -91,6 +96,7 @@ def rotating_refresh(platform: Platform, sessions: int) -> Callable[[], wrk.Load
 def scenarios(platform: Platform, mode: Mode) -> list[Scenario]:
     user = bearer(platform.user_tokens["access_token"])
     admin = bearer(platform.admin_tokens["access_token"])
+    pat = bearer(platform.personal_token)
     login_body = json.dumps({"username": platform.username, "password": PASSWORD})
     listing = "/api/v1/users?limit=20"
     small, large = platform.listing_sizes
@@ -99,6 +105,15 @@ def scenarios(platform: Platform, mode: Mode) -> list[Scenario]:
         Scenario("/healthz", "auth", wrk.Load("/healthz")),
         Scenario("/verify", "auth", wrk.Load("/api/v1/auth/verify", headers=user), 0.50),
         Scenario("/me", "users", wrk.Load("/api/v1/users/me", headers=user), 0.35),
+        Scenario(
+            "/verify (PAT)",
+            "auth",
+            wrk.Load("/api/v1/auth/verify", headers=pat),
+            versus=("/verify", 0.90),
+        ),
+        Scenario(
+            "/me (PAT)", "users", wrk.Load("/api/v1/users/me", headers=pat), versus=("/me", 0.90)
+        ),
         Scenario("refresh", "auth", rotating_refresh(platform, 2 * mode.connections), 0.25),
         Scenario(f"listing first page, {small:,}", "users", wrk.Load(listing, headers=admin), 0.25),
         Scenario(
@@ -155,7 +170,7 @@ def measure(
     if mode.warmup:
         wrk.run(url, scenario.next_load(), seconds=mode.warmup, connections=connections)
     runs: list[wrk.Result] = []
-    cpu = {"postgres": 0.0, "redis": 0.0}
+    cpu = {"postgres": 0.0, "redis": 0.0, scenario.service: 0.0}
     health: list[wrk.Result] = []
     sampler = None
     for repeat in range(mode.repeats):
@@ -193,6 +208,7 @@ def measure(
         errors=sum(r.errors for r in runs),
         postgres_ms_per_request=cpu["postgres"] * 1000 / max(1, requests),
         redis_ms_per_request=cpu["redis"] * 1000 / max(1, requests),
+        service_ms_per_request=cpu[scenario.service] * 1000 / max(1, requests),
         target=scenario.target,
     )
     if health:
@@ -216,7 +232,7 @@ def argon2_seconds() -> float:
 def table(results: list[Figures], mode: Mode, extra: dict[str, object]) -> str:
     header = (
         f"{'scenario':<30} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} "
-        f"{'target':>6} {'pg ms/req':>9} {'redis ms/req':>12} {'non-2xx':>7}"
+        f"{'target':>6} {'svc ms/req':>10} {'pg ms/req':>9} {'redis ms/req':>12} {'non-2xx':>7}"
     )
     lines = [header, "-" * len(header)]
     for f in results:
@@ -224,7 +240,8 @@ def table(results: list[Figures], mode: Mode, extra: dict[str, object]) -> str:
         flag = "  <-- under target" if f.target is not None and f.ratio < f.target else ""
         lines.append(
             f"{f.name:<30} {f.rps:8.0f} {f.p50_ms:7.2f} {f.p99_ms:7.2f} {f.ratio:6.2f} "
-            f"{target:>6} {f.postgres_ms_per_request:9.3f} {f.redis_ms_per_request:12.3f} "
+            f"{target:>6} {f.service_ms_per_request:10.3f} {f.postgres_ms_per_request:9.3f} "
+            f"{f.redis_ms_per_request:12.3f} "
             f"{f.non_2xx + f.errors:7d}{flag}"
         )
         if f.note:
@@ -272,6 +289,16 @@ def main(argv: list[str] | None = None) -> int:
             if scenario.service == "baseline":
                 baseline = figures.rps
                 figures.ratio = 1.0
+            if scenario.versus is not None:
+                other, minimum = scenario.versus
+                held = next((f for f in results if f.name == other), None)
+                if held is not None and held.rps and held.service_ms_per_request:
+                    figures.note = (
+                        f"{figures.rps / held.rps:.2f}x {other} with a JWT in req/s "
+                        f"(target >= {minimum:.2f}); service CPU per request "
+                        f"{figures.service_ms_per_request / held.service_ms_per_request:.2f}x "
+                        "the JWT's"
+                    )
             results.append(figures)
             print(f"  {figures.name}: {figures.rps:.0f} req/s", flush=True)
         login = next((f for f in results if f.name == "login"), None)

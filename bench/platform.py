@@ -90,6 +90,8 @@ class Platform:
     cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     user_tokens: dict[str, str] = field(default_factory=dict)
     admin_tokens: dict[str, str] = field(default_factory=dict)
+    # The user's personal access token (scope profile:read), beside the JWT of user_tokens.
+    personal_token: str = ""
     username: str = ""
     deep_cursors: dict[str, str] = field(default_factory=dict)
 
@@ -200,6 +202,14 @@ class Platform:
             conn.execute(text(f'INSERT INTO "user" ({columns}) VALUES ({values})'), admin_row)
         self.user_tokens = self.login(self.username)
         self.admin_tokens = self.login(admin)
+        created = httpx.post(
+            f"{auth}/api/v1/auth/tokens",
+            json={"name": "bench", "scope": "profile:read"},
+            headers={"Authorization": f"Bearer {self.user_tokens['access_token']}"},
+            timeout=30,
+        )
+        created.raise_for_status()
+        self.personal_token = created.json()["token"]
         for size, url in urls.items():
             self.deep_cursors[size] = middle_cursor(url, CursorCodec(self.cursor_secret.encode()))
 

@@ -26,7 +26,11 @@ class TestWellKnown:
         assert metadata["token_endpoint"] == f"{ISSUER}/api/v1/auth/token"
         assert metadata["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
         assert metadata["revocation_endpoint"] == f"{ISSUER}/api/v1/auth/revoke"
-        assert metadata["grant_types_supported"] == ["password", "refresh_token"]
+        assert metadata["grant_types_supported"] == [
+            "password",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ]
 
     async def test_openapi_docs_under_the_service_prefix(self, auth_client: httpx.AsyncClient):
         schema = (await auth_client.get("/api/v1/auth/openapi.json")).json()

@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     step_up_max_age_seconds: int = Field(600, ge=30)
     admins_require_second_factor: bool = False
 
+    # Personal access tokens (docs/personal-access-tokens.md): the longest lifetime one may be
+    # given; how long a worker trusts a token's row it read (revocation is asked of Redis on
+    # every request regardless; kept under half the fast path's window); how often a worker
+    # writes the last uses it saw.
+    pat_max_days: int = Field(365, ge=1, le=3650)
+    pat_cache_seconds: float = Field(60.0, ge=0, le=600)
+    pat_last_used_flush_seconds: float = Field(60.0, gt=0)
+
     # Failed password checks before 429 (tessera_core.accounts.throttle): strict from one address,
     # looser across addresses (a stranger cannot lock the owner out everywhere), and per
     # address across accounts.

@@ -21,6 +21,7 @@ from tessera_auth.keys.router import router as keys_router
 from tessera_auth.mail.delivery import MailDelivery
 from tessera_auth.mail.dev_router import dev_mail_router
 from tessera_auth.mail.sender import SmtpSender
+from tessera_auth.pats.router import router as pats_router
 from tessera_auth.recovery.router import router as recovery_router
 from tessera_auth.sessions.router import router as sessions_router
 from tessera_auth.state import AuthLifespanState, AuthState
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             factors_router,
             factors_admin_router,
             sessions_router,
+            pats_router,
             recovery_router,
             keys_router,
         ),

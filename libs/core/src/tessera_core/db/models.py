@@ -34,6 +34,7 @@ __all__ = [
     "LoginSession",
     "MailOutbox",
     "Passkey",
+    "PersonalAccessToken",
     "RecoveryCode",
     "RefreshToken",
     "RevokedAccessToken",
@@ -171,6 +172,30 @@ class LoginSession(Base):
     scope: Mapped[str | None] = mapped_column(String(1024))
 
     user: Mapped[User] = relationship(back_populates="sessions", lazy="raise")
+
+
+class PersonalAccessToken(Base):
+    """A personal access token (``tessera_core.tokens.pat``), stored only as its SHA-256. It
+    owns a login session (``amr`` ``{pat}``): revoking that session revokes the token, and
+    whatever ends every session of the user (a deactivation, a password reset, logout-all)
+    ends it too."""
+
+    __tablename__ = "personal_access_token"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("login_session.id", ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    scope: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Written in batches, not per request (``tessera_core.tokens.pat_verify``).
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RefreshToken(Base):

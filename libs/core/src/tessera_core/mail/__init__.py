@@ -8,6 +8,7 @@ service on an email change. Only the auth service delivers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,6 +84,27 @@ class AccountMail:
         """A notice that a second factor was added, removed or replaced (``change`` says
         which, as a sentence): whoever did it may not be the owner."""
         await self._send("second_factor_changed", user.email, username=user.username, change=change)
+
+    async def personal_token_created(
+        self, user: User, name: str, scope: str, expires_at: datetime
+    ) -> None:
+        """A notice that a personal access token was created: whoever did it may not be the
+        owner, and the token works until it is revoked or expires."""
+        await self._send(
+            "personal_token_created",
+            user.email,
+            username=user.username,
+            name=name,
+            scope=scope,
+            expires=expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+
+    async def personal_token_revoked(self, user: User, name: str, *, by: str) -> None:
+        """A notice that a personal access token was revoked, ``by`` whom (a phrase: "from
+        your account", "by an administrator")."""
+        await self._send(
+            "personal_token_revoked", user.email, username=user.username, name=name, by=by
+        )
 
     async def email_verification(self, user: User) -> None:
         """A verification link for the user's current address; earlier ones stop working."""

@@ -22,6 +22,8 @@ MAIL_KINDS = (
     "email_verification",
     "email_changed",
     "second_factor_changed",
+    "personal_token_created",
+    "personal_token_revoked",
 )
 
 

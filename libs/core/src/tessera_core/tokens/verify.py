@@ -19,6 +19,8 @@ from tessera_core.errors import InvalidToken
 from tessera_core.ops.metrics import TOKEN_VERIFICATIONS
 from tessera_core.tokens.claims import ACCESS_TOKEN_TYPE, AccessClaims
 from tessera_core.tokens.jwks import JWKSCache, PublicKey
+from tessera_core.tokens.pat import is_personal_token
+from tessera_core.tokens.pat_verify import PersonalTokenVerifier
 
 # Headers that would let a token name its own verification key: never trusted (RFC 8725 §3.10).
 UNTRUSTED_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c"})
@@ -94,6 +96,8 @@ class TokenVerifier:
         algorithms: the deployment's allowed algorithms (asymmetric only; ``none`` and
             HMAC are never accepted whatever this says).
         leeway: seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+        personal: resolves personal access tokens (``tsr_pat_…``); without it, they are
+            refused like any string that is not a JWT.
 
     Example:
         >>> claims = await verifier.verify(token)  # doctest: +SKIP
@@ -111,8 +115,10 @@ class TokenVerifier:
         algorithms: list[str],
         leeway: int = 30,
         clock: Callable[[], float] = time.time,
+        personal: PersonalTokenVerifier | None = None,
     ) -> None:
         self.jwks = jwks
+        self.personal = personal
         self.revocation = revocation
         self.issuer = issuer
         self.audience = audience
@@ -125,9 +131,16 @@ class TokenVerifier:
         self, token: str, *, revocation: RevocationCheck | None = None
     ) -> AccessClaims:
         """Every check, revocation included (by ``revocation`` if given, else the shared
-        store); raises ``InvalidToken``, ``TokenRevoked`` or ``RevocationUnavailable``."""
+        store); raises ``InvalidToken``, ``TokenRevoked`` or ``RevocationUnavailable``.
+
+        A personal access token goes through the same revocation check as a JWT (its id as
+        ``jti``, its session as ``sid``, its creation as ``iat``), on every request."""
+        personal = self.personal if is_personal_token(token) else None
         try:
-            claims = await self.verify_signed(token)
+            if personal is not None:
+                claims = await personal.claims(token)
+            else:
+                claims = await self.verify_signed(token)
             await (revocation or self.revocation).check(
                 claims.iss, jti=claims.jti, sid=claims.sid, user_id=claims.sub, issued_at=claims.iat
             )
@@ -135,6 +148,8 @@ class TokenVerifier:
             TOKEN_VERIFICATIONS.labels(result=getattr(exc, "code", "error")).inc()
             raise
         VALID_VERIFICATIONS.inc()
+        if personal is not None:
+            personal.record_use(claims)
         return claims
 
     async def verify_signed(self, token: str) -> AccessClaims:

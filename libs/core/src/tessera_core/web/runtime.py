@@ -25,6 +25,7 @@ from tessera_core.ops.metrics import metrics_router
 from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
+from tessera_core.tokens.pat_verify import PersonalTokenVerifier
 from tessera_core.web.docs import add_docs
 from tessera_core.web.errors import install_error_handlers
 from tessera_core.web.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -122,6 +123,14 @@ async def core_state(
         max_age=settings.jwks_cache_seconds,
         min_refetch_interval=settings.jwks_refetch_min_interval_seconds,
     )
+    personal = PersonalTokenVerifier(
+        database,
+        issuer=settings.issuer,
+        # A row read before a revocation may be trusted this long; the fast path holds the
+        # revoked session for its window (access TTL + leeway), and the row says it after.
+        cache_seconds=min(settings.pat_cache_seconds, revocation.window_seconds / 2),
+        flush_seconds=settings.pat_last_used_flush_seconds,
+    )
     verifier = TokenVerifier(
         jwks=jwks,
         revocation=revocation,
@@ -129,6 +138,7 @@ async def core_state(
         audience=settings.audience,
         algorithms=list(settings.allowed_algorithms),
         leeway=settings.leeway_seconds,
+        personal=personal,
     )
     state = CoreState(
         settings,
@@ -140,13 +150,18 @@ async def core_state(
         http,
     )
     keeper = asyncio.create_task(revocation.keep_fast_path(), name="revocation-fast-path")
+    last_used = asyncio.create_task(personal.keep_last_used(), name="pat-last-used")
     try:
         yield state
     finally:
         revocation.stop_keeping()
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        personal.stop_keeping()
+        for task in (keeper, last_used):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):  # what this worker saw last, if PostgreSQL is up
+            await personal.flush()
         await state.aclose()
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response, status
 
+from tessera_auth.accounts.deps import AccountMailDep
 from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
 from tessera_auth.deps import ClientInfoDep
 from tessera_auth.factors.errors import (
@@ -24,9 +25,12 @@ from tessera_auth.factors.schemas import (
 )
 from tessera_auth.grants.deps import RefreshGrantDep, TokenGrantsDep
 from tessera_auth.grants.schemas import MFA_REQUIRED, SECOND_FACTOR_REQUIRED, LoginRequest
+from tessera_auth.pats import service as pats_service
+from tessera_auth.pats.deps import PersonalTokenRepositoryDep
+from tessera_auth.pats.service import ACCESS_TOKEN_TYPE_URN, TOKEN_EXCHANGE
 from tessera_auth.sessions.errors import InvalidRefreshToken, RefreshTokenReused
 from tessera_auth.sessions.schemas import RefreshRequest
-from tessera_auth.tokens.schemas import OAuthTokenResponse, TokenPair
+from tessera_auth.tokens.schemas import ExchangeTokenResponse, OAuthTokenResponse, TokenPair
 from tessera_core.accounts.throttle import TooManyAttempts
 from tessera_core.errors import (
     NO_STORE,
@@ -36,6 +40,8 @@ from tessera_core.errors import (
     problem_responses,
 )
 from tessera_core.schemas import Text
+from tessera_core.tokens.pat import is_personal_token
+from tessera_core.web.deps import RevocationsDep, UserRepositoryDep
 from tessera_core.web.errors import OAuthRoute
 from tessera_core.web.routing import LeanRoute
 
@@ -139,7 +145,11 @@ async def refresh(data: RefreshRequest, response: Response, grant: RefreshGrantD
     return await grant.refresh(data.refresh_token)
 
 
-@oauth_router.post("/token", response_model=OAuthTokenResponse, responses={403: MFA_REQUIRED})
+@oauth_router.post(
+    "/token",
+    response_model=OAuthTokenResponse | ExchangeTokenResponse,
+    responses={403: MFA_REQUIRED},
+)
 async def token(
     grant_type: Annotated[Text, Form(max_length=100)],
     response: Response,
@@ -150,12 +160,19 @@ async def token(
     refresh_token: Annotated[Text | None, Form()] = None,
     scope: Annotated[Text | None, Form(max_length=1024)] = None,
     client_id: Annotated[Text | None, Form(max_length=100)] = None,
-) -> OAuthTokenResponse:
-    """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants). A
-    password grant's `scope` narrows the session to those scopes (a subset of what the
-    account may hold, else `invalid_scope`), also across a second factor; a refresh grant's
-    narrows that one access token within the session's. The answer's `scope` says what the
-    access token grants."""
+    subject_token: Annotated[Text | None, Form(max_length=1024)] = None,
+    subject_token_type: Annotated[Text | None, Form(max_length=100)] = None,
+    requested_token_type: Annotated[Text | None, Form(max_length=100)] = None,
+) -> OAuthTokenResponse | ExchangeTokenResponse:
+    """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants, RFC
+    8693 token exchange). A password grant's `scope` narrows the session to those scopes (a
+    subset of what the account may hold, else `invalid_scope`), also across a second factor;
+    a refresh grant's narrows that one access token within the session's. The answer's
+    `scope` says what the access token grants.
+    `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` with a personal access
+    token as `subject_token` (`subject_token_type`
+    `urn:ietf:params:oauth:token-type:access_token`) answers a short access token of the
+    same session and scope (or the narrower `scope` asked), no refresh token."""
     response.headers.update(NO_STORE)
     if grant_type == "password":
         if not username or not password:
@@ -166,6 +183,21 @@ async def token(
         if not refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
         return OAuthTokenResponse.of(await grants.refresh(refresh_token, scope))
+    if grant_type == TOKEN_EXCHANGE:
+        if not subject_token or not subject_token_type:
+            raise OAuthError("invalid_request", "subject_token and subject_token_type are required")
+        exchanged = await grants.exchange(
+            subject_token=subject_token,
+            subject_token_type=subject_token_type,
+            requested_token_type=requested_token_type,
+            scope=scope,
+        )
+        return ExchangeTokenResponse(
+            access_token=exchanged.access_token,
+            issued_token_type=ACCESS_TOKEN_TYPE_URN,
+            expires_in=exchanged.expires_in,
+            scope=exchanged.scope,
+        )
     raise OAuthError(
         "unsupported_grant_type", f"grant_type {grant_type!r} is not supported by this server"
     )
@@ -180,8 +212,16 @@ async def token(
 async def revoke(
     token: Annotated[Text, Form()],
     grants: TokenGrantsDep,
+    personal_tokens: PersonalTokenRepositoryDep,
+    users: UserRepositoryDep,
+    revocations: RevocationsDep,
+    mail: AccountMailDep,
     token_type_hint: Annotated[Text | None, Form(max_length=50)] = None,
 ) -> Response:
-    """OAuth 2.0 token revocation (RFC 7009); unknown tokens are answered 200 too."""
-    await grants.revoke(token)
+    """OAuth 2.0 token revocation (RFC 7009); unknown tokens are answered 200 too. A
+    personal access token is revoked by whoever presents it (its owner is mailed)."""
+    if is_personal_token(token):
+        await pats_service.revoke_presented(personal_tokens, users, revocations, mail, token)
+    else:
+        await grants.revoke(token)
     return Response(status_code=200, headers=NO_STORE)

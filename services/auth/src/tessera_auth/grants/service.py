@@ -1,5 +1,6 @@
 """The grants: the two ways to a token pair (RFC 6749 §4.3 password, §6 refresh token),
-written once for ``/login``, ``/refresh`` and ``/token``; and RFC 7009 revocation."""
+written once for ``/login``, ``/refresh`` and ``/token``; the token exchange of a personal
+access token (RFC 8693); and RFC 7009 revocation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from tessera_auth.factors.errors import InvalidChallenge, InvalidPasskey, Second
 from tessera_auth.factors.passkeys import PASSKEY_AMR, PASSKEY_SECOND_FACTOR_AMR, Passkeys
 from tessera_auth.factors.schemas import PasskeyAnswer
 from tessera_auth.factors.service import Factors
+from tessera_auth.pats import service as pats_service
+from tessera_auth.pats.service import ExchangedToken
 from tessera_auth.sessions import service as sessions_service
 from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.state import AuthState
@@ -167,6 +170,24 @@ class TokenGrants:
     async def refresh(self, refresh_token: str, scope: str | None = None) -> TokenPair:
         """Spend a refresh token for the next pair of its session (``RefreshGrant``)."""
         return await self.refresh_grant.refresh(refresh_token, scope)
+
+    async def exchange(
+        self,
+        *,
+        subject_token: str,
+        subject_token_type: str,
+        requested_token_type: str | None,
+        scope: str | None,
+    ) -> ExchangedToken:
+        """RFC 8693 token exchange: a personal access token for a short access token."""
+        return await pats_service.exchange(
+            self.verifier,
+            self.auth.issuer,
+            subject_token=subject_token,
+            subject_token_type=subject_token_type,
+            requested_token_type=requested_token_type,
+            scope=scope,
+        )
 
     async def revoke(self, token: str) -> None:
         """Revoke a refresh token's session, or a single access token; anything else is

@@ -23,7 +23,11 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
             "token_endpoint": f"{base}/api/v1/auth/token",
             "jwks_uri": f"{base}/.well-known/jwks.json",
             "revocation_endpoint": f"{base}/api/v1/auth/revoke",
-            "grant_types_supported": ["password", "refresh_token"],
+            "grant_types_supported": [
+                "password",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ],
             "scopes_supported": list(SCOPES),
             # No authorization endpoint: no redirect-based response types are offered.
             "response_types_supported": [],

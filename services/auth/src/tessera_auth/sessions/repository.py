@@ -5,11 +5,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tessera_auth.tokens.issuer import TokenSubject
-from tessera_core.db.models import LoginSession, RefreshToken
+from tessera_core.db.models import LoginSession, PersonalAccessToken, RefreshToken
 from tessera_core.db.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -53,6 +53,10 @@ ROTATE_SQL = """
     INSERT INTO refresh_token (id, session_id, token_hash, expires_at)
     SELECT %(next_id)s, session_id, %(next_hash)s, %(expires_at)s FROM spent
 """
+
+
+# A login session that no personal access token owns.
+_NOT_A_PAT = ~exists().where(PersonalAccessToken.session_id == LoginSession.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +180,17 @@ class LoginSessionRepository:
         return RefreshTokenRow(**row) if row else None
 
     async def get_for_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> LoginSession | None:
-        login = await self.session.get(LoginSession, session_id)
-        return login if login is not None and login.user_id == user_id else None
+        """One of the user's login sessions; ``None`` for anyone else's, and for the session
+        of a personal access token (revoked through its own endpoint, which tells the owner)."""
+        return await self.session.scalar(
+            select(LoginSession).where(
+                LoginSession.id == session_id, LoginSession.user_id == user_id, _NOT_A_PAT
+            )
+        )
 
     async def active_for_user(self, user_id: uuid.UUID, now: datetime) -> Sequence[LoginSession]:
+        """The user's live logins, most recently used first; personal access tokens, which
+        own sessions too, are listed by ``GET /tokens`` instead."""
         return (
             await self.session.scalars(
                 select(LoginSession)
@@ -187,6 +198,7 @@ class LoginSessionRepository:
                     LoginSession.user_id == user_id,
                     LoginSession.revoked_at.is_(None),
                     LoginSession.expires_at > now,
+                    _NOT_A_PAT,
                 )
                 .order_by(LoginSession.last_used_at.desc())
             )

@@ -24,7 +24,9 @@ class TokenSubject:
     email_verified: bool
     session_id: uuid.UUID
     client_id: str
-    session_started: datetime
+    # When the login was proved (``auth_time``); None for a personal access token's session,
+    # whose tokens prove no login, so step-up refuses them.
+    session_started: datetime | None
     # How the login was proved (RFC 8176): ("pwd",), or ("pwd", "otp", "mfa") and the like.
     amr: tuple[str, ...] = ("pwd",)
     # The session's narrowed scope (``login_session.scope``); None: all the roles allow.
@@ -57,13 +59,18 @@ class AccessTokenIssuer:
         self.keys = keys
         self.settings = settings
 
-    def issue(self, subject: TokenSubject, now: datetime) -> str:
+    def issue(self, subject: TokenSubject, now: datetime, *, ttl_seconds: int | None = None) -> str:
+        """A signed access token for ``subject``, living ``ttl_seconds`` (at most, and by
+        default, ``TESSERA_ACCESS_TOKEN_TTL_SECONDS``)."""
         issued_at = int(now.timestamp())
-        claims = {
+        ttl = self.settings.access_token_ttl_seconds
+        if ttl_seconds is not None:
+            ttl = min(ttl, ttl_seconds)
+        claims: dict[str, object] = {
             "iss": self.settings.issuer,
             "aud": self.settings.audience,
             "sub": str(subject.user_id),
-            "exp": issued_at + self.settings.access_token_ttl_seconds,
+            "exp": issued_at + ttl,
             "iat": issued_at,
             "nbf": issued_at,
             "jti": uuid.uuid4().hex,
@@ -72,8 +79,9 @@ class AccessTokenIssuer:
             "preferred_username": subject.username,
             "roles": roles_of(is_admin=subject.is_admin),
             "email_verified": subject.email_verified,
-            "auth_time": int(subject.session_started.timestamp()),
             "amr": list(subject.amr),
             "scope": format_scope(subject.scopes),
         }
+        if subject.session_started is not None:
+            claims["auth_time"] = int(subject.session_started.timestamp())
         return self.keys.sign(claims)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-__all__ = ["OAuthTokenResponse", "TokenPair"]
+__all__ = ["ExchangeTokenResponse", "OAuthTokenResponse", "TokenPair"]
 
 
 class TokenPair(BaseModel):
@@ -38,3 +38,19 @@ class OAuthTokenResponse(TokenPair):
     @classmethod
     def of(cls, pair: TokenPair) -> OAuthTokenResponse:
         return cls(**pair.model_dump(), scope=pair.granted_scope)
+
+
+class ExchangeTokenResponse(BaseModel):
+    """RFC 8693 §2.2.1: the access token a token exchange issues; no refresh token."""
+
+    access_token: str
+    issued_token_type: str = Field(
+        description="what `access_token` is (RFC 8693 §3)",
+        examples=["urn:ietf:params:oauth:token-type:access_token"],
+    )
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str = Field(
+        description="the access token's scopes, space-separated (RFC 6749 §3.3)",
+        examples=["profile:read"],
+    )
