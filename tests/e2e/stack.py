@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,6 +361,40 @@ def start_gateway(
     proc = Proc("nginx", nginx_command(main), base_env(), directory / "nginx.log").start()
     wait_for_port(port, timeout=20)
     return Gateway(port, proc, directory / "gateway")
+
+
+@dataclass
+class Replicated:
+    """Two replicas of each service and a gateway in front of both (``replicated``)."""
+
+    services: list[Service]  # auth, its second replica, users, its second replica
+    gateway: Gateway
+
+
+@contextlib.contextmanager
+def replicated(stack: Stack, directory: Path, suffix: str) -> Iterator[Replicated]:
+    """A second replica of each of ``stack``'s services, on its stores, and a gateway that
+    balances between both replicas of each; all of them stopped on exit."""
+    started: list[Proc] = []
+
+    def replica(name: str) -> Service:
+        env = service_env(name, stack.backends, issuer=stack.gateway.url, auth_port=stack.auth.port)
+        service = start_service(name, env, directory, suffix=suffix)
+        started.append(service.proc)
+        return service
+
+    try:
+        second_auth, second_users = replica("auth"), replica("users")
+        gateway = start_gateway(
+            directory,
+            auth_port=[stack.auth.port, second_auth.port],
+            users_port=[stack.users.port, second_users.port],
+        )
+        started.append(gateway.proc)
+        yield Replicated([stack.auth, second_auth, stack.users, second_users], gateway)
+    finally:
+        for proc in started:
+            proc.stop()
 
 
 @dataclass

@@ -21,13 +21,10 @@ from tessera_core.revocation import jti_key, sid_key
 from tests.e2e.accounts import PASSWORD, log_in, logged_out, register, signed_in
 from tests.e2e.stack import (
     RESYNC_SECONDS,
-    Proc,
     Service,
     Stack,
+    replicated,
     run_sql,
-    service_env,
-    start_gateway,
-    start_service,
     wait_http,
 )
 from tests.e2e.traffic import Traffic
@@ -273,30 +270,8 @@ class TestRedisLosesData:
     def test_flush_under_two_replicas_of_each_service(self, stack: Stack, tmp_path: Path):
         """Two replicas of each service behind their own gateway: after a flush under
         traffic, no revoked token passes, and the rebuilds run one at a time."""
-
-        def replica(name: str) -> Service:
-            env = service_env(
-                name, stack.backends, issuer=stack.gateway.url, auth_port=stack.auth.port
-            )
-            started = start_service(name, env, tmp_path, suffix="-2")
-            extra.append(started.proc)
-            return started
-
-        extra: list[Proc] = []
-        try:
-            second_auth, second_users = replica("auth"), replica("users")
-            gateway = start_gateway(
-                tmp_path,
-                auth_port=[stack.auth.port, second_auth.port],
-                users_port=[stack.users.port, second_users.port],
-            )
-            extra.append(gateway.proc)
-            self._flush_under_traffic(
-                stack, [stack.auth, second_auth, stack.users, second_users], gateway.url
-            )
-        finally:
-            for proc in extra:
-                proc.stop()
+        with replicated(stack, tmp_path, "-2") as replicas:
+            self._flush_under_traffic(stack, replicas.services, replicas.gateway.url)
 
     @staticmethod
     def _flush_under_traffic(stack: Stack, replicas: list[Service], gateway_url: str) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.accounts import signed_in
-from tests.e2e.stack import Proc, Service, Stack, service_env, start_gateway, start_service
+from tests.e2e.stack import Stack, replicated
 from tests.e2e.traffic import Traffic
 from tests.fixtures.apps import bearer
 
@@ -23,24 +23,8 @@ ME = "/api/v1/users/me"
 
 class TestLeakedThenRevoked:
     def test_refused_at_once_by_every_replica_of_both_services(self, stack: Stack, tmp_path: Path):
-        extra: list[Proc] = []
-
-        def replica(name: str) -> Service:
-            env = service_env(
-                name, stack.backends, issuer=stack.gateway.url, auth_port=stack.auth.port
-            )
-            started = start_service(name, env, tmp_path, suffix="-pat")
-            extra.append(started.proc)
-            return started
-
-        try:
-            second_auth, second_users = replica("auth"), replica("users")
-            gateway = start_gateway(
-                tmp_path,
-                auth_port=[stack.auth.port, second_auth.port],
-                users_port=[stack.users.port, second_users.port],
-            )
-            extra.append(gateway.proc)
+        with replicated(stack, tmp_path, "-pat") as replicas:
+            gateway = replicas.gateway
             with httpx.Client(base_url=gateway.url, timeout=30) as client:
                 owner = signed_in(client)
                 created = client.post(
@@ -62,10 +46,7 @@ class TestLeakedThenRevoked:
                     )
                     answered = time.monotonic()
                     time.sleep(1.5)
-            assert revoked.status_code == 204, revoked.text
-        finally:
-            for proc in extra:
-                proc.stop()
+        assert revoked.status_code == 204, revoked.text
         print(f"a leaked token revoked under traffic: {traffic.report()}")
         for label in calls:
             before = [s for s in traffic.of(label) if s.answered < answered and s.status == 200]
