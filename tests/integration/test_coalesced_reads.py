@@ -16,13 +16,6 @@ from tests.fixtures.servers import LocalRedis
 
 
 @pytest.fixture
-def own_redis():
-    server = LocalRedis().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 async def reads(make_settings, own_redis: LocalRedis):
     redis = make_redis(make_settings(redis_url=own_redis.url(), redis_timeout_seconds=0.5))
     yield CoalescedReads(redis)

@@ -139,13 +139,6 @@ class TestRefreshTokenEdges:
 
 
 @pytest.fixture
-def own_redis():
-    server = LocalRedis().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 async def own_redis_client(own_redis: LocalRedis):
     client = Redis.from_url(own_redis.url())
     yield client

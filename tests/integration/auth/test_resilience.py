@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
 from tests.fixtures.apps import PASSWORD, bearer, register_and_login, running
 from tests.fixtures.servers import LocalRedis
@@ -17,13 +16,6 @@ from tests.fixtures.servers import LocalRedis
 VERIFY = "/api/v1/auth/verify"
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
-
-
-@pytest.fixture
-def own_redis():
-    server = LocalRedis().start()
-    yield server
-    server.stop()
 
 
 class TestRedisDown:
