@@ -13,11 +13,11 @@ import structlog
 
 from tessera_auth.client import ClientInfo
 from tessera_auth.pats.errors import ExpiryTooLong, InvalidScope, PersonalTokenNotFound
-from tessera_auth.sessions.errors import UserNotFound
 from tessera_auth.sessions.repository import LoginSessionRepository
+from tessera_auth.sessions.service import existing_user
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
+from tessera_core.accounts.audit import audit_after_commit
 from tessera_core.accounts.repository import UserRepository
-from tessera_core.db.engine import after_commit
 from tessera_core.db.models import PersonalAccessToken, User
 from tessera_core.errors import InvalidToken, OAuthError, TokenRevoked
 from tessera_core.mail import AccountMail
@@ -118,7 +118,9 @@ async def create(
     )
     await mail.personal_token_created(user, name, row.scope, row.expires_at)
     AUTH_TOKENS_ISSUED.labels(kind="personal").inc()
-    _log_after_commit(tokens, "personal_token_created", user_id=str(user.id), pat_id=str(row.id))
+    audit_after_commit(
+        tokens.session, "personal_token_created", user_id=str(user.id), pat_id=str(row.id)
+    )
     return NewPersonalToken(row, token)
 
 
@@ -143,8 +145,8 @@ async def revoke_own(
     # Two revocations of one token at once: the one that revoked it tells the owner.
     if revoked.count:
         await mail.personal_token_revoked(user, row.name, by="from your account")
-        _log_after_commit(
-            tokens, "personal_token_revoked", user_id=str(user.id), pat_id=str(token_id)
+        audit_after_commit(
+            tokens.session, "personal_token_revoked", user_id=str(user.id), pat_id=str(token_id)
         )
 
 
@@ -169,24 +171,17 @@ async def revoke_presented(
         await mail.personal_token_revoked(
             user, row.name, by="by someone who presented it for revocation (it may have leaked)"
         )
-        _log_after_commit(
-            tokens, "personal_token_revoked", user_id=str(row.user_id), pat_id=str(row.id)
+        audit_after_commit(
+            tokens.session, "personal_token_revoked", user_id=str(row.user_id), pat_id=str(row.id)
         )
     return True
-
-
-async def _existing_user(users: UserRepository, user_id: uuid.UUID) -> User:
-    user = await users.get(user_id)
-    if user is None:
-        raise UserNotFound("No user has this id.")
-    return user
 
 
 async def list_for_admin(
     users: UserRepository, tokens: PersonalTokenRepository, actor_id: str, user_id: uuid.UUID
 ) -> Sequence[PersonalAccessToken]:
     """Another user's tokens (not revoked), as an administrator sees them."""
-    await _existing_user(users, user_id)
+    await existing_user(users, user_id)
     found = await tokens.live_for_user(user_id)
     log.info(
         "admin_personal_tokens_listed", actor_id=actor_id, user_id=str(user_id), count=len(found)
@@ -205,7 +200,7 @@ async def revoke_for_admin(
 ) -> None:
     """``revoke_own`` for an administrator: the same revocation, under another reason; the
     owner is told an administrator did it."""
-    user = await _existing_user(users, user_id)
+    user = await existing_user(users, user_id)
     row = await tokens.live_for_user_by_id(token_id, user_id)
     if row is None:
         raise PersonalTokenNotFound("This user has no live personal access token with this id.")
@@ -213,22 +208,13 @@ async def revoke_for_admin(
     if not revoked.count:
         return
     await mail.personal_token_revoked(user, row.name, by="by an administrator")
-    _log_after_commit(
-        tokens,
+    audit_after_commit(
+        tokens.session,
         "admin_personal_token_revoked",
         actor_id=actor_id,
         user_id=str(user_id),
         pat_id=str(token_id),
     )
-
-
-def _log_after_commit(tokens: PersonalTokenRepository, event: str, **fields: object) -> None:
-    """An audit line once the change is committed (never for one a failed commit undid)."""
-
-    async def write() -> None:
-        log.info(event, **fields)
-
-    after_commit(tokens.session, write)
 
 
 @dataclass(frozen=True)

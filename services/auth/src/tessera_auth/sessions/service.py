@@ -23,8 +23,8 @@ from tessera_auth.sessions.repository import (
 )
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_auth.tokens.schemas import TokenPair
+from tessera_core.accounts.audit import audit_after_commit
 from tessera_core.accounts.repository import UserRepository
-from tessera_core.db.engine import after_commit
 from tessera_core.db.models import LoginSession, User
 from tessera_core.errors import OAuthError
 from tessera_core.ops.metrics import AUTH_REFRESH_REUSE, AUTH_TOKENS_ISSUED
@@ -39,6 +39,7 @@ __all__ = [
     "end_all_for_admin",
     "end_one",
     "end_one_for_admin",
+    "existing_user",
     "list_active",
     "list_active_for_admin",
     "rotate",
@@ -215,19 +216,12 @@ async def end_one(
     await revocations.revoke_session(login.id, reason="revoked_by_user")
 
 
-async def _existing_user(users: UserRepository, user_id: uuid.UUID) -> None:
-    if await users.get(user_id) is None:
+async def existing_user(users: UserRepository, user_id: uuid.UUID) -> User:
+    """The user ``user_id`` names; ``UserNotFound`` (404) if nobody has it."""
+    user = await users.get(user_id)
+    if user is None:
         raise UserNotFound("No user has this id.")
-
-
-def _audit_after_commit(sessions: LoginSessionRepository, event: str, **fields: object) -> None:
-    """Log an administrator's revocation once it is committed: the audit trail never shows
-    an end that a failed commit undid (that request answers 503 instead)."""
-
-    async def write() -> None:
-        log.info(event, **fields)
-
-    after_commit(sessions.session, write)
+    return user
 
 
 async def list_active_for_admin(
@@ -237,7 +231,7 @@ async def list_active_for_admin(
     user_id: uuid.UUID,
 ) -> Sequence[LoginSession]:
     """Another user's active sessions, as an administrator sees them."""
-    await _existing_user(users, user_id)
+    await existing_user(users, user_id)
     active = await sessions.active_for_user(user_id, datetime.now(UTC))
     log.info("admin_sessions_listed", actor_id=actor_id, user_id=str(user_id), count=len(active))
     return active
@@ -252,13 +246,13 @@ async def end_one_for_admin(
     session_id: uuid.UUID,
 ) -> None:
     """``end_one`` for an administrator: the same revocation, under another reason."""
-    await _existing_user(users, user_id)
+    await existing_user(users, user_id)
     login = await sessions.get_for_user(session_id, user_id)
     if login is None or login.revoked_at is not None:
         raise SessionNotFound("This user has no active session with this id.")
     await revocations.revoke_session(login.id, reason="revoked_by_admin")
-    _audit_after_commit(
-        sessions,
+    audit_after_commit(
+        sessions.session,
         "admin_session_ended",
         actor_id=actor_id,
         user_id=str(user_id),
@@ -275,10 +269,10 @@ async def end_all_for_admin(
 ) -> None:
     """Logout-all for an administrator: every session of the user, and every access token
     issued to them until now."""
-    await _existing_user(users, user_id)
+    await existing_user(users, user_id)
     revoked = await revocations.revoke_user(user_id, reason="logout_all_by_admin")
-    _audit_after_commit(
-        sessions,
+    audit_after_commit(
+        sessions.session,
         "admin_sessions_ended",
         actor_id=actor_id,
         user_id=str(user_id),
