@@ -298,6 +298,109 @@ class TestSessions:
         assert not page.find("#end-other-sessions").is_enabled()
 
 
+def create_token(page: AccountPage, name: str, days: str = "7") -> None:
+    """Fill the token form (``profile:read`` only) and send it."""
+    page.fill(pat_name=name, pat_expires_in_days=days)
+    page.find("[data-testid=pat-scope][value='profile:read']").click()
+    page.find("#create-token").click()
+
+
+def token_shown_once(page: AccountPage) -> str:
+    """The new token's value, from the panel that shows it once."""
+    page.visible("#new-token")
+    page.text_in("#new-token-warning", "not shown again")
+    token: str = page.find("#new-token-value").get_attribute("value") or ""
+    assert token.startswith("tsr_pat_")
+    return token
+
+
+def wait_for_last_use(client: httpx.Client, username: str, name: str) -> None:
+    """Until the services have written the token's last use (every half second here)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        listed = api_get(client, username, "/api/v1/auth/tokens").json()
+        if any(t["name"] == name and t["last_used_at"] for t in listed):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the last use of {name} was never written")
+
+
+def pat_bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class TestPersonalTokens:
+    def test_create_shown_once_used_listed_and_revoked(
+        self, page: AccountPage, client: httpx.Client
+    ):
+        username = signed_in(page, client)
+        page.visible("#no-tokens")
+        offered = [box.get_attribute("value") or "" for box in page.all("[data-testid=pat-scope]")]
+        assert sorted(offered) == ["profile:read", "profile:write", "sessions:write"]
+
+        # The server's maximum: its 422 is shown under the expiry field.
+        create_token(page, "ci", days="9999")
+        page.text_in("[data-testid=pat_expires_in_days-error]", "at most 365 days")
+        assert page.find("#pat_expires_in_days").get_attribute("aria-invalid") == "true"
+        assert page.all("#new-token") == []
+
+        page.find("[data-testid=pat-scope][value='profile:read']").click()  # unticked again
+        create_token(page, "ci")
+        token = token_shown_once(page)
+        me = client.get("/api/v1/users/me", headers=pat_bearer(token))
+        assert me.status_code == 200
+        assert me.json()["username"] == username
+        page.text_in("[data-testid=token-name]", "ci")
+        assert page.find("[data-testid=token-row]").text.count("profile:read") == 1
+        assert page.find("[data-testid=token-last-used]").text == "never"
+
+        page.find("#new-token-done").click()
+        page.until(lambda _: page.all("#new-token") == [])
+        assert token not in page.driver.page_source
+        assert token not in page.script("return document.documentElement.outerHTML")
+        stored = page.script("return [localStorage.length, sessionStorage.length, document.cookie]")
+        assert stored == [0, 0, ""]
+
+        # A reload: the list again, with its last use, and the token nowhere.
+        wait_for_last_use(client, username, "ci")
+        page.open()
+        page.sign_in(username, PASSWORD)
+        page.signed_in_as(username)
+        page.visible("[data-testid=token-row]")
+        assert page.find("[data-testid=token-last-used]").text != "never"
+        assert page.all("#new-token") == []
+        assert token not in page.driver.page_source
+
+        page.find("[data-testid=revoke-token]").click()
+        page.confirm()
+        page.visible("#no-tokens")
+        page.text_in("#status", "is revoked")
+        assert client.get("/api/v1/users/me", headers=pat_bearer(token)).status_code == 401
+        assert browser_errors(page.driver) == []
+
+    def test_step_up_signs_in_again_then_makes_the_token(
+        self, page: AccountPage, client: httpx.Client, stack: Stack
+    ):
+        username = signed_in(page, client)
+        # Adding a passkey leaves this sign-in without the account's second factor: making
+        # a token now needs a new sign-in (step-up), as removing the passkey would.
+        add_passkey(page, "Laptop")
+        create_token(page, "deploy")
+        page.visible("#sign-in")
+        page.text_in("#status", "recent sign-in")
+        assert live_sessions(stack, username) == 0
+
+        page.find("#passkey-sign-in").click()
+        page.signed_in_as(username)
+        token = token_shown_once(page)
+        page.text_in("[data-testid=token-name]", "deploy")
+        assert client.get("/api/v1/users/me", headers=pat_bearer(token)).status_code == 200
+        page.find("#new-token-done").click()
+        page.until(lambda _: page.all("#new-token") == [])
+        assert token not in page.driver.page_source
+        assert browser_errors(page.driver) == []
+
+
 class TestProfile:
     def test_names_email_and_password_with_errors_next_to_their_fields(
         self, page: AccountPage, client: httpx.Client
