@@ -132,17 +132,26 @@ class TestOnAPhone:
             signed_in(page, client)
             page.until(lambda _: page.all("[data-testid=session-row]"))
             assert page.script("return innerWidth") == 375
-            width = page.script("return [document.documentElement.scrollWidth, innerWidth]")
-            assert width[0] <= width[1], width
-            offscreen = page.script(
-                """return [...document.querySelectorAll('#view a, #view button, #view input, #sign-out')]
-                     .filter(e => e.offsetParent !== null)
-                     .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
-                     .map(e => e.id || e.textContent)"""
-            )
-            assert offscreen == []
+
+            def fits() -> None:
+                width = page.script("return [document.documentElement.scrollWidth, innerWidth]")
+                assert width[0] <= width[1], width
+                offscreen = page.script(
+                    """return [...document.querySelectorAll('#view a, #view button, #view input, #sign-out')]
+                         .filter(e => e.offsetParent !== null)
+                         .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
+                         .map(e => e.id || e.textContent)"""
+                )
+                assert offscreen == []
+
+            fits()
             # Not vacuous: the forms' fields and buttons were all on the page and measured.
             assert page.script("return document.querySelectorAll('#view input').length") >= 8
+            # A personal access token listed and its 44 characters shown once fit too.
+            create_token(page, "phone")
+            token_shown_once(page)
+            page.visible("[data-testid=token-row]")
+            fits()
             assert browser_errors(page.driver) == []
         finally:
             page.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
@@ -338,6 +347,12 @@ class TestPersonalTokens:
         offered = [box.get_attribute("value") or "" for box in page.all("[data-testid=pat-scope]")]
         assert sorted(offered) == ["profile:read", "profile:write", "sessions:write"]
 
+        # No scope ticked: the server's 422 is shown under the scopes.
+        page.fill(pat_name="ci", pat_expires_in_days="7")
+        page.find("#create-token").click()
+        page.visible("[data-testid=pat_scopes-error]")
+        assert page.find("#pat_scopes").get_attribute("aria-invalid") == "true"
+
         # The server's maximum: its 422 is shown under the expiry field.
         create_token(page, "ci", days="9999")
         page.text_in("[data-testid=pat_expires_in_days-error]", "at most 365 days")
@@ -347,6 +362,19 @@ class TestPersonalTokens:
         page.find("[data-testid=pat-scope][value='profile:read']").click()  # unticked again
         create_token(page, "ci")
         token = token_shown_once(page)
+        page.driver.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {
+                "origin": page.origin,
+                "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
+            },
+        )
+        page.find("#copy-token").click()
+        page.text_in("#status", "copied")
+        assert (
+            page.driver.execute_async_script("navigator.clipboard.readText().then(arguments[0])")
+            == token
+        )
         me = client.get("/api/v1/users/me", headers=pat_bearer(token))
         assert me.status_code == 200
         assert me.json()["username"] == username
