@@ -18,6 +18,8 @@ import pyotp
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 
 from tests.e2e.accounts import PASSWORD, log_in, register
 from tests.e2e.browser import (
@@ -404,6 +406,31 @@ class TestPersonalTokens:
         page.visible("#no-tokens")
         page.text_in("#status", "is revoked")
         assert client.get("/api/v1/users/me", headers=pat_bearer(token)).status_code == 401
+        assert browser_errors(page.driver) == []
+
+    def test_made_and_dismissed_from_the_keyboard(self, page: AccountPage, client: httpx.Client):
+        signed_in(page, client)
+        page.find("#pat_name").click()
+
+        def active() -> WebElement:
+            return page.driver.switch_to.active_element
+
+        active().send_keys("keys", Keys.TAB)
+        assert active().get_attribute("value") == "profile:read"  # the first scope
+        active().send_keys(Keys.SPACE)
+        for _ in range(3):  # past the two other scopes to the days
+            active().send_keys(Keys.TAB)
+        assert active().get_attribute("id") == "pat_expires_in_days"
+        active().send_keys(Keys.ENTER)  # submits the form
+        page.visible("#new-token")
+        assert active().get_attribute("id") == "new-token-title"
+        for expected in ("new-token-value", "copy-token", "new-token-done"):
+            active().send_keys(Keys.TAB)
+            assert active().get_attribute("id") == expected
+        active().send_keys(Keys.ENTER)
+        page.until(lambda _: page.all("#new-token") == [])
+        assert active().get_attribute("id") == "pat_name"
+        page.text_in("[data-testid=token-name]", "keys")
         assert browser_errors(page.driver) == []
 
     def test_step_up_signs_in_again_then_makes_the_token(
