@@ -274,6 +274,9 @@ def service_env(
     # the per-client limit on reset requests would otherwise end the run's resets early.
     env["TESSERA_MAIL_REQUESTS_PER_CLIENT"] = "100000"
     env["TESSERA_REGISTRATIONS_PER_CLIENT"] = "100000"
+    # A personal access token's last use is written every interval (60 s by default): short
+    # here, so a browser test sees it within a wait rather than a minute.
+    env["TESSERA_PAT_LAST_USED_FLUSH_SECONDS"] = "0.5"
     if name == "auth":
         env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
         env["TESSERA_FACTOR_KEY"] = FACTOR_KEY

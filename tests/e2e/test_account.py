@@ -18,6 +18,8 @@ import pyotp
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 
 from tests.e2e.accounts import PASSWORD, log_in, register
 from tests.e2e.browser import (
@@ -132,17 +134,26 @@ class TestOnAPhone:
             signed_in(page, client)
             page.until(lambda _: page.all("[data-testid=session-row]"))
             assert page.script("return innerWidth") == 375
-            width = page.script("return [document.documentElement.scrollWidth, innerWidth]")
-            assert width[0] <= width[1], width
-            offscreen = page.script(
-                """return [...document.querySelectorAll('#view a, #view button, #view input, #sign-out')]
-                     .filter(e => e.offsetParent !== null)
-                     .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
-                     .map(e => e.id || e.textContent)"""
-            )
-            assert offscreen == []
+
+            def fits() -> None:
+                width = page.script("return [document.documentElement.scrollWidth, innerWidth]")
+                assert width[0] <= width[1], width
+                offscreen = page.script(
+                    """return [...document.querySelectorAll('#view a, #view button, #view input, #sign-out')]
+                         .filter(e => e.offsetParent !== null)
+                         .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
+                         .map(e => e.id || e.textContent)"""
+                )
+                assert offscreen == []
+
+            fits()
             # Not vacuous: the forms' fields and buttons were all on the page and measured.
             assert page.script("return document.querySelectorAll('#view input').length") >= 8
+            # A personal access token listed and its 44 characters shown once fit too.
+            create_token(page, "phone")
+            token_shown_once(page)
+            page.visible("[data-testid=token-row]")
+            fits()
             assert browser_errors(page.driver) == []
         finally:
             page.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
@@ -296,6 +307,153 @@ class TestSessions:
         assert page.find("[data-testid=session-row]").get_attribute("data-current") == "true"
         assert client.get("/api/v1/users/me", headers=bearer(laptop)).status_code == 401
         assert not page.find("#end-other-sessions").is_enabled()
+
+
+def create_token(page: AccountPage, name: str, days: str = "7") -> None:
+    """Fill the token form (``profile:read`` only) and send it."""
+    page.fill(pat_name=name, pat_expires_in_days=days)
+    page.find("[data-testid=pat-scope][value='profile:read']").click()
+    page.find("#create-token").click()
+
+
+def token_shown_once(page: AccountPage) -> str:
+    """The new token's value, from the panel that shows it once."""
+    page.visible("#new-token")
+    page.text_in("#new-token-warning", "not shown again")
+    token: str = page.find("#new-token-value").get_attribute("value") or ""
+    assert token.startswith("tsr_pat_")
+    return token
+
+
+def wait_for_last_use(client: httpx.Client, username: str, name: str) -> None:
+    """Until the services have written the token's last use (every half second here)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        listed = api_get(client, username, "/api/v1/auth/tokens").json()
+        if any(t["name"] == name and t["last_used_at"] for t in listed):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the last use of {name} was never written")
+
+
+def pat_bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class TestPersonalTokens:
+    def test_create_shown_once_used_listed_and_revoked(
+        self, page: AccountPage, client: httpx.Client
+    ):
+        username = signed_in(page, client)
+        page.visible("#no-tokens")
+        offered = [box.get_attribute("value") or "" for box in page.all("[data-testid=pat-scope]")]
+        assert sorted(offered) == ["profile:read", "profile:write", "sessions:write"]
+
+        # No scope ticked: the server's 422 is shown under the scopes.
+        page.fill(pat_name="ci", pat_expires_in_days="7")
+        page.find("#create-token").click()
+        page.visible("[data-testid=pat_scopes-error]")
+        assert page.find("#pat_scopes").get_attribute("aria-invalid") == "true"
+
+        # The server's maximum: its 422 is shown under the expiry field.
+        create_token(page, "ci", days="9999")
+        page.text_in("[data-testid=pat_expires_in_days-error]", "at most 365 days")
+        assert page.find("#pat_expires_in_days").get_attribute("aria-invalid") == "true"
+        assert page.all("#new-token") == []
+
+        page.find("[data-testid=pat-scope][value='profile:read']").click()  # unticked again
+        create_token(page, "ci")
+        token = token_shown_once(page)
+        page.driver.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {
+                "origin": page.origin,
+                "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
+            },
+        )
+        page.find("#copy-token").click()
+        page.text_in("#status", "copied")
+        assert (
+            page.driver.execute_async_script("navigator.clipboard.readText().then(arguments[0])")
+            == token
+        )
+        me = client.get("/api/v1/users/me", headers=pat_bearer(token))
+        assert me.status_code == 200
+        assert me.json()["username"] == username
+        page.text_in("[data-testid=token-name]", "ci")
+        assert page.find("[data-testid=token-row]").text.count("profile:read") == 1
+        assert page.find("[data-testid=token-last-used]").text == "never"
+
+        page.find("#new-token-done").click()
+        page.until(lambda _: page.all("#new-token") == [])
+        assert token not in page.driver.page_source
+        assert token not in page.script("return document.documentElement.outerHTML")
+        stored = page.script("return [localStorage.length, sessionStorage.length, document.cookie]")
+        assert stored == [0, 0, ""]
+
+        # A reload: the list again, with its last use, and the token nowhere.
+        wait_for_last_use(client, username, "ci")
+        page.open()
+        page.sign_in(username, PASSWORD)
+        page.signed_in_as(username)
+        page.visible("[data-testid=token-row]")
+        assert page.find("[data-testid=token-last-used]").text != "never"
+        assert page.all("#new-token") == []
+        assert token not in page.driver.page_source
+
+        page.find("[data-testid=revoke-token]").click()
+        page.confirm()
+        page.visible("#no-tokens")
+        page.text_in("#status", "is revoked")
+        assert client.get("/api/v1/users/me", headers=pat_bearer(token)).status_code == 401
+        assert browser_errors(page.driver) == []
+
+    def test_made_and_dismissed_from_the_keyboard(self, page: AccountPage, client: httpx.Client):
+        signed_in(page, client)
+        page.find("#pat_name").click()
+
+        def active() -> WebElement:
+            return page.driver.switch_to.active_element
+
+        active().send_keys("keys", Keys.TAB)
+        assert active().get_attribute("value") == "profile:read"  # the first scope
+        active().send_keys(Keys.SPACE)
+        for _ in range(3):  # past the two other scopes to the days
+            active().send_keys(Keys.TAB)
+        assert active().get_attribute("id") == "pat_expires_in_days"
+        active().send_keys(Keys.ENTER)  # submits the form
+        page.visible("#new-token")
+        assert active().get_attribute("id") == "new-token-title"
+        for expected in ("new-token-value", "copy-token", "new-token-done"):
+            active().send_keys(Keys.TAB)
+            assert active().get_attribute("id") == expected
+        active().send_keys(Keys.ENTER)
+        page.until(lambda _: page.all("#new-token") == [])
+        assert active().get_attribute("id") == "pat_name"
+        page.text_in("[data-testid=token-name]", "keys")
+        assert browser_errors(page.driver) == []
+
+    def test_step_up_signs_in_again_then_makes_the_token(
+        self, page: AccountPage, client: httpx.Client, stack: Stack
+    ):
+        username = signed_in(page, client)
+        # Adding a passkey leaves this sign-in without the account's second factor: making
+        # a token now needs a new sign-in (step-up), as removing the passkey would.
+        add_passkey(page, "Laptop")
+        create_token(page, "deploy")
+        page.visible("#sign-in")
+        page.text_in("#status", "recent sign-in")
+        assert live_sessions(stack, username) == 0
+
+        page.find("#passkey-sign-in").click()
+        page.signed_in_as(username)
+        token = token_shown_once(page)
+        page.text_in("[data-testid=token-name]", "deploy")
+        assert client.get("/api/v1/users/me", headers=pat_bearer(token)).status_code == 200
+        page.find("#new-token-done").click()
+        page.until(lambda _: page.all("#new-token") == [])
+        assert token not in page.driver.page_source
+        assert browser_errors(page.driver) == []
 
 
 class TestProfile:

@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.virtual_authenticator import Credential
 
 from tests.e2e.accounts import PASSWORD, log_in, register
-from tests.e2e.browser import DESKTOP, STRICT_CSP, ConsolePage, add_passkey_device
+from tests.e2e.browser import DESKTOP, STRICT_CSP, ConsolePage, add_passkey_device, browser_errors
 from tests.e2e.stack import (
     Gateway,
     Service,
@@ -363,6 +363,38 @@ class TestUserPage:
             console.confirm()
             console.visible("#no-sessions")
             assert client.get("/api/v1/users/me", headers=bearer(laptop)).status_code == 401
+
+    def test_personal_tokens_listed_and_revoked(
+        self, console: ConsolePage, admin: dict, stack: Stack
+    ):
+        with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+            target = register(client, "cons")
+            own = log_in(client, target)  # a fresh login: creation's step-up is met
+            made = client.post(
+                "/api/v1/auth/tokens",
+                json={"name": "nightly backup", "scope": "profile:read", "expires_in_days": 5},
+                headers=bearer(own),
+            )
+            assert made.status_code == 201, made.text
+            pat = {"Authorization": f"Bearer {made.json()['token']}"}
+            assert client.get("/api/v1/users/me", headers=pat).status_code == 200
+            target_id = client.get("/api/v1/users/me", headers=bearer(own)).json()["id"]
+
+            console.sign_in_as_admin(admin["username"], PASSWORD)
+            console.open_user(target_id)
+            row = console.visible("[data-testid=token-row]")
+            assert row.get_attribute("data-token-id") == made.json()["id"]
+            console.text_in("[data-testid=token-name]", "nightly backup")
+            assert "profile:read" in row.text
+            assert made.json()["token"] not in console.driver.page_source
+
+            console.find("[data-testid=revoke-token]").click()
+            console.confirm()
+            console.visible("#no-tokens")
+            console.text_in("#status", "is revoked")
+            assert client.get("/api/v1/users/me", headers=pat).status_code == 401
+            assert client.get("/api/v1/users/me", headers=bearer(own)).status_code == 200
+            assert browser_errors(console.driver) == []
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import { factorsCard } from "./views/factors.js";
 import { passkeysCard } from "./views/passkeys.js";
 import { passwordCard, profileCard } from "./views/profile.js";
 import { sessionsCard } from "./views/sessions.js";
+import { tokensCard } from "./views/tokens.js";
 
 const view = document.getElementById("view");
 const whoami = document.getElementById("whoami");
@@ -46,6 +47,7 @@ function showAccount(me) {
     factorsCard(changed),
     passkeysCard(changed),
     sessions.node,
+    tokensCard(me),
   );
   place(page);
 }

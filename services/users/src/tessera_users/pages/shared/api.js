@@ -37,6 +37,10 @@ export class ApiError extends Error {
 // `onSessionEnded` has already been told, so callers only stop what they were doing.
 export class SessionEnded extends Error {}
 
+// The session was ended because the change needs a recent sign-in (step-up): a view may
+// offer to finish the change once the person has signed in again.
+export class StepUpRequired extends SessionEnded {}
+
 export function onSessionEnded(handler) {
   sessionEnded = handler;
 }
@@ -74,10 +78,22 @@ function keep(pair) {
   };
 }
 
-function end(message) {
+function end(message, Ended = SessionEnded) {
   tokens = null;
   sessionEnded(message);
-  return new SessionEnded(message);
+  return new Ended(message);
+}
+
+// The scopes the signed-in access token holds (its `scope` claim, RFC 9068), so a form
+// offers no more than the API would grant. Read, not verified: the API still decides.
+export function grantedScopes() {
+  if (!tokens) return [];
+  try {
+    const payload = tokens.access.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return String(JSON.parse(atob(payload)).scope || "").split(" ").filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 export async function signIn(username, password) {
@@ -155,7 +171,10 @@ export async function call(method, path, body) {
     if (code === "insufficient_user_authentication") {
       // The new sign-in starts a session of its own: this one is ended, not left live.
       await signOut();
-      throw end("This change needs a recent sign-in (with your second factor, if you have one). Sign in again.");
+      throw end(
+        "This change needs a recent sign-in (with your second factor, if you have one). Sign in again.",
+        StepUpRequired,
+      );
     }
     // token_revoked (signed out elsewhere, this session ended, roles changed) or a refresh
     // that did not help: nothing the page can do but ask for a new sign-in. Any other 401

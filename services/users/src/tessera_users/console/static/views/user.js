@@ -1,6 +1,7 @@
 import * as api from "../shared/api.js";
 import { clearMessages, confirmAction, fail, h, notice, when, yesNo } from "../shared/dom.js";
 import { clearFieldErrors, field, showApiError } from "../shared/forms.js";
+import { tokensTable } from "../shared/tokens.js";
 
 const PROFILE_FIELDS = [
   { name: "email", label: "Email", type: "email", autocomplete: "off" },
@@ -15,6 +16,10 @@ function usersPath(id) {
 
 function sessionsPath(id) {
   return `/api/v1/auth/admin/users/${encodeURIComponent(id)}/sessions`;
+}
+
+function tokensPath(id) {
+  return `/api/v1/auth/admin/users/${encodeURIComponent(id)}/tokens`;
 }
 
 function factorsPath(id) {
@@ -262,6 +267,48 @@ function sessionsCard(user) {
   );
 }
 
+// --- personal access tokens -------------------------------------------------------------
+
+function tokensCard(user) {
+  const body = h("div", { id: "tokens-body" }, h("p", { class: "hint", text: "Loading tokens…" }));
+  async function revoke(token) {
+    const sure = await confirmAction(
+      `Revoke the token “${token.name}” of ${user.username}?`,
+      "Whatever uses it is refused from the next request on. They are mailed that an administrator revoked it.",
+      "Revoke token",
+    );
+    if (!sure) return;
+    clearMessages();
+    try {
+      await api.call("DELETE", `${tokensPath(user.id)}/${encodeURIComponent(token.id)}`);
+      notice(`The token “${token.name}” of ${user.username} is revoked.`);
+    } catch (error) {
+      report(error);
+    }
+    await reload();
+  }
+  async function reload() {
+    let tokens;
+    try {
+      tokens = await api.call("GET", tokensPath(user.id));
+    } catch (error) {
+      if (error instanceof api.SessionEnded) return;
+      body.replaceChildren(h("p", { id: "tokens-error", class: "alert", text: `Tokens unavailable: ${error.message}` }));
+      return;
+    }
+    body.replaceChildren(
+      tokensTable(tokens, { caption: `Personal access tokens of ${user.username}`, empty: "No personal access token.", revoke }),
+    );
+  }
+  reload();
+  return h(
+    "section",
+    { id: "tokens", class: "card wide", "aria-labelledby": "tokens-title" },
+    h("h2", { id: "tokens-title", text: "Personal access tokens" }),
+    body,
+  );
+}
+
 // --- second factors ----------------------------------------------------------------------
 
 function factorsCard(user) {
@@ -346,6 +393,7 @@ export async function userView(id, { me, backTo }) {
       ),
       factorsCard(current),
       sessionsCard(current),
+      tokensCard(current),
     );
   }
   function saved(updated, message) {
