@@ -27,11 +27,14 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
                 "password",
                 "refresh_token",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
+                "client_credentials",
             ],
             "scopes_supported": list(SCOPES),
             # No authorization endpoint: no redirect-based response types are offered.
             "response_types_supported": [],
-            "token_endpoint_auth_methods_supported": ["none"],
+            # "none" for the public grants (password, refresh, exchange); a service account
+            # authenticates its client_credentials grant (docs/service-accounts.md).
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
             "revocation_endpoint_auth_methods_supported": ["none"],
             "service_documentation": f"{base}/api/v1/auth/docs",
         }
