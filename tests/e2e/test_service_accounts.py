@@ -1,9 +1,11 @@
 """A service account as an OAuth 2.0 client would use it: Authlib's client fetches a token
-with the client credentials grant (``client_secret_basic``) through the gateway, and the
-token opens ``/verify`` and a users row; a wrong secret is refused as RFC 6749 says."""
+with the client credentials grant through the gateway, authenticated by its secret
+(``client_secret_basic``) or by a key (``private_key_jwt``), and the token opens ``/verify``
+and a users row; a wrong secret is refused as RFC 6749 says."""
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import httpx
@@ -16,6 +18,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import OAuth2Client
     from authlib.integrations.httpx_client import OAuthError as ClientOAuthError
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from joserfc.jwk import ECKey
 
 from tests.e2e.accounts import log_in, register
 from tests.e2e.stack import Stack, run_sql
@@ -75,3 +79,32 @@ class TestClientSecretBasic:
         ):
             client.fetch_token(stack.gateway.url + TOKEN, grant_type="client_credentials")
         assert refused.value.error == "invalid_client"
+
+
+class TestPrivateKeyJwt:
+    def test_authlib_signs_an_assertion_and_gets_a_token(self, stack: Stack):
+        account = new_service_account(stack, "users:read")
+        key = ECKey.generate_key("P-256", parameters={"kid": "e2e"}, private=True)
+        with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+            username = register(client, prefix="sa-keys")
+            run_sql(stack, 'UPDATE "user" SET is_admin = true WHERE username = :u', u=username)
+            registered = client.put(
+                f"/api/v1/auth/admin/service-accounts/{account['id']}/keys",
+                json={"jwks": {"keys": [key.as_dict(private=False)]}},
+                headers=bearer(log_in(client, username)),
+            )
+        assert registered.status_code == 200, registered.text
+        token_url = stack.gateway.url + TOKEN
+        # Authlib's assertion lives an hour by default; Tessera takes at most five minutes.
+        auth = PrivateKeyJWT(
+            token_url, claims={"exp": int(time.time()) + 120}, headers={"kid": "e2e"}, alg="ES256"
+        )
+        with OAuth2Client(
+            account["client_id"], key, token_endpoint_auth_method=auth, timeout=30
+        ) as client:
+            token = client.fetch_token(token_url, grant_type="client_credentials")
+            verified = client.get(stack.gateway.url + VERIFY)
+        assert token["scope"] == "users:read"
+        assert "refresh_token" not in token
+        assert verified.status_code == 200, verified.text
+        assert verified.headers["x-auth-user-id"] == account["id"]

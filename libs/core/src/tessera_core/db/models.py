@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     not_,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, INET, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera_core.db.engine import Base
@@ -218,6 +219,13 @@ class ServiceAccount(Base):
     scope: Mapped[str] = mapped_column(String(1024))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The public JWK set its RFC 7523 client assertions are checked against (private_key_jwt).
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The login session every token issued on an assertion carries (``amr`` ``{private_key}``):
+    # replacing the keys revokes it, and so the tokens the old keys obtained.
+    key_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("login_session.id", ondelete="SET NULL")
+    )
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from tessera_core.errors import Conflict, NotFound, TesseraError
 
 __all__ = [
+    "InvalidJwks",
     "InvalidServiceScope",
     "SecretLimitReached",
     "ServiceAccountNotFound",
@@ -17,6 +18,12 @@ class InvalidServiceScope(TesseraError):
     status = 400
     code = "invalid_scope"
     title = "Invalid scope"
+
+
+class InvalidJwks(TesseraError):
+    status = 422
+    code = "invalid_jwks"
+    title = "Invalid JWK set"
 
 
 class SecretLimitReached(Conflict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from tessera_core.db.unit_of_work import UnitOfWork
 
 __all__ = [
     "FIND_CLIENT_SQL",
+    "FIND_KEY_CLIENT_SQL",
     "ClientRow",
     "ServiceAccountRepository",
     "ServiceAccountView",
@@ -32,6 +34,17 @@ FIND_CLIENT_SQL = """
       AND l.revoked_at IS NULL AND u.is_active AND u.is_service
 """
 
+# private_key_jwt: the account an assertion names, with its keys and their session.
+FIND_KEY_CLIENT_SQL = """
+    SELECT a.user_id, a.client_id, a.scope, a.key_session_id AS session_id, a.jwks,
+           u.username, u.is_admin, u.is_active, u.email_verified
+    FROM service_account a
+    JOIN login_session l ON l.id = a.key_session_id
+    JOIN "user" u ON u.id = a.user_id
+    WHERE a.client_id = %(client_id)s AND a.jwks IS NOT NULL
+      AND l.revoked_at IS NULL AND u.is_active AND u.is_service
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class ClientRow:
@@ -45,6 +58,7 @@ class ClientRow:
     is_admin: bool
     is_active: bool
     email_verified: bool
+    jwks: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,5 +168,10 @@ class ServiceAccountRepository:
         cursor = await self.work.execute(
             FIND_CLIENT_SQL, {"client_id": client_id, "secret_hash": secret_hash}
         )
+        row = await cursor.fetchone()
+        return ClientRow(**row) if row else None
+
+    async def find_key_client(self, client_id: str) -> ClientRow | None:
+        cursor = await self.work.execute(FIND_KEY_CLIENT_SQL, {"client_id": client_id})
         row = await cursor.fetchone()
         return ClientRow(**row) if row else None

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response, status
 from tessera_auth.clients import service
 from tessera_auth.clients.deps import ServiceAccountRepositoryDep
 from tessera_auth.clients.errors import (
+    InvalidJwks,
     InvalidServiceScope,
     SecretLimitReached,
     ServiceAccountNotFound,
@@ -21,6 +22,7 @@ from tessera_auth.clients.schemas import (
     SecretRead,
     ServiceAccountCreate,
     ServiceAccountCreated,
+    ServiceAccountKeys,
     ServiceAccountRead,
 )
 from tessera_auth.deps import AuthStateDep, ClientInfoDep
@@ -49,6 +51,7 @@ def read(view: ServiceAccountView) -> ServiceAccountRead:
         created_at=account.created_at,
         created_by=account.created_by,
         secrets=[SecretRead.model_validate(s) for s in view.secrets],
+        jwks=account.jwks,
     )
 
 
@@ -162,3 +165,26 @@ async def delete_service_secret(
 ) -> None:
     """Delete a secret: it stops working, and the tokens issued with it are revoked."""
     await service.delete_secret(accounts, revocations, admin, account_id, secret_id)
+
+
+@router.put(
+    "/{account_id}/keys",
+    dependencies=[requires(USERS_WRITE)],
+    response_model=ServiceAccountRead,
+    responses=problem_responses(ServiceAccountNotFound, InvalidJwks, *ADMIN_ERRORS),
+)
+async def set_service_keys(
+    account_id: uuid.UUID,
+    data: ServiceAccountKeys,
+    admin: RevokingActingAdminClaims,
+    accounts: ServiceAccountRepositoryDep,
+    sessions: LoginSessionRepositoryDep,
+    revocations: RevocationsDep,
+    client: ClientInfoDep,
+) -> ServiceAccountRead:
+    """Register the public keys for `private_key_jwt`, replacing any before (the tokens the
+    old keys obtained are revoked)."""
+    view = await service.set_keys(
+        accounts, sessions, revocations, admin, client, account_id, data.jwks
+    )
+    return read(view)

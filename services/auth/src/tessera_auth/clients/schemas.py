@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +14,7 @@ __all__ = [
     "SecretRead",
     "ServiceAccountCreate",
     "ServiceAccountCreated",
+    "ServiceAccountKeys",
     "ServiceAccountRead",
 ]
 
@@ -52,6 +54,19 @@ class ServiceAccountRead(BaseModel):
     created_at: datetime
     created_by: uuid.UUID | None
     secrets: list[SecretRead] = Field(description="the live secrets (at most two), no values")
+    jwks: dict[str, Any] | None = Field(
+        default=None, description="the public keys registered for `private_key_jwt`"
+    )
+
+
+class ServiceAccountKeys(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jwks: dict[str, Any] = Field(
+        description="a JWK set of public RSA, EC or OKP keys (each with a `kid`): client "
+        "assertions signed by one of them authenticate the account (`private_key_jwt`)",
+        examples=[{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "...", "y": "..."}]}],
+    )
 
 
 class ServiceAccountCreated(ServiceAccountRead):

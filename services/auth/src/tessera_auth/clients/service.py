@@ -13,22 +13,35 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import unquote
 
 from tessera_auth.client import ClientInfo
+from tessera_auth.clients.assertion import (
+    asserted_client_id,
+    invalid_assertion,
+    public_key_set,
+    verify_assertion,
+)
 from tessera_auth.clients.errors import (
+    InvalidJwks,
     InvalidServiceScope,
     SecretLimitReached,
     ServiceAccountNotFound,
     ServiceSecretNotFound,
 )
-from tessera_auth.clients.repository import ServiceAccountRepository, ServiceAccountView
+from tessera_auth.clients.repository import (
+    ClientRow,
+    ServiceAccountRepository,
+    ServiceAccountView,
+)
 from tessera_auth.sessions.repository import LoginSessionRepository
 from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_core.accounts.audit import audit_after_commit
 from tessera_core.accounts.passwords import PasswordHasher
 from tessera_core.accounts.repository import UserRepository
 from tessera_core.db.models import ServiceAccount, ServiceAccountSecret, User
+from tessera_core.db.redis_client import RedisClient
 from tessera_core.errors import OAuthError
 from tessera_core.ops.metrics import AUTH_TOKENS_ISSUED
 from tessera_core.revocation import Revocations
@@ -56,7 +69,9 @@ __all__ = [
     "get",
     "invalid_client",
     "issue",
+    "issue_for_assertion",
     "list_all",
+    "set_keys",
 ]
 
 SECRET_PREFIX = "tsr_sas_"
@@ -72,6 +87,7 @@ SERVICE_SCOPES = frozenset({USERS_READ, USERS_WRITE})
 # RFC 8176 names no value for a client's own credentials; this one says how the token's
 # session was proved (``login_session.amr`` holds up to 16 characters).
 CLIENT_SECRET_AMR = ("client_secret",)
+PRIVATE_KEY_AMR = ("private_key",)
 # A secret does not expire (it is deleted), but its session needs an end.
 SECRET_SESSION_LIFETIME = timedelta(days=3650)
 
@@ -320,6 +336,40 @@ async def issue(
         client = await accounts.find_client(client_id, hash_personal_token(secret))
     if client is None:
         raise invalid_client()
+    return _mint(issuer, client, scope, CLIENT_SECRET_AMR)
+
+
+async def issue_for_assertion(
+    accounts: ServiceAccountRepository,
+    issuer: AccessTokenIssuer,
+    redis: RedisClient,
+    *,
+    assertion: str,
+    client_id: str | None,
+    scope: str | None,
+) -> IssuedToken:
+    """RFC 7523 §2.2: ``issue`` for a client that authenticates with a JWT signed by a
+    registered key (``private_key_jwt``); its tokens carry the keys' session."""
+    asserted = asserted_client_id(assertion)
+    if client_id is not None and client_id != asserted:
+        raise invalid_assertion("client_id and the assertion's iss differ.")
+    client = await accounts.find_key_client(asserted)
+    if client is None or client.jwks is None:
+        raise invalid_assertion("No active service account with registered keys has this id.")
+    settings = issuer.settings
+    await verify_assertion(
+        assertion,
+        client_id=client.client_id,
+        jwks=client.jwks,
+        audiences=frozenset({f"{settings.base_url}/api/v1/auth/token", settings.issuer}),
+        redis=redis,
+    )
+    return _mint(issuer, client, scope, PRIVATE_KEY_AMR)
+
+
+def _mint(
+    issuer: AccessTokenIssuer, client: ClientRow, scope: str | None, amr: tuple[str, ...]
+) -> IssuedToken:
     scopes = narrowed(scope, parse_scope(client.scope))
     if not scopes:
         raise OAuthError("invalid_scope", "The requested scope exceeds the service account's.")
@@ -331,12 +381,53 @@ async def issue(
         session_id=client.session_id,
         client_id=client.client_id,
         session_started=None,
-        amr=CLIENT_SECRET_AMR,
+        amr=amr,
         scope=format_scope(scopes),
     )
-    now = datetime.now(UTC)
-    token = issuer.issue(subject, now)
+    token = issuer.issue(subject, datetime.now(UTC))
     AUTH_TOKENS_ISSUED.labels(kind="access").inc()
     return IssuedToken(
         token, issuer.settings.access_token_ttl_seconds, format_scope(subject.scopes)
     )
+
+
+async def set_keys(
+    accounts: ServiceAccountRepository,
+    sessions: LoginSessionRepository,
+    revocations: Revocations,
+    admin: AccessClaims,
+    client: ClientInfo,
+    account_id: uuid.UUID,
+    jwks: dict[str, Any],
+) -> ServiceAccountView:
+    """Register the public keys for ``private_key_jwt``, replacing any before: the tokens
+    the old keys obtained are revoked with their session, and a new session starts."""
+    try:
+        public_key_set(jwks)
+    except ValueError as exc:
+        raise InvalidJwks(str(exc)) from exc
+    account = await accounts.lock(account_id)
+    if account is None:
+        raise ServiceAccountNotFound("No service account has this id.")
+    if account.key_session_id is not None:
+        await revocations.revoke_session(account.key_session_id, reason="service_keys_replaced")
+    login = await sessions.create(
+        user_id=account.user_id,
+        client_id=account.client_id,
+        expires_at=datetime.now(UTC) + SECRET_SESSION_LIFETIME,
+        user_agent=client.user_agent,
+        ip=client.ip,
+        amr=PRIVATE_KEY_AMR,
+        scope=account.scope,
+    )
+    account.jwks = jwks
+    account.key_session_id = login.id
+    await accounts.session.flush()
+    audit_after_commit(
+        accounts.session,
+        "service_keys_set",
+        actor_id=admin.sub,
+        service_account_id=str(account_id),
+        kids=[key.get("kid") for key in jwks["keys"]],
+    )
+    return await accounts.view(account)
