@@ -157,8 +157,12 @@ class TestClientCredentials:
         assert claims["scope"] == "users:read users:write"
         assert claims["amr"] == ["client_secret"]
         assert "auth_time" not in claims
+        # A robot, not an administrator: whoever trusts roles alone gives it no admin power.
+        assert claims["roles"] == ["service"]
         verified = await auth_client.get(VERIFY, headers=token_headers(body["access_token"]))
         assert verified.status_code == 200
+        assert verified.headers["x-auth-roles"] == "service"
+        assert verified.headers["x-auth-scope"] == "users:read users:write"
 
     async def test_a_narrower_scope_is_granted(self, auth_client, admin_headers):
         account = await new_account(auth_client, admin_headers, scope="users:read users:write")
@@ -287,7 +291,8 @@ class TestDeactivation:
 
 class TestHumanOnlyRows:
     """A service token holds only ``users:*``: every row of a person's own account needs
-    ``profile:*`` or ``sessions:write``, and refuses it."""
+    ``profile:*`` or ``sessions:write``, which no service account may hold, so it is 403
+    ``forbidden`` (no other token of it would help, RFC 6750 §3.1), saying why."""
 
     @pytest.mark.parametrize(
         ("method", "path", "body"),
@@ -304,7 +309,8 @@ class TestHumanOnlyRows:
         account = await new_account(auth_client, admin_headers, scope="users:read users:write")
         token = await access_token(auth_client, account, account["secret"]["secret"])
         response = await auth_client.request(method, path, json=body, headers=token_headers(token))
-        assert (response.status_code, response.json()["code"]) == (403, "insufficient_scope")
+        assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+        assert "Service accounts" in response.json()["detail"]
 
     async def test_users_me_refuses_it(self, auth_client, users_client, admin_headers):
         account = await new_account(auth_client, admin_headers)
@@ -315,7 +321,8 @@ class TestHumanOnlyRows:
                 "/api/v1/users/me", json={"nickname": "x"}, headers=token_headers(token)
             ),
         ):
-            assert (response.status_code, response.json()["code"]) == (403, "insufficient_scope")
+            assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+            assert "Service accounts" in response.json()["detail"]
 
 
 class TestPasswordLogin:

@@ -118,11 +118,16 @@ class User(Base):
 
     @property
     def roles(self) -> list[str]:
-        return roles_of(is_admin=self.is_admin)
+        return roles_of(is_admin=self.is_admin, is_service=self.is_service)
 
 
-def roles_of(*, is_admin: bool) -> list[str]:
-    """An account's ``roles`` claim."""
+def roles_of(*, is_admin: bool, is_service: bool = False) -> list[str]:
+    """An account's ``roles`` claim. A service account says ``service``, never ``admin``:
+    its row may act on other accounts (``is_admin``), but only within its scopes, and a
+    downstream service that trusts ``roles`` alone must not take a robot for a person with
+    every power."""
+    if is_service:
+        return ["service"]
     return ["admin"] if is_admin else []
 
 

@@ -51,13 +51,12 @@ from tessera_core.tokens.pat import (
     new_prefixed_token,
     well_formed_prefixed_token,
 )
-from tessera_core.tokens.scopes import USERS_READ, USERS_WRITE, format_scope, narrowed, parse_scope
+from tessera_core.tokens.scopes import SERVICE_SCOPES, format_scope, narrowed, parse_scope
 
 __all__ = [
     "CLIENT_SECRET_AMR",
     "MAX_LIVE_SECRETS",
     "SECRET_PREFIX",
-    "SERVICE_SCOPES",
     "IssuedToken",
     "NewSecret",
     "NewServiceAccount",
@@ -83,7 +82,6 @@ MAX_LIVE_SECRETS = 2
 # person uses on their own account needs ``profile:*`` or ``sessions:write``, so ``requires``
 # refuses a service token there (403 ``insufficient_scope``): the one check that keeps
 # service tokens off the human-only rows (password, factors, personal tokens, /users/me).
-SERVICE_SCOPES = frozenset({USERS_READ, USERS_WRITE})
 # RFC 8176 names no value for a client's own credentials; this one says how the token's
 # session was proved (``login_session.amr`` holds up to 16 characters).
 CLIENT_SECRET_AMR = ("client_secret",)
@@ -377,6 +375,7 @@ def _mint(
         user_id=client.user_id,
         username=client.username,
         is_admin=client.is_admin,
+        is_service=True,
         email_verified=client.email_verified,
         session_id=client.session_id,
         client_id=client.client_id,
