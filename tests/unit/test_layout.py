@@ -96,7 +96,7 @@ def imported(folder: Path, prefix: str) -> set[str]:
 AUTH_FLOORS = [
     {"app"},
     {"grants"},
-    {"factors", "pats"},
+    {"factors", "pats", "clients"},
     {"sessions", "recovery"},
     {"accounts"},
     {"deps"},

@@ -16,8 +16,10 @@ from tessera_core.tokens.pat import (
     hash_personal_token,
     is_personal_token,
     new_personal_token,
+    new_prefixed_token,
     personal_token_checksum,
     well_formed_personal_token,
+    well_formed_prefixed_token,
 )
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -78,6 +80,23 @@ class TestWellFormed:
     def test_a_jwt_is_not_a_personal_token(self):
         assert not is_personal_token("eyJhbGciOiJSUzI1NiJ9.e30.sig")
         assert is_personal_token(PAT_PREFIX + "x")
+
+
+class TestPrefixedToken:
+    """The same format under another prefix (service-account secrets, ``tsr_sas_``)."""
+
+    def test_same_shape_under_its_prefix(self):
+        token = new_prefixed_token("tsr_sas_")
+        assert re.fullmatch(r"tsr_sas_[0-9A-Za-z]{36}", token)
+        assert personal_token_checksum(token[8:38]) == token[38:]
+        assert well_formed_prefixed_token(token, "tsr_sas_")
+
+    def test_another_prefix_is_not_well_formed(self):
+        secret = new_prefixed_token("tsr_sas_")
+        assert not well_formed_personal_token(secret)
+        assert not well_formed_prefixed_token(new_personal_token(), "tsr_sas_")
+        flipped = secret[:-1] + ("1" if secret[-1] == "0" else "0")
+        assert not well_formed_prefixed_token(flipped, "tsr_sas_")
 
 
 class TestScannerPattern:

@@ -30,6 +30,18 @@ class TestWellKnown:
             "password",
             "refresh_token",
             "urn:ietf:params:oauth:grant-type:token-exchange",
+            "client_credentials",
+        ]
+        assert metadata["token_endpoint_auth_methods_supported"] == [
+            "none",
+            "client_secret_basic",
+            "private_key_jwt",
+        ]
+        assert metadata["token_endpoint_auth_signing_alg_values_supported"] == [
+            "RS256",
+            "PS256",
+            "ES256",
+            "EdDSA",
         ]
 
     async def test_openapi_docs_under_the_service_prefix(self, auth_client: httpx.AsyncClient):

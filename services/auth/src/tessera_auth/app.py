@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from tessera_auth.accounts.router import router as accounts_router
+from tessera_auth.clients.router import router as clients_router
 from tessera_auth.factors.router import admin_router as factors_admin_router
 from tessera_auth.factors.router import router as factors_router
 from tessera_auth.grants.router import oauth_router, refresh_router
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             factors_admin_router,
             sessions_router,
             pats_router,
+            clients_router,
             recovery_router,
             keys_router,
         ),

@@ -22,9 +22,9 @@ class Caller:
 
     @property
     def is_admin(self) -> bool:
-        # The token says admin AND the row still does: a demoted admin's token is revoked
-        # anyway, but the row is the truth if that ever lags.
-        return self.claims.is_admin and self.user.is_admin and self.user.is_active
+        # The token says admin (or service account) AND the row still does: a demoted
+        # admin's token is revoked anyway, but the row is the truth if that ever lags.
+        return self.claims.manages_users and self.user.is_admin and self.user.is_active
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class TokenUser:
     date_joined: datetime
     last_login: datetime | None
     tokens_not_before: datetime | None
+    is_service: bool
 
 
 class UserRepository:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     not_,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, INET, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tessera_core.db.engine import Base
@@ -38,6 +39,8 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "RevokedAccessToken",
+    "ServiceAccount",
+    "ServiceAccountSecret",
     "TotpFactor",
     "User",
     "UserIdentifier",
@@ -73,6 +76,9 @@ class User(Base):
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Access tokens issued before this instant are dead (logout-all, deactivation).
     tokens_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A service account's row (``ServiceAccount``): no password logs in to it, and its
+    # tokens are refused by the rows only a person uses (docs/service-accounts.md).
+    is_service: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", lazy="raise")
     identifiers: Mapped[list[UserIdentifier]] = relationship(
@@ -112,11 +118,16 @@ class User(Base):
 
     @property
     def roles(self) -> list[str]:
-        return roles_of(is_admin=self.is_admin)
+        return roles_of(is_admin=self.is_admin, is_service=self.is_service)
 
 
-def roles_of(*, is_admin: bool) -> list[str]:
-    """An account's ``roles`` claim."""
+def roles_of(*, is_admin: bool, is_service: bool = False) -> list[str]:
+    """An account's ``roles`` claim. A service account says ``service``, never ``admin``:
+    its row may act on other accounts (``is_admin``), but only within its scopes, and a
+    downstream service that trusts ``roles`` alone must not take a robot for a person with
+    every power."""
+    if is_service:
+        return ["service"]
     return ["admin"] if is_admin else []
 
 
@@ -196,6 +207,51 @@ class PersonalAccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Written in batches, not per request (``tessera_core.tokens.pat_verify``).
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ServiceAccount(Base):
+    """What only a service account has beside its ``user`` row (``is_service``): its
+    ``client_id``, name and scope, and who created it. Its tokens are the user's, so the
+    user's revocation (deactivation, ``tokens_not_before``) revokes them all."""
+
+    __tablename__ = "service_account"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(1024))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The public JWK set its RFC 7523 client assertions are checked against (private_key_jwt).
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The login session every token issued on an assertion carries (``amr`` ``{private_key}``):
+    # replacing the keys revokes it, and so the tokens the old keys obtained.
+    key_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("login_session.id", ondelete="SET NULL")
+    )
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
+
+
+class ServiceAccountSecret(Base):
+    """One of a service account's secrets (at most two live: rotation with overlap), stored
+    only as its SHA-256. It owns a login session (``amr`` ``{client_secret}``): every token
+    issued with it carries that ``sid``, so deleting the secret revokes its tokens and no
+    other secret's."""
+
+    __tablename__ = "service_account_secret"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    service_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("service_account.user_id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("login_session.id", ondelete="CASCADE"), unique=True
+    )
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RefreshToken(Base):

@@ -42,6 +42,12 @@ class AccessClaims:
     def is_admin(self) -> bool:
         return "admin" in self.roles
 
+    @property
+    def manages_users(self) -> bool:
+        """Whether the token's principal may act on other accounts (within its scopes): an
+        administrator, or a service account."""
+        return "admin" in self.roles or "service" in self.roles
+
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> AccessClaims:
         """Build from a verified payload; ``KeyError``/``TypeError``/``ValueError`` if malformed."""

@@ -7,6 +7,10 @@ lookup.
 ``tsr_pat_`` + ``[0-9A-Za-z]{30}`` (178 bits) + ``[0-9A-Za-z]{6}`` (CRC32 of the random part,
 left-padded with ``0``). The database keeps only its SHA-256: the random part has far too
 much entropy to guess, so a slow hash would buy nothing.
+
+The format is not the personal tokens' alone: ``new_prefixed_token`` and
+``well_formed_prefixed_token`` take the prefix, so service-account secrets (``tsr_sas_``,
+docs/service-accounts.md) are the same shape under their own prefix.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ __all__ = [
     "hash_personal_token",
     "is_personal_token",
     "new_personal_token",
+    "new_prefixed_token",
     "personal_token_checksum",
     "well_formed_personal_token",
+    "well_formed_prefixed_token",
 ]
 
 PAT_PREFIX = "tsr_pat_"
@@ -52,10 +58,20 @@ def personal_token_checksum(random_part: str) -> str:
     return "".join(reversed(digits))
 
 
+def new_prefixed_token(prefix: str) -> str:
+    """A fresh token of this format under ``prefix`` (shown once; keep its SHA-256).
+
+    Example:
+        >>> new_prefixed_token("tsr_sas_").startswith("tsr_sas_")
+        True
+    """
+    random_part = "".join(secrets.choice(BASE62) for _ in range(RANDOM_CHARS))
+    return prefix + random_part + personal_token_checksum(random_part)
+
+
 def new_personal_token() -> str:
     """A fresh token (shown to its owner once; keep ``hash_personal_token`` of it)."""
-    random_part = "".join(secrets.choice(BASE62) for _ in range(RANDOM_CHARS))
-    return PAT_PREFIX + random_part + personal_token_checksum(random_part)
+    return new_prefixed_token(PAT_PREFIX)
 
 
 def is_personal_token(token: str) -> bool:
@@ -72,9 +88,19 @@ def well_formed_personal_token(token: str) -> bool:
         >>> well_formed_personal_token("tsr_pat_" + "0" * 36)
         False
     """
-    if len(token) != PAT_LENGTH or not token.startswith(PAT_PREFIX):
+    return well_formed_prefixed_token(token, PAT_PREFIX)
+
+
+def well_formed_prefixed_token(token: str, prefix: str) -> bool:
+    """``well_formed_personal_token`` under another prefix.
+
+    Example:
+        >>> well_formed_prefixed_token(new_prefixed_token("tsr_sas_"), "tsr_sas_")
+        True
+    """
+    if len(token) != len(prefix) + RANDOM_CHARS + CHECKSUM_CHARS or not token.startswith(prefix):
         return False
-    body = token[len(PAT_PREFIX) :]
+    body = token[len(prefix) :]
     if _BODY.fullmatch(body) is None:
         return False
     return secrets.compare_digest(personal_token_checksum(body[:RANDOM_CHARS]), body[RANDOM_CHARS:])

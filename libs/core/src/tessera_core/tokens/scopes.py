@@ -27,6 +27,7 @@ __all__ = [
     "PROFILE_READ",
     "PROFILE_WRITE",
     "SCOPES",
+    "SERVICE_SCOPES",
     "SESSIONS_WRITE",
     "USERS_READ",
     "USERS_WRITE",
@@ -54,6 +55,8 @@ SCOPES: dict[str, str] = {
 }
 USER_SCOPES = frozenset({PROFILE_READ, PROFILE_WRITE, SESSIONS_WRITE})
 ADMIN_SCOPES = USER_SCOPES | {USERS_READ, USERS_WRITE}
+# A service account acts on other accounts only: none of a person's own rows is its.
+SERVICE_SCOPES = frozenset({USERS_READ, USERS_WRITE})
 _ORDER = {name: index for index, name in enumerate(SCOPES)}
 
 
@@ -64,7 +67,9 @@ def scopes_of_roles(roles: Collection[str]) -> frozenset[str]:
         >>> sorted(scopes_of_roles([]))
         ['profile:read', 'profile:write', 'sessions:write']
     """
-    return ADMIN_SCOPES if "admin" in roles else USER_SCOPES
+    if "admin" in roles:
+        return ADMIN_SCOPES
+    return SERVICE_SCOPES if "service" in roles else USER_SCOPES
 
 
 def parse_scope(value: str) -> frozenset[str]:

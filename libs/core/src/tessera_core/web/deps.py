@@ -170,6 +170,8 @@ async def verified_claims(
         # No token of this account could hold it: the role is missing, not the scope, and
         # a non-admin hears what it always heard (no new token would help, RFC 6750 §3.1).
         if scope not in scopes_of_roles(claims.roles):
+            if "service" in claims.roles:
+                raise Forbidden("Service accounts cannot use this endpoint: it is a person's own.")
             raise Forbidden("This endpoint is for administrators.")
         raise InsufficientScope(scope)
     return claims
@@ -198,7 +200,7 @@ async def get_revoking_claims(
 
 
 def _admin(claims: AccessClaims) -> AccessClaims:
-    if not claims.is_admin:
+    if not claims.manages_users:
         raise Forbidden("This endpoint is for administrators.")
     return claims
 

@@ -82,7 +82,9 @@ async def authenticate(
         raise
     user = await users.get_by_identifier(login)
     valid = await hasher.verify(user.password_hash if user else None, password)
-    if user is None or not valid or not user.is_active:
+    # A service account has no password to log in with (docs/service-accounts.md): its row
+    # holds the hash of a random one, verified all the same so the answer takes as long.
+    if user is None or not valid or not user.is_active or user.is_service:
         await attempt.failed()
         AUTH_LOGINS.labels(result="failure").inc()
         raise InvalidCredentials("The username or password is incorrect.")

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response, status
+from fastapi import APIRouter, Form, Header, Response, status
 
 from tessera_auth.accounts.deps import AccountMailDep
 from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
-from tessera_auth.deps import ClientInfoDep
+from tessera_auth.clients import service as clients_service
+from tessera_auth.clients.assertion import CLIENT_ASSERTION_TYPE
+from tessera_auth.clients.deps import ServiceAccountRepositoryDep
+from tessera_auth.clients.schemas import ClientCredentialsResponse
+from tessera_auth.deps import AuthStateDep, ClientInfoDep
 from tessera_auth.factors.errors import (
     InvalidChallenge,
     InvalidPasskey,
@@ -41,7 +45,7 @@ from tessera_core.errors import (
 )
 from tessera_core.schemas import Text
 from tessera_core.tokens.pat import is_personal_token
-from tessera_core.web.deps import RevocationsDep, UserRepositoryDep
+from tessera_core.web.deps import CoreStateDep, RevocationsDep, UserRepositoryDep
 from tessera_core.web.errors import OAuthRoute
 from tessera_core.web.routing import LeanRoute
 
@@ -147,7 +151,7 @@ async def refresh(data: RefreshRequest, response: Response, grant: RefreshGrantD
 
 @oauth_router.post(
     "/token",
-    response_model=OAuthTokenResponse | ExchangeTokenResponse,
+    response_model=OAuthTokenResponse | ExchangeTokenResponse | ClientCredentialsResponse,
     responses={403: MFA_REQUIRED},
 )
 async def token(
@@ -155,6 +159,9 @@ async def token(
     response: Response,
     grants: TokenGrantsDep,
     client: ClientInfoDep,
+    accounts: ServiceAccountRepositoryDep,
+    auth: AuthStateDep,
+    core: CoreStateDep,
     username: Annotated[Text | None, Form(max_length=254)] = None,
     password: Annotated[Text | None, Form(max_length=1024)] = None,
     refresh_token: Annotated[Text | None, Form()] = None,
@@ -163,7 +170,10 @@ async def token(
     subject_token: Annotated[Text | None, Form(max_length=1024)] = None,
     subject_token_type: Annotated[Text | None, Form(max_length=100)] = None,
     requested_token_type: Annotated[Text | None, Form(max_length=100)] = None,
-) -> OAuthTokenResponse | ExchangeTokenResponse:
+    client_assertion_type: Annotated[Text | None, Form(max_length=100)] = None,
+    client_assertion: Annotated[Text | None, Form(max_length=8192)] = None,
+    authorization: Annotated[str | None, Header(max_length=2048)] = None,
+) -> OAuthTokenResponse | ExchangeTokenResponse | ClientCredentialsResponse:
     """OAuth 2.0 token endpoint (RFC 6749 §4.3 password and §6 refresh_token grants, RFC
     8693 token exchange). A password grant's `scope` narrows the session to those scopes (a
     subset of what the account may hold, else `invalid_scope`), also across a second factor;
@@ -172,8 +182,41 @@ async def token(
     `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` with a personal access
     token as `subject_token` (`subject_token_type`
     `urn:ietf:params:oauth:token-type:access_token`) answers a short access token of the
-    same session and scope (or the narrower `scope` asked), no refresh token."""
+    same session and scope (or the narrower `scope` asked), no refresh token.
+    `grant_type=client_credentials` (RFC 6749 §4.4) authenticates a service account by
+    `Authorization: Basic` (`client_secret_basic`) or a `client_assertion` signed by a
+    registered key (`private_key_jwt`, RFC 7523) and answers an access token of its
+    scopes (or the narrower `scope` asked), no refresh token; a failed client
+    authentication is 401 `invalid_client`."""
     response.headers.update(NO_STORE)
+    if grant_type == "client_credentials" and client_assertion is not None:
+        if client_assertion_type != CLIENT_ASSERTION_TYPE:
+            raise OAuthError(
+                "invalid_request", f"client_assertion_type must be {CLIENT_ASSERTION_TYPE}"
+            )
+        if authorization is not None:
+            raise OAuthError("invalid_request", "use one client authentication method, not two")
+        issued = await clients_service.issue_for_assertion(
+            accounts,
+            auth.issuer,
+            core.redis,
+            assertion=client_assertion,
+            client_id=client_id,
+            scope=scope,
+        )
+        return ClientCredentialsResponse(
+            access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope
+        )
+    if grant_type == "client_credentials":
+        if authorization is None:
+            raise clients_service.invalid_client("Authenticate the client with HTTP Basic.")
+        basic_id, secret = clients_service.basic_credentials(authorization)
+        issued = await clients_service.issue(
+            accounts, auth.issuer, client_id=basic_id, secret=secret, scope=scope
+        )
+        return ClientCredentialsResponse(
+            access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope
+        )
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required")

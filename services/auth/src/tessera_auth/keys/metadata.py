@@ -10,7 +10,12 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from tessera_core.settings import Settings, SettingsError
 from tessera_core.tokens.scopes import SCOPES
 
-__all__ = ["authorization_server_metadata"]
+__all__ = ["ASSERTION_ALGORITHMS", "authorization_server_metadata"]
+
+# What a private_key_jwt client assertion may be signed with (clients/assertion.py checks
+# it): asymmetric only. "none" proves nothing, and an HMAC key would be a shared secret
+# stored here in the clear.
+ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -27,11 +32,19 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
                 "password",
                 "refresh_token",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
+                "client_credentials",
             ],
             "scopes_supported": list(SCOPES),
             # No authorization endpoint: no redirect-based response types are offered.
             "response_types_supported": [],
-            "token_endpoint_auth_methods_supported": ["none"],
+            # "none" for the public grants (password, refresh, exchange); a service account
+            # authenticates its client_credentials grant (docs/service-accounts.md).
+            "token_endpoint_auth_methods_supported": [
+                "none",
+                "client_secret_basic",
+                "private_key_jwt",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "revocation_endpoint_auth_methods_supported": ["none"],
             "service_documentation": f"{base}/api/v1/auth/docs",
         }

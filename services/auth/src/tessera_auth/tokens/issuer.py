@@ -31,12 +31,14 @@ class TokenSubject:
     amr: tuple[str, ...] = ("pwd",)
     # The session's narrowed scope (``login_session.scope``); None: all the roles allow.
     scope: str | None = None
+    # A service account's (``roles: ["service"]``); its scopes are its own, within users:*.
+    is_service: bool = False
 
     @property
     def scopes(self) -> frozenset[str]:
         """What the token may do: the session's scope within what the roles allow *now*,
         so a refresh after a demotion cannot keep a scope the user lost."""
-        allowed = scopes_of_roles(roles_of(is_admin=self.is_admin))
+        allowed = scopes_of_roles(roles_of(is_admin=self.is_admin, is_service=self.is_service))
         return allowed if self.scope is None else parse_scope(self.scope) & allowed
 
     @classmethod
@@ -77,7 +79,7 @@ class AccessTokenIssuer:
             "sid": str(subject.session_id),
             "client_id": subject.client_id,
             "preferred_username": subject.username,
-            "roles": roles_of(is_admin=subject.is_admin),
+            "roles": roles_of(is_admin=subject.is_admin, is_service=subject.is_service),
             "email_verified": subject.email_verified,
             "amr": list(subject.amr),
             "scope": format_scope(subject.scopes),
