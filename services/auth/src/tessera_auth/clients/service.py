@@ -40,7 +40,7 @@ from tessera_auth.tokens.issuer import AccessTokenIssuer, TokenSubject
 from tessera_core.accounts.audit import audit_after_commit
 from tessera_core.accounts.passwords import PasswordHasher
 from tessera_core.accounts.repository import UserRepository
-from tessera_core.db.models import ServiceAccount, ServiceAccountSecret, User
+from tessera_core.db.models import LoginSession, ServiceAccount, ServiceAccountSecret, User
 from tessera_core.db.redis_client import RedisClient
 from tessera_core.errors import OAuthError
 from tessera_core.ops.metrics import AUTH_TOKENS_ISSUED
@@ -222,15 +222,7 @@ async def _add_secret(
     account: ServiceAccount,
     client: ClientInfo,
 ) -> NewSecret:
-    login = await sessions.create(
-        user_id=account.user_id,
-        client_id=account.client_id,
-        expires_at=datetime.now(UTC) + SECRET_SESSION_LIFETIME,
-        user_agent=client.user_agent,
-        ip=client.ip,
-        amr=CLIENT_SECRET_AMR,
-        scope=account.scope,
-    )
+    login = await _credential_session(sessions, account, client, CLIENT_SECRET_AMR)
     secret = new_prefixed_token(SECRET_PREFIX)
     row = await accounts.add_secret(account, login.id, hash_personal_token(secret))
     AUTH_TOKENS_ISSUED.labels(kind="client_secret").inc()
@@ -410,15 +402,7 @@ async def set_keys(
         raise ServiceAccountNotFound("No service account has this id.")
     if account.key_session_id is not None:
         await revocations.revoke_session(account.key_session_id, reason="service_keys_replaced")
-    login = await sessions.create(
-        user_id=account.user_id,
-        client_id=account.client_id,
-        expires_at=datetime.now(UTC) + SECRET_SESSION_LIFETIME,
-        user_agent=client.user_agent,
-        ip=client.ip,
-        amr=PRIVATE_KEY_AMR,
-        scope=account.scope,
-    )
+    login = await _credential_session(sessions, account, client, PRIVATE_KEY_AMR)
     account.jwks = jwks
     account.key_session_id = login.id
     await accounts.session.flush()
@@ -430,3 +414,22 @@ async def set_keys(
         kids=[key.get("kid") for key in jwks["keys"]],
     )
     return await accounts.view(account)
+
+
+async def _credential_session(
+    sessions: LoginSessionRepository,
+    account: ServiceAccount,
+    client: ClientInfo,
+    amr: tuple[str, ...],
+) -> LoginSession:
+    """The login session a credential (a secret, a key registration) owns: every token it
+    gets carries its ``sid``, so revoking the session revokes exactly those tokens."""
+    return await sessions.create(
+        user_id=account.user_id,
+        client_id=account.client_id,
+        expires_at=datetime.now(UTC) + SECRET_SESSION_LIFETIME,
+        user_agent=client.user_agent,
+        ip=client.ip,
+        amr=amr,
+        scope=account.scope,
+    )
