@@ -14,10 +14,12 @@ from tessera_core.tokens.scopes import (
     PROFILE_READ,
     PROFILE_WRITE,
     SCOPES,
+    SERVICE_SCOPES,
     SESSIONS_WRITE,
     USER_SCOPES,
     USERS_READ,
     USERS_WRITE,
+    delegated,
     effective_scopes,
     format_scope,
     narrowed,
@@ -86,6 +88,32 @@ class TestNarrowed:
     @pytest.mark.parametrize("requested", ["users:read", "profile:read users:write", "nope"])
     def test_wider_or_unknown_is_none(self, requested: str):
         assert narrowed(requested, USER_SCOPES) is None
+
+
+class TestDelegated:
+    def test_a_subset_of_what_the_creator_holds(self):
+        assert delegated("profile:read", USER_SCOPES, to="a token") == {PROFILE_READ}
+
+    def test_wider_than_the_creator_names_what_it_cannot_grant(self):
+        with pytest.raises(ValueError, match="cannot grant users:read: a token holds only"):
+            delegated("profile:read users:read", USER_SCOPES, to="a token")
+
+    def test_outside_what_the_kind_may_hold_is_refused_first(self):
+        with pytest.raises(
+            ValueError, match=r"^A service account holds only users:read users:write$"
+        ):
+            delegated("profile:read", ADMIN_SCOPES, to="a service account", within=SERVICE_SCOPES)
+
+    def test_within_what_the_kind_may_hold(self):
+        granted = delegated(
+            "users:read", ADMIN_SCOPES, to="a service account", within=SERVICE_SCOPES
+        )
+        assert granted == {USERS_READ}
+
+    @pytest.mark.parametrize("requested", ["", "repo:all"])
+    def test_empty_or_unknown_is_refused(self, requested: str):
+        with pytest.raises(ValueError, match=r"empty|unknown scope"):
+            delegated(requested, ADMIN_SCOPES, to="a token")
 
 
 class TestEffectiveScopes:

@@ -32,6 +32,7 @@ __all__ = [
     "USERS_READ",
     "USERS_WRITE",
     "USER_SCOPES",
+    "delegated",
     "effective_scopes",
     "format_scope",
     "narrowed",
@@ -117,6 +118,31 @@ def narrowed(requested: str | None, allowed: frozenset[str]) -> frozenset[str] |
     except ValueError:
         return None
     return names if names <= allowed else None
+
+
+def delegated(
+    requested: str, held: frozenset[str], *, to: str, within: frozenset[str] | None = None
+) -> frozenset[str]:
+    """The scopes of a credential that a token holding ``held`` creates, asked for as
+    ``requested``: named in the vocabulary, within ``within`` (what ``to``, the kind of
+    credential, may ever hold) when given, and each held by the creating token, so a
+    narrowed token cannot mint a wider credential. ``ValueError`` says which rule failed,
+    in words for the client.
+
+    Example:
+        >>> sorted(delegated("profile:read", USER_SCOPES, to="a personal access token"))
+        ['profile:read']
+    """
+    scopes = parse_scope(requested)
+    if within is not None and not scopes <= within:
+        raise ValueError(f"{to[0].upper()}{to[1:]} holds only {format_scope(within)}")
+    wider = scopes - held
+    if wider:
+        raise ValueError(
+            f"This token cannot grant {format_scope(wider)}: {to} holds only scopes "
+            "the token that creates it holds"
+        )
+    return scopes
 
 
 def effective_scopes(scope: str | None, roles: Collection[str]) -> frozenset[str]:

@@ -51,7 +51,13 @@ from tessera_core.tokens.pat import (
     new_prefixed_token,
     well_formed_prefixed_token,
 )
-from tessera_core.tokens.scopes import SERVICE_SCOPES, format_scope, narrowed, parse_scope
+from tessera_core.tokens.scopes import (
+    SERVICE_SCOPES,
+    delegated,
+    format_scope,
+    narrowed,
+    parse_scope,
+)
 
 __all__ = [
     "CLIENT_SECRET_AMR",
@@ -129,24 +135,6 @@ class NewServiceAccount:
     secret: NewSecret
 
 
-def granted_scopes(requested: str, holder: AccessClaims) -> frozenset[str]:
-    try:
-        scopes = parse_scope(requested)
-    except ValueError as exc:
-        raise InvalidServiceScope(f"{exc}.") from exc
-    if not scopes <= SERVICE_SCOPES:
-        raise InvalidServiceScope(
-            f"A service account holds only {format_scope(SERVICE_SCOPES)}: the other scopes "
-            "are a person's own account."
-        )
-    if not scopes <= holder.scopes:
-        raise InvalidServiceScope(
-            f"This token cannot grant {format_scope(scopes - holder.scopes)}: a service "
-            "account holds only scopes the token that creates it holds."
-        )
-    return scopes
-
-
 async def create(
     users: UserRepository,
     accounts: ServiceAccountRepository,
@@ -162,7 +150,10 @@ async def create(
     rows its scopes open check the acting row's ``is_admin``) with the hash of a random
     password nobody knows: a password login with it fails as a wrong password does, in the
     same time (``accounts.service.authenticate`` refuses ``is_service`` rows too)."""
-    scopes = granted_scopes(scope, admin)
+    try:
+        scopes = delegated(scope, admin.scopes, to="a service account", within=SERVICE_SCOPES)
+    except ValueError as exc:
+        raise InvalidServiceScope(f"{exc}.") from exc
     client_id = "sa-" + random.token_hex(12)
     user = await users.add(
         User(

@@ -33,7 +33,7 @@ from tessera_core.tokens.pat import (
 )
 from tessera_core.tokens.pat_repository import PersonalTokenRepository
 from tessera_core.tokens.pat_verify import PAT_AMR, PAT_CLIENT_ID
-from tessera_core.tokens.scopes import format_scope, narrowed, parse_scope
+from tessera_core.tokens.scopes import delegated, format_scope, narrowed
 
 __all__ = [
     "ACCESS_TOKEN_TYPE_URN",
@@ -64,22 +64,6 @@ class NewPersonalToken:
     token: str
 
 
-def granted_scopes(requested: str, holder: AccessClaims) -> frozenset[str]:
-    """The scopes a new token may have: named in the vocabulary, each held by the token
-    that creates it (a narrowed login cannot mint a wider personal token)."""
-    try:
-        scopes = parse_scope(requested)
-    except ValueError as exc:
-        raise InvalidScope(f"{exc}.") from exc
-    wider = scopes - holder.scopes
-    if wider:
-        raise InvalidScope(
-            f"This token cannot grant {format_scope(wider)}: a personal access token "
-            "holds only scopes the token that creates it holds."
-        )
-    return scopes
-
-
 async def create(
     tokens: PersonalTokenRepository,
     sessions: LoginSessionRepository,
@@ -94,7 +78,10 @@ async def create(
     expires_in_days: int,
 ) -> NewPersonalToken:
     """A new token of ``user``'s, with its session; the owner is mailed."""
-    scopes = granted_scopes(scope, holder)
+    try:
+        scopes = delegated(scope, holder.scopes, to="a personal access token")
+    except ValueError as exc:
+        raise InvalidScope(f"{exc}.") from exc
     if expires_in_days > settings.pat_max_days:
         raise ExpiryTooLong(settings.pat_max_days)
     expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
