@@ -122,7 +122,10 @@ class OutboundClient:
     ) -> OutboundResponse:
         """One request to ``url`` by the rules above; ``OutboundRefused`` when the policy
         refuses an address, ``OutboundFailed`` when no answer (or one too large) came."""
-        target = httpx.URL(url)
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise OutboundRefused("not a valid URL") from exc
         if target.scheme not in ("http", "https") or not target.host:
             raise OutboundRefused("only absolute http and https URLs are fetched")
         port = target.port or (443 if target.scheme == "https" else 80)
