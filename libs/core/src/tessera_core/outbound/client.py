@@ -22,6 +22,7 @@ import asyncio
 import ipaddress
 import json
 import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +97,10 @@ class OutboundClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``verify``: the TLS trust, the system's by default (a context trusting a private
+        CA otherwise); ``False`` is never passed outside tests."""
         self.policy = policy
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -104,6 +108,7 @@ class OutboundClient:
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             trust_env=False,
+            verify=verify,
             limits=httpx.Limits(max_keepalive_connections=0),
             headers={"User-Agent": USER_AGENT},
         )
@@ -166,7 +171,8 @@ class OutboundClient:
                 failure = exc  # the next address, as a browser would
             except httpx.HTTPError as exc:
                 raise OutboundFailed(f"{target.host}: {type(exc).__name__}") from exc
-        raise OutboundFailed(f"could not connect to {target.host}") from failure
+        reason = f" ({str(failure)[:200]})" if failure is not None and str(failure) else ""
+        raise OutboundFailed(f"could not connect to {target.host}{reason}") from failure
 
     async def _send(self, request: httpx.Request, host: str, limit: int) -> OutboundResponse:
         response = await self._http.send(request, stream=True)
