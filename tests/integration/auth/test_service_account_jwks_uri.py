@@ -136,6 +136,15 @@ class TestRegisterByUrl:
         assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
         assert "exactly one of jwks and jwks_uri" in response.json()["errors"][0]["message"]
 
+    async def test_a_url_postgresql_could_not_store_is_a_validation_error(
+        self, auth_client, admin_headers, jwks_server
+    ):
+        account = await new_account(auth_client, admin_headers)
+        url = jwks_server.url("/jwks\u0000")
+        response = await put_keys(auth_client, admin_headers, account, {"jwks_uri": url})
+        assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
+        assert sum(jwks_server.hits.values()) == 0
+
     @pytest.mark.parametrize(
         "url",
         [

@@ -78,7 +78,7 @@ class ServiceAccountKeys(BaseModel):
         "assertions signed by one of them authenticate the account (`private_key_jwt`)",
         examples=[{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "...", "y": "..."}]}],
     )
-    jwks_uri: str | None = Field(
+    jwks_uri: Text | None = Field(
         default=None,
         max_length=2048,
         description="or an https URL serving such a set, fetched now to check it and then "
