@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.apps",
     "tests.fixtures.users",
     "tests.fixtures.smtp",
+    "tests.fixtures.jwks_server",
 ]
 
 # Under pytest-xdist (`make test`) every worker builds the session-scoped e2e stack and the

@@ -280,6 +280,8 @@ def service_env(
     if name == "auth":
         env["TESSERA_KEYS_DIR"] = str(backends.keys_dir)
         env["TESSERA_FACTOR_KEY"] = FACTOR_KEY
+        # Service accounts' jwks_uri served by the tests themselves, on loopback.
+        env["TESSERA_OUTBOUND_ALLOW"] = '["127.0.0.1"]'
         if webauthn_origin is not None:
             env["TESSERA_WEBAUTHN_RP_ID"] = "localhost"
             env["TESSERA_WEBAUTHN_ORIGINS"] = json.dumps([webauthn_origin])

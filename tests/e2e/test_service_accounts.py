@@ -1,7 +1,8 @@
 """A service account as an OAuth 2.0 client would use it: Authlib's client fetches a token
 with the client credentials grant through the gateway, authenticated by its secret
-(``client_secret_basic``) or by a key (``private_key_jwt``), and the token opens ``/verify``
-and a users row; a wrong secret is refused as RFC 6749 says."""
+(``client_secret_basic``) or by a key (``private_key_jwt``, registered as a set or by the
+URL that serves it), and the token opens ``/verify`` and a users row; a wrong secret is
+refused as RFC 6749 says."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from joserfc.jwk import ECKey
 from tests.e2e.accounts import log_in, register
 from tests.e2e.stack import Stack, run_sql
 from tests.fixtures.apps import bearer
+from tests.fixtures.jwks_server import JwksServer
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +110,37 @@ class TestPrivateKeyJwt:
         assert "refresh_token" not in token
         assert verified.status_code == 200, verified.text
         assert verified.headers["x-auth-user-id"] == account["id"]
+
+    def test_keys_registered_by_url_sign_authlibs_assertion(
+        self, stack: Stack, jwks_server: JwksServer
+    ):
+        account = new_service_account(stack, "users:read")
+        key = ECKey.generate_key("P-256", parameters={"kid": "by-url"}, private=True)
+        jwks_server.serve(key.as_dict(private=False))
+        with httpx.Client(base_url=stack.gateway.url, timeout=30) as client:
+            username = register(client, prefix="sa-url")
+            run_sql(stack, 'UPDATE "user" SET is_admin = true WHERE username = :u', u=username)
+            registered = client.put(
+                f"/api/v1/auth/admin/service-accounts/{account['id']}/keys",
+                json={"jwks_uri": jwks_server.url()},
+                headers=bearer(log_in(client, username)),
+            )
+        assert registered.status_code == 200, registered.text
+        assert registered.json()["jwks_uri"] == jwks_server.url()
+        token_url = stack.gateway.url + TOKEN
+        auth = PrivateKeyJWT(
+            token_url,
+            claims={"exp": int(time.time()) + 120},
+            headers={"kid": "by-url"},
+            alg="ES256",
+        )
+        with OAuth2Client(
+            account["client_id"], key, token_endpoint_auth_method=auth, timeout=30
+        ) as client:
+            token = client.fetch_token(token_url, grant_type="client_credentials")
+            verified = client.get(stack.gateway.url + VERIFY)
+        assert token["scope"] == "users:read"
+        assert verified.status_code == 200, verified.text
+        assert verified.headers["x-auth-user-id"] == account["id"]
+        # The registration's fetch, and at most one by whichever auth worker took the grant.
+        assert 1 <= jwks_server.hits["/jwks"] <= 2

@@ -108,7 +108,7 @@ CORE_FLOORS = [
     {"cli", "web", "mail"},
     {"accounts", "revocation"},
     {"tokens"},
-    {"ops", "db"},
+    {"ops", "db", "outbound"},
     {"settings", "errors", "schemas"},
 ]
 USERS_FLOORS = [

@@ -143,6 +143,17 @@ class Settings(BaseSettings):
     step_up_max_age_seconds: int = Field(600, ge=30)
     admins_require_second_factor: bool = False
 
+    # Service accounts' keys registered by URL (private_key_jwt, docs/service-accounts.md):
+    # how long a worker trusts a fetched key set, and the least time between two fetches of
+    # one URL caused by an unknown kid (or by a failed fetch).
+    jwks_uri_cache_seconds: int = Field(300, ge=1)
+    jwks_uri_refetch_min_interval_seconds: float = Field(30.0, ge=0)
+    # Requests to URLs others register (tessera_core.outbound): hosts and networks they may
+    # reach although not global (outside dev, loopback, private, link-local... are refused),
+    # and how long a connect or a read waits.
+    outbound_allow: list[str] = []
+    outbound_timeout_seconds: float = Field(2.0, gt=0, le=30)
+
     # Personal access tokens (docs/personal-access-tokens.md): the longest lifetime one may be
     # given; how long a worker trusts a token's row it read (revocation is asked of Redis on
     # every request regardless; kept under half the fast path's window); how often a worker

@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager, suppress
 
 import structlog
 from fastapi import FastAPI, Request
+from joserfc.jwk import KeySet
 from sqlalchemy.exc import SQLAlchemyError
 
 from tessera_auth.accounts.router import router as accounts_router
+from tessera_auth.clients.assertion import fetch_key_set
 from tessera_auth.clients.router import router as clients_router
 from tessera_auth.factors.router import admin_router as factors_admin_router
 from tessera_auth.factors.router import router as factors_router
@@ -34,6 +36,7 @@ from tessera_core.accounts.throttle import LoginThrottle, RequestLimit
 from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.mail import MailTemplates, RecipientBudget
 from tessera_core.ops.health import ReadinessCheck
+from tessera_core.outbound import FetchedCache, OutboundClient, OutboundPolicy
 from tessera_core.settings import Settings, SettingsError
 from tessera_core.tokens import StaticJWKSSource
 from tessera_core.tokens.keygen import write_private_key
@@ -124,6 +127,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             memory_kib=settings.password_hash_memory_kib,
             time_cost=settings.password_hash_time_cost,
         )
+        outbound = OutboundClient(
+            OutboundPolicy.of(settings.outbound_allow, allow_internal=settings.is_dev),
+            timeout=settings.outbound_timeout_seconds,
+        )
+
+        async def fetch_client_keys(url: str) -> KeySet:
+            return await fetch_key_set(outbound, url)
+
         async with core_state(settings, lambda _http: StaticJWKSSource(keys.jwks)) as core:
             auth = AuthState(
                 keys=keys,
@@ -137,6 +148,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 resend_limit=RequestLimit.from_settings(core.redis, "verify-resend", settings),
                 register_limit=RequestLimit.from_settings(core.redis, "register", settings),
                 mail_budget=RecipientBudget.from_settings(core.redis, settings),
+                outbound=outbound,
+                client_key_sets=FetchedCache(
+                    fetch_client_keys,
+                    max_age=settings.jwks_uri_cache_seconds,
+                    min_refetch_interval=settings.jwks_uri_refetch_min_interval_seconds,
+                ),
             )
             await core.jwks.refresh(force=True)
             tasks = [asyncio.create_task(bootstrap_admin(core, hasher, auth.admin_bootstrapped))]
@@ -157,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     with suppress(asyncio.CancelledError):
                         await task
                 hasher.close()
+                await outbound.aclose()
 
     app = create_service_app(
         settings,

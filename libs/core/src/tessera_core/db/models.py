@@ -215,6 +215,8 @@ class ServiceAccount(Base):
     user's revocation (deactivation, ``tokens_not_before``) revokes them all."""
 
     __tablename__ = "service_account"
+    # Keys come from one place: the set itself or the URL that serves it (migration 0012).
+    __table_args__ = (CheckConstraint("jwks IS NULL OR jwks_uri IS NULL", name="one_key_source"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
@@ -225,7 +227,11 @@ class ServiceAccount(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # The public JWK set its RFC 7523 client assertions are checked against (private_key_jwt).
-    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # (none_as_null: None is SQL NULL, not the JSON null, which the CHECK below would count.)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    # Or the https URL that serves that set, fetched when a client authenticates (cached per
+    # worker, tessera_core.outbound); never both.
+    jwks_uri: Mapped[str | None] = mapped_column(String(2048))
     # The login session every token issued on an assertion carries (``amr`` ``{private_key}``):
     # replacing the keys revokes it, and so the tokens the old keys obtained.
     key_session_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -19,12 +19,16 @@ from redis.exceptions import RedisError
 from tessera_auth.keys.metadata import ASSERTION_ALGORITHMS
 from tessera_core.db.redis_client import RedisClient
 from tessera_core.errors import OAuthError
+from tessera_core.outbound import OutboundClient
 
 __all__ = [
     "ASSERTION_ALGORITHMS",
     "CLIENT_ASSERTION_TYPE",
     "MAX_ASSERTION_SECONDS",
     "asserted_client_id",
+    "asserted_kid",
+    "fetch_key_set",
+    "has_kid",
     "invalid_assertion",
     "public_key_set",
     "verify_assertion",
@@ -60,6 +64,31 @@ def public_key_set(jwks: dict[str, Any]) -> KeySet:
         raise ValueError(f"not a usable JWK set: {exc}") from exc
 
 
+async def fetch_key_set(outbound: OutboundClient, url: str) -> KeySet:
+    """The key set a ``jwks_uri`` serves, held to ``public_key_set``'s rules; the outbound
+    client's errors when it cannot be fetched, ``ValueError`` when it is not such a set."""
+    document = await outbound.get_json(url)
+    if not isinstance(document, dict):
+        raise ValueError("a JWK set is an object with a non-empty 'keys' array")
+    return public_key_set(document)
+
+
+def has_kid(keys: KeySet, kid: str | None) -> bool:
+    """Whether ``keys`` may hold the key an assertion names: an assertion without a ``kid``
+    is checked against what is held (a refetch would not tell which key it needs)."""
+    return kid is None or any(key.kid == kid for key in keys.keys)
+
+
+def asserted_kid(assertion: str) -> str | None:
+    """The ``kid`` of an assertion's header, unchecked: it says whether the held key set can
+    verify it or a fresher one is needed."""
+    try:
+        kid = jws.extract_compact(assertion.encode()).headers().get("kid")
+    except (JoseError, ValueError):
+        return None
+    return kid if isinstance(kid, str) else None
+
+
 def asserted_client_id(assertion: str) -> str:
     """The ``iss`` an assertion claims, read before any check: it names the keys to check
     the signature with. Nothing read here is trusted."""
@@ -78,14 +107,13 @@ async def verify_assertion(
     assertion: str,
     *,
     client_id: str,
-    jwks: dict[str, Any],
+    keys: KeySet,
     audiences: frozenset[str],
     redis: RedisClient,
 ) -> None:
-    """Check a client assertion for ``client_id`` against its registered ``jwks``;
+    """Check a client assertion for ``client_id`` against its registered ``keys``;
     ``invalid_client`` for anything wrong, replays included."""
     try:
-        keys = public_key_set(jwks)
         with warnings.catch_warnings():
             # joserfc warns on the JOSE name "EdDSA" (RFC 9864); clients still send it.
             warnings.simplefilter("ignore")

@@ -34,14 +34,15 @@ FIND_CLIENT_SQL = """
       AND l.revoked_at IS NULL AND u.is_active AND u.is_service
 """
 
-# private_key_jwt: the account an assertion names, with its keys and their session.
+# private_key_jwt: the account an assertion names, with its keys (or their URL) and their
+# session.
 FIND_KEY_CLIENT_SQL = """
     SELECT a.user_id, a.client_id, a.scope, a.key_session_id AS session_id, a.jwks,
-           u.username, u.is_admin, u.is_active, u.email_verified
+           a.jwks_uri, u.username, u.is_admin, u.is_active, u.email_verified
     FROM service_account a
     JOIN login_session l ON l.id = a.key_session_id
     JOIN "user" u ON u.id = a.user_id
-    WHERE a.client_id = %(client_id)s AND a.jwks IS NOT NULL
+    WHERE a.client_id = %(client_id)s AND (a.jwks IS NOT NULL OR a.jwks_uri IS NOT NULL)
       AND l.revoked_at IS NULL AND u.is_active AND u.is_service
 """
 
@@ -59,6 +60,7 @@ class ClientRow:
     is_active: bool
     email_verified: bool
     jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,13 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from tessera_auth.clients import service
+from tessera_auth.clients import keys, service
 from tessera_auth.clients.deps import ServiceAccountRepositoryDep
 from tessera_auth.clients.errors import (
     InvalidJwks,
+    InvalidJwksUri,
     InvalidServiceScope,
+    JwksUriUnreachable,
     SecretLimitReached,
     ServiceAccountNotFound,
     ServiceSecretNotFound,
@@ -33,7 +35,7 @@ from tessera_auth.sessions.deps import (
 )
 from tessera_core.errors import ADMIN_ERRORS, NO_STORE, problem_responses
 from tessera_core.tokens.scopes import USERS_READ, USERS_WRITE
-from tessera_core.web.deps import RevocationsDep, UserRepositoryDep, requires
+from tessera_core.web.deps import RevocationsDep, SettingsDep, UserRepositoryDep, requires
 
 __all__ = ["router"]
 
@@ -52,6 +54,8 @@ def read(view: ServiceAccountView) -> ServiceAccountRead:
         created_by=account.created_by,
         secrets=[SecretRead.model_validate(s) for s in view.secrets],
         jwks=account.jwks,
+        jwks_uri=account.jwks_uri,
+        keys_registered=account.jwks is not None or account.jwks_uri is not None,
     )
 
 
@@ -171,7 +175,9 @@ async def delete_service_secret(
     "/{account_id}/keys",
     dependencies=[requires(USERS_WRITE)],
     response_model=ServiceAccountRead,
-    responses=problem_responses(ServiceAccountNotFound, InvalidJwks, *ADMIN_ERRORS),
+    responses=problem_responses(
+        ServiceAccountNotFound, InvalidJwks, InvalidJwksUri, JwksUriUnreachable, *ADMIN_ERRORS
+    ),
 )
 async def set_service_keys(
     account_id: uuid.UUID,
@@ -181,10 +187,22 @@ async def set_service_keys(
     sessions: LoginSessionRepositoryDep,
     revocations: RevocationsDep,
     client: ClientInfoDep,
+    auth: AuthStateDep,
+    settings: SettingsDep,
 ) -> ServiceAccountRead:
-    """Register the public keys for `private_key_jwt`, replacing any before (the tokens the
-    old keys obtained are revoked)."""
-    view = await service.set_keys(
-        accounts, sessions, revocations, admin, client, account_id, data.jwks
+    """Register the public keys for `private_key_jwt`: a JWK set (`jwks`) or the https URL
+    that serves one (`jwks_uri`, fetched now to check it), replacing whichever was there
+    (the tokens the old keys obtained are revoked)."""
+    view = await keys.set_keys(
+        accounts,
+        sessions,
+        revocations,
+        admin,
+        client,
+        account_id,
+        jwks=data.jwks,
+        jwks_uri=data.jwks_uri,
+        key_sets=auth.client_key_sets,
+        settings=settings,
     )
     return read(view)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tessera_core.schemas import Text
 
@@ -57,16 +57,41 @@ class ServiceAccountRead(BaseModel):
     jwks: dict[str, Any] | None = Field(
         default=None, description="the public keys registered for `private_key_jwt`"
     )
+    jwks_uri: str | None = Field(
+        default=None,
+        description="or the https URL that serves them, fetched when the client authenticates",
+    )
+    keys_registered: bool = Field(
+        default=False,
+        description="whether keys are registered (`jwks` or `jwks_uri`): `private_key_jwt` works",
+    )
 
 
 class ServiceAccountKeys(BaseModel):
+    """Exactly one of `jwks` and `jwks_uri`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    jwks: dict[str, Any] = Field(
+    jwks: dict[str, Any] | None = Field(
+        default=None,
         description="a JWK set of public RSA, EC or OKP keys (each with a `kid`): client "
         "assertions signed by one of them authenticate the account (`private_key_jwt`)",
         examples=[{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "...", "y": "..."}]}],
     )
+    jwks_uri: Text | None = Field(
+        default=None,
+        max_length=2048,
+        description="or an https URL serving such a set, fetched now to check it and then "
+        "when the client authenticates (cached per worker; refetched when an assertion names "
+        "an unknown `kid`); redirects are not followed",
+        examples=["https://billing.example.com/.well-known/jwks.json"],
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ServiceAccountKeys:
+        if (self.jwks is None) == (self.jwks_uri is None):
+            raise ValueError("send exactly one of jwks and jwks_uri")
+        return self
 
 
 class ServiceAccountCreated(ServiceAccountRead):

@@ -2,7 +2,8 @@
 password (docs/service-accounts.md). Each is a ``user`` row marked ``is_service`` plus its
 ``service_account`` row, so the user's revocation (deactivation, ``tokens_not_before``)
 covers its tokens; each secret owns a login session, so deleting one revokes exactly the
-tokens issued with it. The client credentials grant (RFC 6749 §4.4) is ``issue``."""
+tokens issued with it. The client credentials grant (RFC 6749 §4.4) is ``issue``; with a
+registered key instead of a secret (``private_key_jwt``), ``tessera_auth.clients.keys``."""
 
 from __future__ import annotations
 
@@ -13,18 +14,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import unquote
 
 from tessera_auth.client import ClientInfo
-from tessera_auth.clients.assertion import (
-    asserted_client_id,
-    invalid_assertion,
-    public_key_set,
-    verify_assertion,
-)
 from tessera_auth.clients.errors import (
-    InvalidJwks,
     InvalidServiceScope,
     SecretLimitReached,
     ServiceAccountNotFound,
@@ -41,7 +34,6 @@ from tessera_core.accounts.audit import audit_after_commit
 from tessera_core.accounts.passwords import PasswordHasher
 from tessera_core.accounts.repository import UserRepository
 from tessera_core.db.models import LoginSession, ServiceAccount, ServiceAccountSecret, User
-from tessera_core.db.redis_client import RedisClient
 from tessera_core.errors import OAuthError
 from tessera_core.ops.metrics import AUTH_TOKENS_ISSUED
 from tessera_core.revocation import Revocations
@@ -69,14 +61,14 @@ __all__ = [
     "basic_credentials",
     "create",
     "create_secret",
+    "credential_session",
     "deactivate",
     "delete_secret",
     "get",
     "invalid_client",
     "issue",
-    "issue_for_assertion",
     "list_all",
-    "set_keys",
+    "mint",
 ]
 
 SECRET_PREFIX = "tsr_sas_"
@@ -91,7 +83,6 @@ MAX_LIVE_SECRETS = 2
 # RFC 8176 names no value for a client's own credentials; this one says how the token's
 # session was proved (``login_session.amr`` holds up to 16 characters).
 CLIENT_SECRET_AMR = ("client_secret",)
-PRIVATE_KEY_AMR = ("private_key",)
 # A secret does not expire (it is deleted), but its session needs an end.
 SECRET_SESSION_LIFETIME = timedelta(days=3650)
 
@@ -213,7 +204,7 @@ async def _add_secret(
     account: ServiceAccount,
     client: ClientInfo,
 ) -> NewSecret:
-    login = await _credential_session(sessions, account, client, CLIENT_SECRET_AMR)
+    login = await credential_session(sessions, account, client, CLIENT_SECRET_AMR)
     secret = new_prefixed_token(SECRET_PREFIX)
     row = await accounts.add_secret(account, login.id, hash_personal_token(secret))
     AUTH_TOKENS_ISSUED.labels(kind="client_secret").inc()
@@ -317,40 +308,14 @@ async def issue(
         client = await accounts.find_client(client_id, hash_personal_token(secret))
     if client is None:
         raise invalid_client()
-    return _mint(issuer, client, scope, CLIENT_SECRET_AMR)
+    return mint(issuer, client, scope, CLIENT_SECRET_AMR)
 
 
-async def issue_for_assertion(
-    accounts: ServiceAccountRepository,
-    issuer: AccessTokenIssuer,
-    redis: RedisClient,
-    *,
-    assertion: str,
-    client_id: str | None,
-    scope: str | None,
-) -> IssuedToken:
-    """RFC 7523 §2.2: ``issue`` for a client that authenticates with a JWT signed by a
-    registered key (``private_key_jwt``); its tokens carry the keys' session."""
-    asserted = asserted_client_id(assertion)
-    if client_id is not None and client_id != asserted:
-        raise invalid_assertion("client_id and the assertion's iss differ.")
-    client = await accounts.find_key_client(asserted)
-    if client is None or client.jwks is None:
-        raise invalid_assertion("No active service account with registered keys has this id.")
-    settings = issuer.settings
-    await verify_assertion(
-        assertion,
-        client_id=client.client_id,
-        jwks=client.jwks,
-        audiences=frozenset({f"{settings.base_url}/api/v1/auth/token", settings.issuer}),
-        redis=redis,
-    )
-    return _mint(issuer, client, scope, PRIVATE_KEY_AMR)
-
-
-def _mint(
+def mint(
     issuer: AccessTokenIssuer, client: ClientRow, scope: str | None, amr: tuple[str, ...]
 ) -> IssuedToken:
+    """The access token of an authenticated client: its credential's session, its scopes
+    narrowed by ``scope``."""
     scopes = narrowed(scope, parse_scope(client.scope))
     if not scopes:
         raise OAuthError("invalid_scope", "The requested scope exceeds the service account's.")
@@ -373,41 +338,7 @@ def _mint(
     )
 
 
-async def set_keys(
-    accounts: ServiceAccountRepository,
-    sessions: LoginSessionRepository,
-    revocations: Revocations,
-    admin: AccessClaims,
-    client: ClientInfo,
-    account_id: uuid.UUID,
-    jwks: dict[str, Any],
-) -> ServiceAccountView:
-    """Register the public keys for ``private_key_jwt``, replacing any before: the tokens
-    the old keys obtained are revoked with their session, and a new session starts."""
-    try:
-        public_key_set(jwks)
-    except ValueError as exc:
-        raise InvalidJwks(str(exc)) from exc
-    account = await accounts.lock(account_id)
-    if account is None:
-        raise ServiceAccountNotFound("No service account has this id.")
-    if account.key_session_id is not None:
-        await revocations.revoke_session(account.key_session_id, reason="service_keys_replaced")
-    login = await _credential_session(sessions, account, client, PRIVATE_KEY_AMR)
-    account.jwks = jwks
-    account.key_session_id = login.id
-    await accounts.session.flush()
-    audit_after_commit(
-        accounts.session,
-        "service_keys_set",
-        actor_id=admin.sub,
-        service_account_id=str(account_id),
-        kids=[key.get("kid") for key in jwks["keys"]],
-    )
-    return await accounts.view(account)
-
-
-async def _credential_session(
+async def credential_session(
     sessions: LoginSessionRepository,
     account: ServiceAccount,
     client: ClientInfo,

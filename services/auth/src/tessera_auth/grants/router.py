@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Header, Response, status
 
 from tessera_auth.accounts.deps import AccountMailDep
 from tessera_auth.accounts.errors import EmailNotVerified, InvalidCredentials
+from tessera_auth.clients import keys as clients_keys
 from tessera_auth.clients import service as clients_service
 from tessera_auth.clients.assertion import CLIENT_ASSERTION_TYPE
 from tessera_auth.clients.deps import ServiceAccountRepositoryDep
@@ -196,10 +197,11 @@ async def token(
             )
         if authorization is not None:
             raise OAuthError("invalid_request", "use one client authentication method, not two")
-        issued = await clients_service.issue_for_assertion(
+        issued = await clients_keys.issue_for_assertion(
             accounts,
             auth.issuer,
             core.redis,
+            auth.client_key_sets,
             assertion=client_assertion,
             client_id=client_id,
             scope=scope,
