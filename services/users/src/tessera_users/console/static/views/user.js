@@ -379,7 +379,17 @@ export async function userView(id, { me, backTo }) {
         current.username,
         current.is_active ? null : h("span", { class: "badge muted", text: "deactivated" }),
         current.is_admin ? h("span", { class: "badge", text: "admin" }) : null,
+        current.is_service ? h("span", { class: "badge", text: "service" }) : null,
       ),
+      current.is_service
+        ? h(
+            "p",
+            { id: "service-account-hint", class: "hint" },
+            "A service account: its secrets and keys are on ",
+            h("a", { id: "open-service-account", href: `#/service-accounts/${encodeURIComponent(current.id)}`, text: "its service account page" }),
+            ".",
+          )
+        : null,
       h(
         "div",
         { class: "grid" },
