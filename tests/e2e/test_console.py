@@ -6,6 +6,7 @@ docs/console.md (test_screenshots; run it alone, on a fresh stack, for tidy data
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -17,6 +18,7 @@ import httpx
 import pyotp
 import pytest
 from cryptography.hazmat.primitives import serialization
+from joserfc.jwk import ECKey
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -418,6 +420,146 @@ def short_lived(stack: Stack) -> Iterator[Gateway]:
             process.stop()
 
 
+def client_credentials(client: httpx.Client, client_id: str, secret: str) -> httpx.Response:
+    """The client credentials grant through the gateway, with ``client_secret_basic``."""
+    return client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials", "scope": "users:read"},
+        auth=(client_id, secret),
+    )
+
+
+def listing_status(client: httpx.Client, access_token: str) -> int:
+    return client.get("/api/v1/users", headers=bearer({"access_token": access_token})).status_code
+
+
+class TestServiceAccounts:
+    def test_create_use_rotate_delete_deactivate_and_the_users_list(
+        self, console: ConsolePage, admin: dict, gateway_client: httpx.Client
+    ):
+        console.sign_in_as_admin(admin["username"], PASSWORD)
+        console.follow("#nav-service-accounts")
+        console.visible("#service-accounts-view")
+        assert console.driver.switch_to.active_element.get_attribute("id") == "view-title"
+        assert console.find("#nav-service-accounts").get_attribute("aria-current") == "page"
+
+        # Create: the first secret is shown once, beside the client id.
+        name = f"sync-{uuid.uuid4().hex[:8]}"
+        console.find("#sa_name").send_keys(name)
+        (read,) = [
+            box
+            for box in console.all("[data-testid=sa-scope]")
+            if box.get_attribute("value") == "users:read"
+        ]
+        read.click()
+        console.find("#create-service-account").click()
+        console.visible("#new-secret")
+        console.text_in("#new-secret-warning", "not shown again")
+        first = console.find("#new-secret-value").get_attribute("value") or ""
+        assert re.fullmatch(r"tsr_sas_[0-9A-Za-z]{36}", first), first
+        assert console.find("#new-secret-value").get_attribute("readonly") is not None
+        client_id = console.find("[data-testid=shown-client-id]").text
+        assert re.fullmatch(r"sa-[0-9a-f]{24}", client_id), client_id
+        console.until(lambda _: self.row_of(console, name) is not None)
+        row = self.row_of(console, name)
+        assert row is not None
+        cells = [c.text for c in row.find_elements(By.CSS_SELECTOR, "th, td")]
+        assert cells[1:] == [client_id, "users:read", cells[3], "active", "1"], cells
+
+        granted = client_credentials(gateway_client, client_id, first)
+        assert granted.status_code == 200, granted.text
+        assert granted.json()["scope"] == "users:read"
+        first_token = granted.json()["access_token"]
+        assert listing_status(gateway_client, first_token) == 200
+
+        # Shown once: gone with "I have copied it", and nowhere on the account's page.
+        console.find("#new-secret-done").click()
+        console.until(lambda _: console.all("#new-secret") == [])
+        assert first not in console.driver.page_source
+        console.follow(
+            f"[data-testid=sa-row][data-account-id='{row.get_attribute('data-account-id')}'] .sa-link"
+        )
+        console.visible("#service-account-view")
+        console.text_in("#sa-client-id", client_id)
+        assert first not in console.driver.page_source
+        assert len(console.all("[data-testid=secret-row]")) == 1
+
+        # Rotate: a second secret, shown once; a third is refused with the reason on screen.
+        console.find("#new-secret-button").click()
+        console.visible("#new-secret")
+        second = console.find("#new-secret-value").get_attribute("value") or ""
+        assert re.fullmatch(r"tsr_sas_[0-9A-Za-z]{36}", second), second
+        assert second != first
+        console.until(lambda _: len(console.all("[data-testid=secret-row]")) == 2)
+        granted = client_credentials(gateway_client, client_id, second)
+        assert granted.status_code == 200, granted.text
+        second_token = granted.json()["access_token"]
+        console.find("#new-secret-button").click()
+        console.text_in("#alert", "Two secrets are live already")
+        assert "delete one first" in console.alert()
+        assert "delete one first" in console.find("#secret-limit").text
+        assert len(console.all("[data-testid=secret-row]")) == 2
+
+        # Delete the first (the oldest row): its token is refused at once, the second's not.
+        oldest = console.all("[data-testid=secret-row]")[0]
+        oldest.find_element(By.CSS_SELECTOR, "[data-testid=delete-secret]").click()
+        console.confirm()
+        console.text_in("#status", "is deleted")
+        assert len(console.all("[data-testid=secret-row]")) == 1
+        assert listing_status(gateway_client, first_token) == 401
+        assert listing_status(gateway_client, second_token) == 200
+        assert client_credentials(gateway_client, client_id, first).status_code == 401
+
+        # Keys: a private key is refused with the API's reason under the field.
+        console.find("#sa_jwks").send_keys(
+            '{"keys": [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ", "kid": "sym"}]}'
+        )
+        console.find("#register-keys").click()
+        console.visible("#sa_jwks-error")
+        assert console.find("#sa_jwks-error").text.strip()
+        assert console.find("#sa_jwks").get_attribute("aria-invalid") == "true"
+        assert console.find("#sa-keys").text == "none"
+        public = ECKey.generate_key("P-256", parameters={"kid": "e2e"}, private=True)
+        jwks = console.find("#sa_jwks")
+        jwks.clear()
+        jwks.send_keys(json.dumps({"keys": [public.as_dict(private=False)]}))
+        console.find("#register-keys").click()
+        console.text_in("#status", "are registered")
+        assert console.find("#sa-keys").text == "1 key: e2e"
+
+        # Deactivate: the second secret's token is refused too; every action is disabled.
+        console.find("#deactivate-service-account").click()
+        console.confirm()
+        console.visible("#deactivated-badge")
+        console.text_in("#sa-status", "deactivated")
+        assert listing_status(gateway_client, second_token) == 401
+        assert client_credentials(gateway_client, client_id, second).status_code == 401
+        for control in ("#new-secret-button", "#deactivate-service-account", "#register-keys"):
+            assert not console.find(control).is_enabled(), control
+        # Deactivation revoked the secrets' sessions: no secret is live any more.
+        assert console.all("[data-testid=secret-row]") == []
+        assert console.find("#no-secrets").is_displayed()
+
+        # The users list marks it "service" and filters people from service accounts.
+        console.follow("#nav-users")
+        console.apply(search=client_id, kind="service")
+        assert console.usernames() == [client_id]
+        assert console.find("[data-testid=user-row] [data-testid=service-badge]").text == "service"
+        console.apply(kind="person")
+        console.visible("#no-users")
+        console.apply(search=admin["username"], kind="")
+        assert console.usernames() == [admin["username"]]
+        assert console.all("[data-testid=service-badge]") == []
+        assert browser_errors(console.driver) == []
+
+    @staticmethod
+    def row_of(console: ConsolePage, name: str):
+        for row in console.all("[data-testid=sa-row]"):
+            if row.find_element(By.CSS_SELECTOR, ".sa-link").text == name:
+                return row
+        return None
+
+
 class TestRefresh:
     def test_short_tokens_are_refreshed_and_a_dead_session_signs_out(
         self, driver: Chrome, short_lived: Gateway, admin: dict
@@ -513,7 +655,7 @@ class TestPhoneWidth:
             width = console.script("return [document.documentElement.scrollWidth, innerWidth]")
             assert width[0] <= width[1], width
             offscreen = console.script(
-                """return [...document.querySelectorAll('#view a, #view button, #view input, #view select, #sign-out')]
+                """return [...document.querySelectorAll('#view a, #view button, #view input, #view select, #view textarea, #nav a, #sign-out')]
                      .filter(e => e.offsetParent !== null)
                      .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
                      .map(e => e.id || e.textContent)"""
@@ -523,6 +665,20 @@ class TestPhoneWidth:
         fits()
         console.open_user(admin["id"])
         console.visible("#sessions")
+        fits()
+        with httpx.Client(base_url=console.origin, timeout=30) as client:
+            # A session of its own: other tests of the module end the admin fixture's.
+            created = client.post(
+                "/api/v1/auth/admin/service-accounts",
+                json={"name": "phone-width", "scope": "users:read"},
+                headers=bearer(log_in(client, admin["username"])),
+            )
+        assert created.status_code == 201, created.text
+        console.go("#/service-accounts")
+        console.visible("#service-accounts-table")
+        fits()
+        console.go(f"#/service-accounts/{created.json()['id']}")
+        console.visible("#secrets-table")
         fits()
 
 

@@ -278,3 +278,105 @@ class TestListUsers:
         response = await users_client.get(USERS, headers=admin_headers)
         assert response.status_code == 401
         assert response.json()["code"] == "token_revoked"
+
+
+class TestKind:
+    """``kind=person|service`` and each listed user's ``is_service``: service accounts are
+    ``user`` rows too (docs/service-accounts.md), told apart from people."""
+
+    async def test_each_user_says_whether_it_is_a_service_account(
+        self, users_client: httpx.AsyncClient, admin_headers, seed_users
+    ):
+        (robot,) = await seed_users(1, prefix="robot", is_service=True)
+        (person,) = await seed_users(1, prefix="person")
+        listed = await users_client.get(USERS, headers=admin_headers, params={"limit": 100})
+        assert listed.status_code == 200, listed.text
+        flags = {u["username"]: u["is_service"] for u in listed.json()["items"]}
+        assert flags == {"robot0000": True, "person0000": False, "root-admin": False}
+        for user_id, expected in ((robot, True), (person, False)):
+            one = await users_client.get(f"{USERS}/{user_id}", headers=admin_headers)
+            assert one.status_code == 200, one.text
+            assert one.json()["is_service"] is expected
+
+    @pytest.mark.parametrize(
+        ("kind", "expected"),
+        [
+            ("service", ["robot0000", "robot0001", "robot0002"]),
+            ("person", ["human0000", "human0001", "root-admin"]),
+            (None, ["human0000", "human0001", "robot0000", "robot0001", "robot0002", "root-admin"]),
+        ],
+    )
+    async def test_kind_filters_people_or_service_accounts(
+        self, users_client: httpx.AsyncClient, admin_headers, seed_users, kind, expected
+    ):
+        await seed_users(3, prefix="robot", is_service=True)
+        await seed_users(2, prefix="human")
+        params = {"ordering": "username", "include_total": "true"}
+        if kind:
+            params["kind"] = kind
+        response = await users_client.get(USERS, headers=admin_headers, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert [u["username"] for u in body["items"]] == expected
+        assert body["total"] == len(expected)
+
+    async def test_kind_composes_with_the_other_filters_and_search(
+        self, users_client: httpx.AsyncClient, admin_headers, seed_users
+    ):
+        await seed_users(2, prefix="robot", is_service=True)
+        await seed_users(2, prefix="robotgone", is_service=True, is_active=False)
+        await seed_users(2, prefix="robotic", is_active=False)  # people whose name matches
+        response = await users_client.get(
+            USERS,
+            headers=admin_headers,
+            params={
+                "kind": "service",
+                "is_active": "false",
+                "search": "ROBOT",
+                "ordering": "-username",
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert [u["username"] for u in response.json()["items"]] == [
+            "robotgone0001",
+            "robotgone0000",
+        ]
+        people = await users_client.get(
+            USERS,
+            headers=admin_headers,
+            params={"kind": "person", "is_active": "false", "search": "robot"},
+        )
+        assert [u["username"] for u in people.json()["items"]] == ["robotic0000", "robotic0001"]
+
+    @pytest.mark.parametrize("ordering", ["date_joined", "-date_joined", "username", "-username"])
+    async def test_the_cursor_pages_through_the_filtered_rows_only(
+        self, users_client: httpx.AsyncClient, admin_headers, seed_users, db_engine, ordering
+    ):
+        robots = [f"robot{i:04d}" for i in range(7)]
+        await seed_users(7, prefix="robot", is_service=True)
+        await seed_users(9, prefix="people")
+        # People joined between the robots: a page of robots must skip them, not stop short.
+        async with db_engine.begin() as conn:
+            await conn.execute(
+                text(
+                    """UPDATE "user" SET date_joined = date_joined + interval '30 seconds'
+                       WHERE username LIKE 'people%'"""
+                )
+            )
+        pages = await _all_pages(
+            users_client, admin_headers, kind="service", ordering=ordering, limit=2
+        )
+        assert [len(page) for page in pages] == [2, 2, 2, 1]
+        names = [name for page in pages for name in page]
+        assert names == (list(reversed(robots)) if ordering.startswith("-") else robots)
+
+    @pytest.mark.parametrize("kind", ["robot", "", "SERVICE", "people"])
+    async def test_an_unknown_kind_is_422(
+        self, users_client: httpx.AsyncClient, admin_headers, kind
+    ):
+        response = await users_client.get(USERS, headers=admin_headers, params={"kind": kind})
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        body = response.json()
+        assert body["code"] == "validation_failed"
+        assert [e["field"] for e in body["errors"]] == ["kind"]

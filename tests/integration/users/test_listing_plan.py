@@ -26,7 +26,7 @@ MIDDLE: dict[str, Position] = {
 
 @pytest.fixture(scope="module")
 async def seeded(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """20k users, seeded once for the module and removed after it; VACUUM flushes the GIN pending list
+    """20k users (20 of them service accounts), seeded once for the module and removed after it; VACUUM flushes the GIN pending list
     as autovacuum would (other tests empty the
     tables themselves, through ``clean_state``)."""
     async with db_engine.begin() as conn:
@@ -34,10 +34,10 @@ async def seeded(db_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
         await conn.execute(
             text(
                 'INSERT INTO "user" (id, username, email, password_hash, nickname, '
-                "date_joined, is_active, is_admin) "
+                "date_joined, is_active, is_admin, is_service) "
                 "SELECT gen_random_uuid(), 'user' || i, 'user' || i || '@example.com', :hash, "
                 "'nick' || (i % 500), timestamptz '2025-01-01' + make_interval(mins => i), "
-                "i % 100 <> 0, i % 5000 = 0 FROM generate_series(1, :n) AS i"
+                "i % 100 <> 0, i % 5000 = 0, i % 1000 = 7 FROM generate_series(1, :n) AS i"
             ),
             {"hash": FAKE_HASH, "n": SEEDED},
         )
@@ -82,6 +82,9 @@ CASES = [
     pytest.param(UserFilters(is_admin=True), id="admins"),
     pytest.param(UserFilters(is_active=False), id="inactive"),
     pytest.param(UserFilters(is_active=True, is_admin=False), id="active-non-admins"),
+    pytest.param(UserFilters(is_service=True), id="service-accounts"),
+    pytest.param(UserFilters(is_service=False), id="people"),
+    pytest.param(UserFilters(is_service=True, is_active=True), id="active-service-accounts"),
 ]
 
 

@@ -7,9 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AdminUserRead",
     "Text",
     "UserRead",
     "postgres_text",
@@ -53,3 +54,13 @@ class UserRead(BaseModel):
     email_verified: bool
     date_joined: datetime
     last_login: datetime | None
+
+
+class AdminUserRead(UserRead):
+    """The user as the admin rows show them (the listing, ``/users/{id}``): also whether the
+    row is a service account's rather than a person's."""
+
+    is_service: bool = Field(
+        description="a service account (docs/service-accounts.md), not a person: its email "
+        "is a placeholder and it has no password"
+    )

@@ -102,8 +102,9 @@ class User(Base):
             postgresql_using="gin",
             postgresql_ops={"search": "gin_trgm_ops"},
         ),
-        # The listing filtered on a rare value (admins, deactivated accounts): small partial
-        # indexes, so such a page does not walk the whole ordering index to find 20 rows.
+        # The listing filtered on a rare value (admins, deactivated accounts, service
+        # accounts): small partial indexes, so such a page does not walk the whole ordering
+        # index to find 20 rows.
         Index("ix_user_admin_date_joined_id", "date_joined", "id", postgresql_where=is_admin),
         Index("ix_user_admin_username_lower", func.lower(username), postgresql_where=is_admin),
         Index(
@@ -114,6 +115,8 @@ class User(Base):
             func.lower(username),
             postgresql_where=not_(is_active),
         ),
+        Index("ix_user_service_date_joined_id", "date_joined", "id", postgresql_where=is_service),
+        Index("ix_user_service_username_lower", func.lower(username), postgresql_where=is_service),
     )
 
     @property

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from tessera_core.accounts.listing import Ordering
-from tessera_core.schemas import Text, UserRead
+from tessera_core.schemas import AdminUserRead, Text
 
-__all__ = ["ListingParameters", "UserPage"]
+__all__ = ["Kind", "ListingParameters", "UserPage"]
+
+# Who the listing shows: people, service accounts, or (absent) both.
+Kind = Literal["person", "service"]
 
 
 class UserPage(BaseModel):
-    items: list[UserRead]
+    items: list[AdminUserRead]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page."
     )
@@ -35,6 +38,11 @@ class ListingParameters(BaseModel):
     is_active: bool | None = None
     is_admin: bool | None = None
     email_verified: bool | None = None
+    kind: Kind | None = Field(
+        None,
+        description="`person`: people only; `service`: service accounts only "
+        "(`is_service`); absent: both",
+    )
     ordering: Ordering = Field(
         "date_joined", description="`username` sorts case-insensitively; ties cannot occur"
     )

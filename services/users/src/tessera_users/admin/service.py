@@ -35,6 +35,7 @@ class UserListQuery:
                 is_active=parameters.is_active,
                 is_admin=parameters.is_admin,
                 email_verified=parameters.email_verified,
+                is_service=None if parameters.kind is None else parameters.kind == "service",
             ),
             include_total=parameters.include_total,
         )

@@ -9,7 +9,7 @@ from tessera_core.errors import (
     BEARER_ERRORS,
     problem_responses,
 )
-from tessera_core.schemas import UserRead
+from tessera_core.schemas import AdminUserRead, UserRead
 from tessera_core.tokens.scopes import PROFILE_READ, PROFILE_WRITE
 from tessera_core.web.deps import RevocationsDep, UserRepositoryDep, requires
 from tessera_core.web.routing import LeanRoute
@@ -81,18 +81,19 @@ async def update_me(
 @router.get(
     "/{user_id}",
     dependencies=[requires(PROFILE_READ)],
-    response_model=UserRead,
+    response_model=AdminUserRead,
     responses=problem_responses(UserNotFound, *BEARER_ERRORS),
 )
-async def read_user(user: TargetUser) -> UserRead:
-    """One user: the caller themselves, or anyone for an admin."""
-    return UserRead.model_validate(user)
+async def read_user(user: TargetUser) -> AdminUserRead:
+    """One user: the caller themselves, or anyone for an admin; `is_service` tells a
+    service account from a person."""
+    return AdminUserRead.model_validate(user)
 
 
 @router.patch(
     "/{user_id}",
     dependencies=[requires(PROFILE_WRITE)],
-    response_model=UserRead,
+    response_model=AdminUserRead,
     responses=problem_responses(UserNotFound, *UPDATE_ERRORS, *BEARER_ERRORS),
 )
 async def update_user(
@@ -103,9 +104,9 @@ async def update_user(
     revocations: RevocationsDep,
     reauthentication: ReauthenticationDep,
     mail: AccountMailDep,
-) -> UserRead:
+) -> AdminUserRead:
     """Change a user: the caller themselves, or anyone for an admin. A new email needs the
     caller's `current_password`. Deactivating a user or changing their admin flag revokes
     every session of theirs."""
     updated = await service.update(users, revocations, reauthentication, mail, caller, user, data)
-    return UserRead.model_validate(updated)
+    return AdminUserRead.model_validate(updated)

@@ -34,6 +34,13 @@ function showFieldError(form, name, message) {
   return true;
 }
 
+// Report a failed call in the page's alert line. A SessionEnded has been reported already:
+// api.call ended the session and asked for a new sign-in (a refused refresh, a revoked
+// session, or step-up's 401 insufficient_user_authentication).
+export function report(error) {
+  if (!(error instanceof SessionEnded)) fail(error.message);
+}
+
 export function clearFieldErrors(form) {
   for (const slot of form.querySelectorAll(".field-error")) {
     slot.textContent = "";

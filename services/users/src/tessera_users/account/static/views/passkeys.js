@@ -1,8 +1,8 @@
 // Passkeys: add one (behind the password, made by the browser's authenticator), list them
 // with when each was made and last used, rename, remove.
 import * as api from "../shared/api.js";
-import { clearMessages, confirmAction, fail, h, notice, when } from "../shared/dom.js";
-import { field, onSubmit } from "../shared/forms.js";
+import { clearMessages, confirmAction, h, notice, when } from "../shared/dom.js";
+import { field, onSubmit, report } from "../shared/forms.js";
 import { createPasskey, passkeysSupported } from "../shared/webauthn.js";
 
 const PASSKEYS = "/api/v1/auth/factors/passkeys";
@@ -12,10 +12,6 @@ const ADD_ERRORS = {
   too_many_attempts: "passkey_password",
   invalid_passkey: "passkey_name",
 };
-
-function report(error) {
-  if (!(error instanceof api.SessionEnded)) fail(error.message);
-}
 
 function passkeyRow(passkey, reload, onChanged) {
   const name = h("th", { scope: "row", "data-label": COLUMNS[0], "data-testid": "passkey-name", text: passkey.name });

@@ -1,13 +1,10 @@
 // The account's sessions: each signed-in device, ending one, ending all the others.
 import * as api from "../shared/api.js";
-import { clearMessages, confirmAction, fail, h, notice, when } from "../shared/dom.js";
+import { clearMessages, confirmAction, h, notice, when } from "../shared/dom.js";
+import { report } from "../shared/forms.js";
 
 const SESSIONS = "/api/v1/auth/sessions";
 const COLUMNS = ["Device", "Started", "Last used", "Address", ""];
-
-function report(error) {
-  if (!(error instanceof api.SessionEnded)) fail(error.message);
-}
 
 function end(id) {
   return api.call("DELETE", `${SESSIONS}/${encodeURIComponent(id)}`);

@@ -1,8 +1,9 @@
 // Personal access tokens: the account's tokens, a form to create one (its scopes within
 // the signed-in token's), the new token shown once, revoking one.
 import * as api from "../shared/api.js";
-import { clearMessages, confirmAction, fail, h, notice } from "../shared/dom.js";
-import { field, onSubmit } from "../shared/forms.js";
+import { clearMessages, confirmAction, h, notice } from "../shared/dom.js";
+import { field, onSubmit, report } from "../shared/forms.js";
+import { shownOnce } from "../shared/shown-once.js";
 import { tokensTable } from "../shared/tokens.js";
 
 const TOKENS = "/api/v1/auth/tokens";
@@ -13,62 +14,6 @@ const CREATE_ERRORS = { invalid_scope: "pat_scopes", expiry_too_long: "pat_expir
 // and asks for a new sign-in; once the same account is back, the creation is sent again.
 // Only what was asked (name, scopes, days) waits here, never a token.
 let pending = null; // {userId, body}
-
-function report(error) {
-  if (!(error instanceof api.SessionEnded)) fail(error.message);
-}
-
-// The new token, shown once: a copy button and a warning; "Done" removes it from the page.
-function shownOnce(created, onDone) {
-  const value = h("input", {
-    id: "new-token-value",
-    class: "mono",
-    readonly: true,
-    value: created.token,
-    "aria-label": `The new token ${created.name}`,
-    "aria-describedby": "new-token-warning",
-  });
-  const copy = h("button", {
-    id: "copy-token",
-    type: "button",
-    text: "Copy",
-    onclick: async () => {
-      try {
-        await navigator.clipboard.writeText(value.value);
-        notice("The token is copied.");
-      } catch {
-        value.select();
-        fail("This browser did not let the page copy: the token is selected, copy it yourself.");
-      }
-    },
-  });
-  const panel = h(
-    "div",
-    { id: "new-token", class: "shown-once", role: "group", "aria-labelledby": "new-token-title" },
-    h("h3", { id: "new-token-title", tabindex: "-1", text: `Your new token “${created.name}”` }),
-    h("p", {
-      id: "new-token-warning",
-      class: "warning",
-      text: "Copy it now: it is not shown again, not here and not anywhere else. Keep it like a password.",
-    }),
-    h("div", { class: "inline-form" }, value, copy),
-    h(
-      "div",
-      { class: "actions" },
-      h("button", {
-        id: "new-token-done",
-        type: "button",
-        text: "I have copied it",
-        onclick: () => {
-          value.value = "";
-          panel.remove();
-          onDone();
-        },
-      }),
-    ),
-  );
-  return panel;
-}
 
 function scopeChoices(scopes) {
   return h(
@@ -141,10 +86,21 @@ export function tokensCard(me) {
     }
     pending = null;
     form.reset();
-    const panel = shownOnce(created, () => {
-      notice("");
-      form.querySelector("#pat_name").focus();
-    });
+    const panel = shownOnce(
+      {
+        id: "new-token",
+        copyId: "copy-token",
+        title: `Your new token “${created.name}”`,
+        value: created.token,
+        label: `The new token ${created.name}`,
+        warning: "Copy it now: it is not shown again, not here and not anywhere else. Keep it like a password.",
+        what: "token",
+      },
+      () => {
+        notice("");
+        form.querySelector("#pat_name").focus();
+      },
+    );
     shown.replaceChildren(panel);
     panel.querySelector("#new-token-title").focus();
     notice(`The token “${created.name}” is made: copy it now.`);

@@ -1,6 +1,6 @@
 import * as api from "../shared/api.js";
-import { clearMessages, confirmAction, fail, h, notice, when, yesNo } from "../shared/dom.js";
-import { clearFieldErrors, field, showApiError } from "../shared/forms.js";
+import { clearMessages, confirmAction, h, notice, when, yesNo } from "../shared/dom.js";
+import { clearFieldErrors, field, report, showApiError } from "../shared/forms.js";
 import { tokensTable } from "../shared/tokens.js";
 
 const PROFILE_FIELDS = [
@@ -24,11 +24,6 @@ function tokensPath(id) {
 
 function factorsPath(id) {
   return `/api/v1/auth/admin/users/${encodeURIComponent(id)}/factors`;
-}
-
-// Report a failed call in the alert line; a SessionEnded has already been reported.
-function report(error) {
-  if (!(error instanceof api.SessionEnded)) fail(error.message);
 }
 
 // --- the profile form: each error of the API next to the field it names --------------
@@ -384,7 +379,17 @@ export async function userView(id, { me, backTo }) {
         current.username,
         current.is_active ? null : h("span", { class: "badge muted", text: "deactivated" }),
         current.is_admin ? h("span", { class: "badge", text: "admin" }) : null,
+        current.is_service ? h("span", { class: "badge", text: "service" }) : null,
       ),
+      current.is_service
+        ? h(
+            "p",
+            { id: "service-account-hint", class: "hint" },
+            "A service account: its secrets and keys are on ",
+            h("a", { id: "open-service-account", href: `#/service-accounts/${encodeURIComponent(current.id)}`, text: "its service account page" }),
+            ".",
+          )
+        : null,
       h(
         "div",
         { class: "grid" },

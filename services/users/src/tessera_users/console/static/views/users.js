@@ -7,6 +7,7 @@ const FILTERS = [
   { name: "is_active", label: "Status", options: [["", "Any"], ["true", "Active"], ["false", "Deactivated"]] },
   { name: "is_admin", label: "Role", options: [["", "Any"], ["true", "Administrators"], ["false", "Not administrators"]] },
   { name: "email_verified", label: "Email", options: [["", "Any"], ["true", "Verified"], ["false", "Not verified"]] },
+  { name: "kind", label: "Kind", options: [["", "Any"], ["person", "People"], ["service", "Service accounts"]] },
 ];
 const ORDERINGS = [
   ["date_joined", "Oldest first"],
@@ -75,8 +76,11 @@ function filterForm(query) {
 const COLUMNS = ["Username", "Email", "Nickname", "Active", "Admin", "Email verified", "Joined"];
 
 function userRow(user) {
+  const name = [h("a", { href: `#/users/${encodeURIComponent(user.id)}`, class: "user-link", text: user.username })];
+  // A service account's row: its username is its client_id, its email a placeholder.
+  if (user.is_service) name.push(" ", h("span", { class: "badge", "data-testid": "service-badge", text: "service" }));
   const cells = [
-    h("a", { href: `#/users/${encodeURIComponent(user.id)}`, class: "user-link", text: user.username }),
+    name,
     user.email,
     user.nickname || "—",
     yesNo(user.is_active),
@@ -86,7 +90,12 @@ function userRow(user) {
   ];
   return h(
     "tr",
-    { "data-testid": "user-row", "data-user-id": user.id, class: user.is_active ? "" : "inactive" },
+    {
+      "data-testid": "user-row",
+      "data-user-id": user.id,
+      "data-kind": user.is_service ? "service" : "person",
+      class: user.is_active ? "" : "inactive",
+    },
     cells.map((cell, i) =>
       i === 0
         ? h("th", { scope: "row", "data-label": COLUMNS[i] }, cell)
