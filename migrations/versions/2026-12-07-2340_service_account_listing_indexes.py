@@ -7,9 +7,9 @@ growing with the table), so, like ``is_admin`` and ``NOT is_active`` (0002), the
 partial indexes in both orderings. ``kind=person`` is the common value: the ordering's own
 index serves it with a filter.
 
-Revision ID: 0012
-Revises: 0011
-Create Date: 2026-12-07 23:30:00
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07 23:40:00
 """
 
 from collections.abc import Sequence
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
