@@ -37,6 +37,7 @@ from tessera_core.revocation.keys import (
     RESYNC_STARTED,
     RESYNC_WAIT_SECONDS,
     SENTINEL_MARKER,
+    SET_GUARDS,
     Entry,
     epoch_marker,
     jti_key,
@@ -76,6 +77,7 @@ class FastPath:
         self._keep_latest = redis.register_script(KEEP_LATEST)
         self._release_lock = redis.register_script(RELEASE_LOCK)
         self._mark_whole_script = redis.register_script(MARK_WHOLE)
+        self._set_guards_script = redis.register_script(SET_GUARDS)
         # None while the fast path is trusted; else the resync count seen since the doubt
         # (-1 until Redis answered again): a resync started later re-asserts what was lost.
         self._doubt: int | None = None
@@ -162,27 +164,28 @@ class FastPath:
         return True
 
     async def _guard_buckets(self, number: int) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for tag in ALL_BUCKETS:
-                pipe.set(resync_guard(tag), number, ex=RESYNC_LOCK_SECONDS)
-            await pipe.execute()
+        guards = [resync_guard(tag) for tag in ALL_BUCKETS]
+        if isinstance(self.redis, RedisCluster):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for guard in guards:
+                    pipe.set(guard, number, ex=RESYNC_LOCK_SECONDS)
+                await pipe.execute()
+            return
+        await self._set_guards_script(keys=guards, args=[number, RESYNC_LOCK_SECONDS])
 
     async def _mark_whole(self, number: int, epoch: str) -> None:
-        """One script call per bucket (a Redis Cluster runs a script on one slot's keys).
-        On one server, all in one pipeline: 1,024 calls of their own cost the keeper a tenth
-        of a second of CPU every resync. redis-py refuses scripts in a cluster pipeline:
-        there, a few dozen calls at a time, as ``_write``."""
+        """On one server, one script call for all 1,024 buckets: a call each, even
+        pipelined, cost the resync ~35 ms of CPU in redis-py, and a guard each as much
+        again. A Redis Cluster runs a script on one slot's keys: there, a call per bucket, a
+        few dozen at a time (redis-py refuses scripts in a cluster pipeline)."""
         keys_of = [(resync_guard(tag), epoch_marker(tag)) for tag in ALL_BUCKETS]
         if isinstance(self.redis, RedisCluster):
             calls = [self._mark_whole_script(keys=keys, args=[number, epoch]) for keys in keys_of]
             for start in range(0, len(calls), 64):
                 await asyncio.gather(*calls[start : start + 64])
             return
-        await self.redis.script_load(MARK_WHOLE)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for guard, marker in keys_of:
-                pipe.evalsha(self._mark_whole_script.sha, 2, guard, marker, number, epoch)
-            await pipe.execute()
+        keys = [key for pair in keys_of for key in pair]
+        await self._mark_whole_script(keys=keys, args=[number, epoch])
 
     async def _drop_markers(self) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

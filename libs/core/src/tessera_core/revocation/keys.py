@@ -21,6 +21,7 @@ __all__ = [
     "RESYNC_STARTED",
     "RESYNC_WAIT_SECONDS",
     "SENTINEL_MARKER",
+    "SET_GUARDS",
     "Entry",
     "as_uuid",
     "bucket",
@@ -64,16 +65,27 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
-# Sets a bucket's marker only if the guard this resync wrote before its keys is still there
-# (KEYS: guard, marker; ARGV: the resync's number, the epoch): Redis that lost its data
-# meanwhile lost the guard too, so no marker ever stands over keys that are gone.
+# Sets each bucket's marker only if the guard this resync wrote before its keys is still
+# there (KEYS: guard, marker of each bucket in turn; ARGV: the resync's number, the epoch):
+# Redis that lost its data meanwhile lost the guard too, so no marker ever stands over keys
+# that are gone. Answers how many buckets it marked.
 MARK_WHOLE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[2], ARGV[2])
-  redis.call('DEL', KEYS[1])
-  return 1
+local marked = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('SET', KEYS[i + 1], ARGV[2])
+    redis.call('DEL', KEYS[i])
+    marked = marked + 1
+  end
 end
-return 0
+return marked
+"""
+# Sets every guard in KEYS to the resync's number (ARGV: number, seconds to live).
+SET_GUARDS = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+end
+return #KEYS
 """
 # Releases the lock only if it is still ours (it may have expired and been taken since).
 RELEASE_LOCK = """
