@@ -11,6 +11,7 @@ from tessera_core.outbound.client import (
     OutboundError,
     OutboundFailed,
     OutboundResponse,
+    system_tls,
 )
 from tessera_core.outbound.rules import (
     OutboundPolicy,
@@ -31,5 +32,6 @@ __all__ = [
     "OutboundRefused",
     "OutboundResponse",
     "address_refusal",
+    "system_tls",
     "url_refusal",
 ]

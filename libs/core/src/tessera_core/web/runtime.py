@@ -22,6 +22,7 @@ from tessera_core.db.redis_client import RedisClient, make_redis
 from tessera_core.ops.health import CheckResult, ReadinessCheck, health_router
 from tessera_core.ops.logging import configure_logging
 from tessera_core.ops.metrics import metrics_router
+from tessera_core.outbound import system_tls
 from tessera_core.revocation import EVICTING_POLICIES, RevocationStore
 from tessera_core.settings import Settings
 from tessera_core.tokens import JWKSCache, JWKSSource, TokenVerifier
@@ -110,7 +111,7 @@ async def core_state(
     database = Database(settings)
     await database.open()  # PostgreSQL may come up later: readiness says so
     redis = make_redis(settings)
-    http = httpx.AsyncClient(timeout=5.0)
+    http = httpx.AsyncClient(timeout=5.0, verify=system_tls())
     revocation = RevocationStore(
         redis,
         database,
