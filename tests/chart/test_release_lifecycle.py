@@ -28,7 +28,14 @@ from tests.chart.apiserver import (
     prepare_namespace,
     release_objects,
 )
-from tests.chart.conftest import RELEASE, VALUE_SETS, Manifest
+from tests.chart.conftest import (
+    KUBE_VERSIONS,
+    OLDEST_SERVER_VALUE_SETS,
+    RELEASE,
+    VALUE_SETS,
+    Manifest,
+    render,
+)
 from tests.chart.kube import KubeServer
 
 # The first use of a server may build it (minutes); the rest takes seconds.
@@ -172,6 +179,14 @@ def lifecycle(request: pytest.FixtureRequest, kube_server: KubeServer, helm: str
 
 def keeps(obj: Manifest) -> bool:
     return obj["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep"
+
+
+def test_the_oldest_server_meets_every_kind(helm: str) -> None:
+    """The value sets installed on the oldest server render every kind any value set does."""
+    oldest = KUBE_VERSIONS[0]
+    every = {m["kind"] for v in VALUE_SETS for m in render(helm, v, oldest)}
+    met = {m["kind"] for v in OLDEST_SERVER_VALUE_SETS for m in render(helm, v, oldest)}
+    assert met == every, every - met
 
 
 class TestDryRunOnTheServer:

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from tests.fixtures.apps import PASSWORD, enable_totp, register_and_login, running
 
 LOGIN = "/api/v1/auth/login"
-ROUNDS = 80
-WARM_UP = 10
+ROUNDS = 30
+WARM_UP = 4
 # The argon2 check dominates a login (tens of milliseconds); the lookup is well under one.
 # Medians of interleaved rounds stay within a few percent on a quiet machine; 30% leaves
 # room for a noisy, shared two-core one, and still fails by far if a path skipped the hash
