@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.fixtures.apps import PASSWORD, bearer, running, with_lifespan_state
+from tests.fixtures.apps import PASSWORD, bearer, built_auth_app, running, with_lifespan_state
 
 LOGIN = "/api/v1/auth/login"
 FORGOT = "/api/v1/auth/password/forgot"
@@ -78,9 +78,9 @@ class TestLoginLimits:
 class TestMailRequestLimits:
     @pytest.fixture
     def auth_app(self, make_settings):
-        from tessera_auth.app import create_app
-
-        return create_app(make_settings(mail_requests_per_client=2, password_forgot_min_seconds=0))
+        return built_auth_app(
+            make_settings(mail_requests_per_client=2, password_forgot_min_seconds=0)
+        )
 
     async def test_forgot_password_counts_a_64_as_one_client(self, auth_app, auth_client):
         statuses = []

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from tessera_auth.mail.mailbox import CaughtMail
-from tests.fixtures.apps import PASSWORD, SettingsFactory, bearer
+from tests.fixtures.apps import PASSWORD, SettingsFactory, bearer, built_auth_app
 from tests.fixtures.smtp import SmtpServer, link_token
 
 FORGOT = "/api/v1/auth/password/forgot"
@@ -22,8 +22,6 @@ AT_ONCE = 10
 
 @pytest.fixture
 def auth_app(make_settings: SettingsFactory, smtp_server: SmtpServer) -> FastAPI:
-    from tessera_auth.app import create_app
-
     settings = make_settings(
         smtp_host="127.0.0.1",
         smtp_port=smtp_server.port,
@@ -37,7 +35,7 @@ def auth_app(make_settings: SettingsFactory, smtp_server: SmtpServer) -> FastAPI
         password_reset_min_interval_seconds=0,
         mail_per_recipient=100,
     )
-    return create_app(settings)
+    return built_auth_app(settings)
 
 
 async def links(smtp: SmtpServer, email: str, subject: str, count: int, path: str) -> list[str]:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tessera_auth.mail.mailbox import CaughtMail
-from tests.fixtures.apps import PASSWORD, SettingsFactory, bearer, running
+from tests.fixtures.apps import PASSWORD, SettingsFactory, bearer, built_auth_app, running
 from tests.fixtures.smtp import SmtpServer, link_token
 
 FORGOT = "/api/v1/auth/password/forgot"
@@ -43,9 +43,7 @@ def mail_settings(smtp: SmtpServer, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def auth_app(make_settings: SettingsFactory, smtp_server: SmtpServer) -> FastAPI:
-    from tessera_auth.app import create_app
-
-    return create_app(make_settings(**mail_settings(smtp_server)))
+    return built_auth_app(make_settings(**mail_settings(smtp_server)))
 
 
 def token_claims(access_token: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tessera_auth.mail.mailbox import CaughtMail
-from tests.fixtures.apps import SettingsFactory, with_lifespan_state
+from tests.fixtures.apps import SettingsFactory, built_auth_app, with_lifespan_state
 from tests.fixtures.smtp import SmtpServer, link_token
 
 FORGOT = "/api/v1/auth/password/forgot"
@@ -23,9 +23,7 @@ OWNER = "198.51.100.20"
 
 @pytest.fixture
 def auth_app(make_settings: SettingsFactory, smtp_server: SmtpServer) -> FastAPI:
-    from tessera_auth.app import create_app
-
-    return create_app(
+    return built_auth_app(
         make_settings(
             smtp_host="127.0.0.1",
             smtp_port=smtp_server.port,
