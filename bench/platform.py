@@ -150,17 +150,28 @@ class Platform:
             )
             return values
 
+        # All four start at once and are waited for together: each spends a second or two
+        # importing, which the two cores do side by side.
         self._serve("auth", env(urls["small"], TESSERA_KEYS_DIR=str(keys)), port=auth_port)
         self._serve("users", env(urls["small"], TESSERA_JWKS_URL=jwks))
         self._serve("users_large", env(urls["large"], TESSERA_JWKS_URL=jwks), name="users")
         self._serve_baseline()
+        for key, service in self.services.items():
+            wait_http(
+                f"{service.url}/{'healthz' if key == 'baseline' else 'readyz'}", proc=service.proc
+            )
         self._sign_in(urls)
 
     def _serve(
         self, key: str, env: dict[str, str], *, port: int | None = None, name: str | None = None
     ) -> None:
         service = start_service(
-            name or key, env, self.directory, port=port, suffix="" if name is None else "-1m"
+            name or key,
+            env,
+            self.directory,
+            port=port,
+            suffix="" if name is None else "-1m",
+            wait=False,
         )
         self.exits.callback(service.proc.stop)
         self.services[key] = service
@@ -176,9 +187,7 @@ class Platform:
         proc = Proc("baseline", [sys.executable, "-c", code], env, self.directory / "b.log")
         proc.start()
         self.exits.callback(proc.stop)
-        service = Service("baseline", port, proc)
-        wait_http(f"{service.url}/healthz", proc=proc)
-        self.services["baseline"] = service
+        self.services["baseline"] = Service("baseline", port, proc)
 
     def _sign_in(self, urls: dict[str, str]) -> None:
         """A user and an admin (the admin in both databases, same id), and the deep-page
