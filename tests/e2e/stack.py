@@ -384,12 +384,15 @@ def replicated(stack: Stack, directory: Path, suffix: str) -> Iterator[Replicate
 
     def replica(name: str) -> Service:
         env = service_env(name, stack.backends, issuer=stack.gateway.url, auth_port=stack.auth.port)
-        service = start_service(name, env, directory, suffix=suffix)
+        service = start_service(name, env, directory, suffix=suffix, wait=False)
         started.append(service.proc)
         return service
 
     try:
+        # Both start at once (importing takes each a second or two), then both are waited for.
         second_auth, second_users = replica("auth"), replica("users")
+        for service in (second_auth, second_users):
+            wait_http(f"{service.url}/readyz", proc=service.proc)
         gateway = start_gateway(
             directory,
             auth_port=[stack.auth.port, second_auth.port],
