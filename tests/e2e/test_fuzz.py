@@ -33,7 +33,7 @@ CHECKS = (
 )
 DOCUMENTS = {"auth": "/api/v1/auth/openapi.json", "users": "/api/v1/users/openapi.json"}
 MAX_EXAMPLES = 25
-MAX_SECONDS = 6
+MAX_SECONDS = 10
 SEED = 1109
 
 
