@@ -7,7 +7,10 @@ PYTEST_ARGS ?=
 # PYTEST_ARGS="-n 0" runs serially. Each run has a
 # temporary folder of its own: pytest prunes all but the newest three under
 # /tmp/pytest-of-$USER, which deleted a running suite's files when another ran beside it.
-PYTEST_WORKERS ?= 2
+# Three on the two-core CI machine: many tests wait (on services they start, on sleeps,
+# on browsers), and a third worker fills that time: 435 s with 3 against 457-488 s with 2,
+# CPU idle 2% (docs/architecture.md, "Tests").
+PYTEST_WORKERS ?= 3
 # Python caches compiled modules (__pycache__) unless told not to; a machine that sets
 # PYTHONDONTWRITEBYTECODE makes every process (each service, CLI and fuzzer a test starts)
 # compile FastAPI, SQLAlchemy, pydantic and ours from source again: ~3 s of CPU per start.
