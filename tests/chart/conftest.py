@@ -58,7 +58,7 @@ def _beyond_the_oldest_servers_share(item: pytest.Item) -> bool:
         return False
     if "lifecycle" in params:
         return params["lifecycle"] not in OLDEST_SERVER_VALUE_SETS
-    if item.module is not None and item.module.__name__.endswith("test_hooks"):
+    if item.path.name == "test_hooks.py":
         return params.get("value_set") not in OLDEST_SERVER_HOOK_VALUE_SETS
     return False
 
