@@ -268,6 +268,9 @@ def service_env(
         TESSERA_PASSWORD_HASH_TIME_COST="1",
         TESSERA_CURSOR_SECRET=secrets.token_urlsafe(32),
         TESSERA_REVOCATION_RESYNC_SECONDS=str(RESYNC_SECONDS),
+        # As in-process tests (tests.fixtures.apps): a loaded CI machine can stall a call
+        # past production's 1 s with Redis healthy; Redis stopped is refused at once.
+        TESSERA_REDIS_TIMEOUT_SECONDS="5",
     )
     env["TESSERA_MAIL_LINK_BASE"] = MAIL_LINK_BASE
     # Every e2e client is 127.0.0.1 to the services (behind the gateway), the fuzzer too:

@@ -110,7 +110,9 @@ def test_every_answer_is_documented_and_none_is_a_5xx(
     cases = count_cases(report)
     print(f"\nfuzz {document} as {who}: {cases} cases in {seconds:.0f}s, exit {result.returncode}")
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-2000:]
-    assert cases >= 50, result.stdout[-4000:]
+    # The coverage phase alone sends ~24; beyond 30, the examples or the fuzzing ran too. A
+    # loaded two-core machine gave 42 in the 10 s (555 when quiet).
+    assert cases >= 30, result.stdout[-4000:]
 
 
 def count_cases(report: Path) -> int:

@@ -179,8 +179,8 @@ class TestPartialLoss:
         from tessera_auth.app import create_app
         from tests.fixtures.apps import register_and_login
 
-        writer = create_app(make_settings(redis_url=own_redis.url()))
-        bystander = create_app(make_settings(redis_url=own_redis.url()))
+        stalled = make_settings(redis_url=own_redis.url(), redis_timeout_seconds=1.0)
+        writer, bystander = create_app(stalled), create_app(stalled)
         redis = own_redis_client
         async with running(writer) as client, running(bystander) as other:
             pair = await register_and_login(client, "wanda")
