@@ -25,7 +25,8 @@ from tessera_core.db.unit_of_work import UnitOfWork
 from tessera_core.errors import RevocationUnavailable
 from tessera_core.ops.metrics import REVOCATION_FAST_PATH_FAILURES, REVOCATION_RESYNCS
 from tessera_core.revocation.keys import (
-    ALL_BUCKETS,
+    ALL_GUARDS,
+    ALL_MARKERS,
     KEEP_LATEST,
     MARK_WHOLE,
     PREFIX,
@@ -39,10 +40,8 @@ from tessera_core.revocation.keys import (
     SENTINEL_MARKER,
     SET_GUARDS,
     Entry,
-    epoch_marker,
     jti_key,
     not_before_key,
-    resync_guard,
     sid_key,
 )
 from tessera_core.revocation.reads import CoalescedReads
@@ -164,23 +163,24 @@ class FastPath:
         return True
 
     async def _guard_buckets(self, number: int) -> None:
-        guards = [resync_guard(tag) for tag in ALL_BUCKETS]
         if isinstance(self.redis, RedisCluster):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for guard in guards:
+                for guard in ALL_GUARDS:
                     pipe.set(guard, number, ex=RESYNC_LOCK_SECONDS)
                 await pipe.execute()
             return
-        await self._set_guards_script(keys=guards, args=[number, RESYNC_LOCK_SECONDS])
+        await self._set_guards_script(keys=list(ALL_GUARDS), args=[number, RESYNC_LOCK_SECONDS])
 
     async def _mark_whole(self, number: int, epoch: str) -> None:
         """On one server, one script call for all 1,024 buckets: a call each, even
         pipelined, cost the resync ~35 ms of CPU in redis-py, and a guard each as much
         again. A Redis Cluster runs a script on one slot's keys: there, a call per bucket, a
         few dozen at a time (redis-py refuses scripts in a cluster pipeline)."""
-        keys_of = [(resync_guard(tag), epoch_marker(tag)) for tag in ALL_BUCKETS]
+        keys_of = list(zip(ALL_GUARDS, ALL_MARKERS, strict=True))
         if isinstance(self.redis, RedisCluster):
-            calls = [self._mark_whole_script(keys=keys, args=[number, epoch]) for keys in keys_of]
+            calls = [
+                self._mark_whole_script(keys=list(keys), args=[number, epoch]) for keys in keys_of
+            ]
             for start in range(0, len(calls), 64):
                 await asyncio.gather(*calls[start : start + 64])
             return
@@ -189,8 +189,8 @@ class FastPath:
 
     async def _drop_markers(self) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for tag in ALL_BUCKETS:
-                pipe.delete(epoch_marker(tag))
+            for marker in ALL_MARKERS:
+                pipe.delete(marker)
             await pipe.execute()
 
     async def keep_fast_path(self) -> None:

@@ -8,6 +8,8 @@ import zlib
 
 __all__ = [
     "ALL_BUCKETS",
+    "ALL_GUARDS",
+    "ALL_MARKERS",
     "BUCKETS",
     "EVICTING_POLICIES",
     "KEEP_LATEST",
@@ -125,6 +127,9 @@ def resync_guard(tag: str) -> str:
 
 
 ALL_BUCKETS = tuple(f"{{rv{n}}}" for n in range(BUCKETS))
+# Every bucket's resync guard and epoch marker, in bucket order: a resync writes them all.
+ALL_GUARDS = tuple(resync_guard(tag) for tag in ALL_BUCKETS)
+ALL_MARKERS = tuple(epoch_marker(tag) for tag in ALL_BUCKETS)
 # The bucket ping() looks at; each request's check looks at its own.
 SENTINEL_MARKER = epoch_marker(ALL_BUCKETS[0])
 
